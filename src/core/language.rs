@@ -1,0 +1,164 @@
+//! Languages Guichet writes in, and a cheap guess of the language a requester wrote in.
+
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    En,
+    Fr,
+    It,
+}
+
+impl Language {
+    pub const ALL: [Language; 3] = [Language::En, Language::Fr, Language::It];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Fr => "fr",
+            Language::It => "it",
+        }
+    }
+}
+
+impl FromStr for Language {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Language, String> {
+        Language::ALL
+            .into_iter()
+            .find(|language| language.code().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("`{s}` is not a shipped language; expected en, fr or it"))
+    }
+}
+
+/// Frequent short words that tell the three languages apart. Words shared by two languages
+/// (`a`, `de`/`di`, `per`) are left out.
+const STOP_WORDS: [(Language, &[&str]); 3] = [
+    (
+        Language::En,
+        &[
+            "the", "and", "is", "are", "you", "my", "with", "this", "that", "have", "please",
+            "not", "for", "thanks", "hello", "it", "can", "we", "i'm", "does",
+        ],
+    ),
+    (
+        Language::Fr,
+        &[
+            "le",
+            "les",
+            "des",
+            "est",
+            "une",
+            "je",
+            "vous",
+            "nous",
+            "pas",
+            "avec",
+            "pour",
+            "merci",
+            "bonjour",
+            "mon",
+            "ma",
+            "mes",
+            "sur",
+            "dans",
+            "qui",
+            "ne",
+            "au",
+            "cordialement",
+        ],
+    ),
+    (
+        Language::It,
+        &[
+            "il",
+            "gli",
+            "della",
+            "sono",
+            "è",
+            "non",
+            "che",
+            "una",
+            "grazie",
+            "buongiorno",
+            "mio",
+            "mia",
+            "questo",
+            "funziona",
+            "con",
+            "nel",
+            "alla",
+            "saluti",
+            "ho",
+            "ciao",
+        ],
+    ),
+];
+
+/// The language with the most stop words, when it clearly leads; `None` when the text is too short
+/// or too mixed to say.
+pub fn guess_language(text: &str) -> Option<Language> {
+    let mut scores = [0usize; 3];
+    for word in text
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|word| !word.is_empty())
+        .take(400)
+    {
+        let word = word.to_lowercase();
+        for (index, (_, words)) in STOP_WORDS.iter().enumerate() {
+            if words.contains(&word.as_str()) {
+                scores[index] += 1;
+            }
+        }
+    }
+    let (best, best_score) = scores
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, score)| **score)
+        .expect("three scores");
+    let runner_up = scores
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != best)
+        .map(|(_, score)| *score)
+        .max()
+        .unwrap_or(0);
+    (*best_score >= 2 && *best_score >= runner_up * 2 && *best_score > runner_up)
+        .then_some(STOP_WORDS[best].0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guesses() {
+        let cases = [
+            (
+                "Hello, my printer is not working and the queue is stuck. Thanks",
+                Some(Language::En),
+            ),
+            (
+                "Bonjour, je ne peux pas imprimer avec mon poste. Merci, cordialement",
+                Some(Language::Fr),
+            ),
+            (
+                "Buongiorno, la stampante non funziona e il mio PC è lento. Grazie",
+                Some(Language::It),
+            ),
+            ("OK", None),
+            ("", None),
+            ("VPN 443 ERR_CONNECTION_RESET 10.0.0.1", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(guess_language(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn codes_parse() {
+        assert_eq!("FR".parse::<Language>(), Ok(Language::Fr));
+        assert!("de".parse::<Language>().is_err());
+    }
+}

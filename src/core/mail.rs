@@ -1,0 +1,103 @@
+//! An inbound mail as the core sees it: our own type, filled by the parsing adapter.
+
+use super::address::Mailbox;
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct InboundMail {
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub sender: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    /// Decoded (RFC 2047) subject; empty when missing.
+    pub subject: String,
+    /// Seconds since the Unix epoch, from the Date header.
+    pub date: Option<i64>,
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub loop_signals: LoopSignals,
+    /// The readable text: the text/plain body, or the HTML body turned into text.
+    pub text: String,
+    pub attachments: Vec<AttachmentMeta>,
+    /// Message-IDs named inside a delivery report (the mail that bounced), to thread bounces.
+    pub reported_message_ids: Vec<String>,
+}
+
+/// The headers that tell an automatic or bulk mail from a person's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LoopSignals {
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub list_id: Option<String>,
+    /// `Some("")` for the null return path `<>`.
+    pub return_path: Option<String>,
+    /// X-Autoreply, X-Autorespond, X-Auto-Response-Suppress and similar vendor headers, lowercased.
+    pub vendor_auto_headers: Vec<(String, String)>,
+    /// A `multipart/report` delivery status notification.
+    pub is_delivery_report: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttachmentMeta {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Hex SHA-256 of the content; the content itself lives in the attachment store.
+    pub sha256: String,
+}
+
+impl InboundMail {
+    /// Who a reply goes to: Reply-To when given, else From.
+    pub fn reply_address(&self) -> Option<&Mailbox> {
+        self.reply_to.as_ref().or(self.from.as_ref())
+    }
+
+    /// Message-IDs this mail answers, most specific first: In-Reply-To, then References newest first.
+    pub fn answered_message_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = Vec::new();
+        for id in self.in_reply_to.iter().chain(self.references.iter().rev()) {
+            if !ids.contains(&id.as_str()) {
+                ids.push(id);
+            }
+        }
+        ids.extend(
+            self.reported_message_ids
+                .iter()
+                .map(String::as_str)
+                .filter(|id| !self.in_reply_to.iter().any(|known| known == id)),
+        );
+        ids.dedup();
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answered_ids_in_reply_to_first_then_newest_reference() {
+        let mail = InboundMail {
+            in_reply_to: vec!["c@x".into()],
+            references: vec!["a@x".into(), "b@x".into(), "c@x".into()],
+            reported_message_ids: vec!["r@x".into()],
+            ..InboundMail::default()
+        };
+        assert_eq!(
+            mail.answered_message_ids(),
+            vec!["c@x", "b@x", "a@x", "r@x"]
+        );
+    }
+
+    #[test]
+    fn reply_to_wins_over_from() {
+        let mail = InboundMail {
+            from: Some(Mailbox::new(None, "a@x")),
+            reply_to: Some(Mailbox::new(None, "b@x")),
+            ..InboundMail::default()
+        };
+        assert_eq!(mail.reply_address().unwrap().address, "b@x");
+    }
+}

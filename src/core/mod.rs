@@ -1,0 +1,15 @@
+//! The pure core: ticket vocabulary, threading, loop rules, the intake decision, templates.
+//!
+//! **Invariant:** nothing here does I/O or reads the clock. Time comes in as an argument, effects
+//! go out as data (`IntakePlan`, `OutgoingMail`) for the adapters to carry out.
+
+pub mod address;
+pub mod intake;
+pub mod language;
+pub mod loops;
+pub mod mail;
+pub mod outgoing;
+pub mod subject;
+pub mod templates;
+pub mod threading;
+pub mod ticket;

@@ -1,0 +1,179 @@
+//! Subjects: reply/forward prefixes in many languages, and our ticket tag `[Helpdesk #1042]`.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::ticket::TicketNumber;
+
+/// Reply and forward prefixes seen in the wild: English, French (TR, RE :, Réf), Italian (R, RIF, I),
+/// German (AW, WG), Nordic (SV, VS, VB, VL), Dutch (Antw, Doorst), Polish (Odp, PD), Turkish (YNT),
+/// Spanish/Portuguese (RV, ENC, RES), Finnish (VL), Greek, Chinese and Japanese clients.
+static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?xi)^\s*
+        (?: re | fwd? | fw | tr | wtr | aw | wg | sv | vs | vb | vl | r | rif | réf\.? | ref | i
+          | antw | doorst | odp | pd | ynt | rv | enc | res | fs | atb | πρ | σχετ | 回复 | 回覆
+          | 答复 | 转发 | 轉寄 | 返信 | 転送 )
+        \s* (?: \[\d+\] | \(\d+\) )?   # Re[2]: and Re(2): counters
+        \s* [:：] \s*",
+    )
+    .expect("reply prefix pattern is valid")
+});
+
+/// Removes any chain of reply/forward prefixes: `TR: Re: AW: hello` → `hello`.
+pub fn strip_reply_prefixes(subject: &str) -> &str {
+    let mut rest = subject.trim();
+    while let Some(found) = REPLY_PREFIX.find(rest) {
+        if found.end() == 0 {
+            break;
+        }
+        rest = rest[found.end()..].trim_start();
+    }
+    rest
+}
+
+/// Our own subject tag. Only our prefix counts: `[RT #1042]` or `[issue1042]` from other trackers
+/// are left alone so that mail forwarded from them opens a ticket here instead of hijacking one.
+#[derive(Debug, Clone)]
+pub struct TagFormat {
+    prefix: String,
+    pattern: Regex,
+}
+
+impl TagFormat {
+    /// `prefix` is the word before `#`, e.g. `Helpdesk` for `[Helpdesk #1042]`.
+    pub fn new(prefix: &str) -> TagFormat {
+        let prefix = prefix.trim().to_string();
+        let pattern = Regex::new(&format!(
+            r"(?i)\[\s*{}\s*#\s*(\d{{1,18}})\s*\]",
+            regex::escape(&prefix)
+        ))
+        .expect("an escaped prefix always makes a valid pattern");
+        TagFormat { prefix, pattern }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn tag(&self, number: TicketNumber) -> String {
+        format!("[{} #{}]", self.prefix, number)
+    }
+
+    /// The first of our tags anywhere in the subject.
+    pub fn find(&self, subject: &str) -> Option<TicketNumber> {
+        self.pattern
+            .captures(subject)
+            .and_then(|captures| captures[1].parse().ok())
+            .map(TicketNumber)
+    }
+
+    /// The subject without reply prefixes and without our tags: what the ticket is "about".
+    pub fn topic(&self, subject: &str) -> String {
+        let without_tags = self.pattern.replace_all(subject, " ");
+        let mut topic = strip_reply_prefixes(&without_tags);
+        // A tag may have stood between two prefixes: `Re: [Helpdesk #1] Re: x`.
+        loop {
+            let again = strip_reply_prefixes(topic);
+            if again == topic {
+                break;
+            }
+            topic = again;
+        }
+        collapse_whitespace(topic)
+    }
+
+    /// `[Helpdesk #1042] Printer jammed`, whatever prefixes and tags the given subject had.
+    pub fn tagged_subject(&self, number: TicketNumber, subject: &str) -> String {
+        let topic = self.topic(subject);
+        if topic.is_empty() {
+            self.tag(number)
+        } else {
+            format!("{} {}", self.tag(number), topic)
+        }
+    }
+}
+
+pub fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_chains_in_many_languages() {
+        let cases = [
+            ("Re: hello", "hello"),
+            ("RE : hello", "hello"),
+            ("re:hello", "hello"),
+            ("Fwd: Fw: hello", "hello"),
+            ("TR: Re: AW: WG: hello", "hello"),
+            ("SV: VS: hello", "hello"),
+            ("R: RIF: I: ciao", "ciao"),
+            ("Antw: Doorst: hallo", "hallo"),
+            ("Re[2]: Re(3): hello", "hello"),
+            ("Réf. : bonjour", "bonjour"),
+            ("回复：你好", "你好"),
+            ("ODP: YNT: RV: ENC: x", "x"),
+            ("  Re:   spaced  ", "spaced"),
+            ("Reply needed", "Reply needed"),
+            ("Italia: bella", "Italia: bella"),
+            ("Rest: is not a prefix", "Rest: is not a prefix"),
+            ("", ""),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(strip_reply_prefixes(given), expected, "subject {given:?}");
+        }
+    }
+
+    #[test]
+    fn finds_our_tag_anywhere_in_any_case() {
+        let tags = TagFormat::new("Helpdesk");
+        let cases = [
+            ("[Helpdesk #1042] Printer", Some(1042)),
+            ("Re: [Helpdesk #1042] Printer", Some(1042)),
+            ("TR: RE: AW: [helpdesk #7] x", Some(7)),
+            ("Question about [Helpdesk #1042] billing", Some(1042)),
+            ("[HELPDESK#12]", Some(12)),
+            ("[ Helpdesk # 12 ]", Some(12)),
+            ("[RT #1042] Printer", None),
+            ("[issue1042] Printer", None),
+            ("[Helpdesk 1042] no hash", None),
+            ("[Helpdeskx #1] other word", None),
+            ("Helpdesk #1042 without brackets", None),
+            ("[Helpdesk #99999999999999999999] too long", None),
+        ];
+        for (subject, expected) in cases {
+            assert_eq!(
+                tags.find(subject),
+                expected.map(TicketNumber),
+                "subject {subject:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn prefix_with_regex_characters_is_literal() {
+        let tags = TagFormat::new("IT.Support+");
+        assert_eq!(tags.find("[IT.Support+ #5] x"), Some(TicketNumber(5)));
+        assert_eq!(tags.find("[ITxSupport #5] x"), None);
+    }
+
+    #[test]
+    fn topic_drops_prefixes_and_our_tags_only() {
+        let tags = TagFormat::new("Helpdesk");
+        assert_eq!(tags.topic("Re: [Helpdesk #1] Re: Printer"), "Printer");
+        assert_eq!(tags.topic("TR: [RT #9] Printer"), "[RT #9] Printer");
+        assert_eq!(
+            tags.tagged_subject(
+                TicketNumber(1042),
+                "RE: [Helpdesk #1042]  Imprimante   bloquée"
+            ),
+            "[Helpdesk #1042] Imprimante bloquée"
+        );
+        assert_eq!(tags.tagged_subject(TicketNumber(3), ""), "[Helpdesk #3]");
+    }
+}

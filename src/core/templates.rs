@@ -1,0 +1,167 @@
+//! Message templates: a `Subject:` line, a blank line, then the body, with `{placeholders}`.
+
+use std::collections::BTreeMap;
+
+use super::language::Language;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TemplateKind {
+    Acknowledgement,
+}
+
+impl TemplateKind {
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            TemplateKind::Acknowledgement => "acknowledgement",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    subject: String,
+    body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a template starts with a `Subject:` line followed by a blank line")]
+pub struct TemplateSyntaxError;
+
+impl Template {
+    pub fn parse(text: &str) -> Result<Template, TemplateSyntaxError> {
+        let text = text.replace("\r\n", "\n");
+        let (first, rest) = text.split_once('\n').ok_or(TemplateSyntaxError)?;
+        let subject = first
+            .strip_prefix("Subject:")
+            .ok_or(TemplateSyntaxError)?
+            .trim()
+            .to_string();
+        let body = rest.strip_prefix('\n').ok_or(TemplateSyntaxError)?;
+        Ok(Template {
+            subject,
+            body: body.to_string(),
+        })
+    }
+
+    /// Replaces each `{name}`; unknown placeholders are left as written so a typo shows.
+    pub fn render(&self, values: &BTreeMap<&str, String>) -> (String, String) {
+        (
+            fill(&self.subject, values).trim().to_string(),
+            fill(&self.body, values),
+        )
+    }
+}
+
+fn fill(text: &str, values: &BTreeMap<&str, String>) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) if values.contains_key(&after[..end]) => {
+                out.push_str(&values[&after[..end]]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every template in every shipped language, with overrides applied by the config loader.
+#[derive(Debug, Clone)]
+pub struct TemplateSet {
+    templates: BTreeMap<(TemplateKind, &'static str), Template>,
+}
+
+const SHIPPED: [(TemplateKind, Language, &str); 3] = [
+    (
+        TemplateKind::Acknowledgement,
+        Language::En,
+        include_str!("templates/acknowledgement.en.txt"),
+    ),
+    (
+        TemplateKind::Acknowledgement,
+        Language::Fr,
+        include_str!("templates/acknowledgement.fr.txt"),
+    ),
+    (
+        TemplateKind::Acknowledgement,
+        Language::It,
+        include_str!("templates/acknowledgement.it.txt"),
+    ),
+];
+
+impl TemplateSet {
+    pub fn shipped() -> TemplateSet {
+        let templates = SHIPPED
+            .iter()
+            .map(|(kind, language, text)| {
+                (
+                    (*kind, language.code()),
+                    Template::parse(text).expect("shipped templates are well-formed"),
+                )
+            })
+            .collect();
+        TemplateSet { templates }
+    }
+
+    pub fn replace(&mut self, kind: TemplateKind, language: Language, template: Template) {
+        self.templates.insert((kind, language.code()), template);
+    }
+
+    pub fn get(&self, kind: TemplateKind, language: Language) -> &Template {
+        self.templates
+            .get(&(kind, language.code()))
+            .or_else(|| self.templates.get(&(kind, Language::En.code())))
+            .expect("every kind ships in English")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_template_has_its_placeholders_filled() {
+        let set = TemplateSet::shipped();
+        let values: BTreeMap<&str, String> = [
+            ("tag", "[Helpdesk #7]".to_string()),
+            ("topic", "Printer".to_string()),
+            ("number", "7".to_string()),
+            ("name_suffix", " Alice".to_string()),
+            ("support_name", "Helpdesk".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        for language in Language::ALL {
+            let (subject, body) = set
+                .get(TemplateKind::Acknowledgement, language)
+                .render(&values);
+            assert_eq!(subject, "[Helpdesk #7] Printer");
+            assert!(body.contains('7'), "{language:?}");
+            assert!(
+                !body.contains('{'),
+                "unfilled placeholder in {language:?}: {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_placeholders_stay_visible() {
+        let template = Template::parse("Subject: {tag}\n\nHi {nmae} {tag}").unwrap();
+        let values = [("tag", "T".to_string())].into_iter().collect();
+        assert_eq!(template.render(&values), ("T".into(), "Hi {nmae} T".into()));
+    }
+
+    #[test]
+    fn malformed_templates_are_refused() {
+        assert!(Template::parse("no subject line\n\nbody").is_err());
+        assert!(Template::parse("Subject: x\nno blank line").is_err());
+    }
+}
