@@ -123,6 +123,7 @@ pub enum EventKind {
     StrangerNote,
     AutoReplySuppressed,
     AcknowledgementQueued,
+    DeliveryFailed,
 }
 
 impl EventKind {
@@ -134,6 +135,7 @@ impl EventKind {
             EventKind::StrangerNote => "stranger_note",
             EventKind::AutoReplySuppressed => "auto_reply_suppressed",
             EventKind::AcknowledgementQueued => "acknowledgement_queued",
+            EventKind::DeliveryFailed => "delivery_failed",
         }
     }
 }

@@ -1,0 +1,69 @@
+//! Content-addressed files under the state directory: attachments and quarantined mail.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub fn new(root: impl Into<PathBuf>) -> BlobStore {
+        BlobStore { root: root.into() }
+    }
+
+    pub fn path_of(&self, sha256: &str, extension: &str) -> PathBuf {
+        let (fan, rest) = sha256.split_at(2.min(sha256.len()));
+        self.root.join(fan).join(format!("{rest}{extension}"))
+    }
+
+    /// Writes `bytes` under their hash unless already there. Written to a temporary name, synced,
+    /// then renamed, so a crash never leaves a truncated file under a valid name.
+    pub fn put(&self, sha256: &str, extension: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+        let path = self.path_of(sha256, extension);
+        if path.exists() {
+            return Ok(path);
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let mut temporary = tempfile_in(dir)?;
+        temporary.1.write_all(bytes)?;
+        temporary.1.sync_all()?;
+        std::fs::rename(&temporary.0, &path)?;
+        Ok(path)
+    }
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let unique = format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let path = dir.join(unique);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok((path, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_is_idempotent_and_fans_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::new(dir.path());
+        let first = blobs.put("abcdef", ".bin", b"hello").unwrap();
+        let second = blobs.put("abcdef", ".bin", b"hello").unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first, dir.path().join("ab").join("cdef.bin"));
+        assert_eq!(std::fs::read(first).unwrap(), b"hello");
+        assert_eq!(std::fs::read_dir(dir.path().join("ab")).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,7 @@
+//! Adapters: the outside world (mail bytes, SQLite, SMTP, files) behind small types and traits.
+
+pub mod blobs;
+pub mod parse;
+pub mod render;
+pub mod smtp;
+pub mod store;

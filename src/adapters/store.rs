@@ -1,0 +1,858 @@
+//! SQLite state: tickets, messages (raw bytes kept), participants, the audit trail, the outbox and
+//! the quarantine. The only place that sees rusqlite types.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::core::address::Mailbox;
+use crate::core::intake::{EventDraft, IntakePlan, TicketChange, TicketView};
+use crate::core::mail::InboundMail;
+use crate::core::outgoing::OutgoingMail;
+use crate::core::ticket::{Status, TicketNumber};
+
+/// Append-only: a shipped migration is never edited; a change is a new entry.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is at schema version {found}, newer than this Guichet ({supported}): upgrade Guichet")]
+    TooNew { found: usize, supported: usize },
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Worth retrying later (locked, busy, disk full, I/O): an MTA should keep the mail.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
+                error.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::OutOfMemory
+                    | ErrorCode::ReadOnly
+            ),
+            _ => false,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// An outgoing mail, rendered, ready to go into the outbox.
+pub struct RenderedMail<'a> {
+    pub mail: &'a OutgoingMail,
+    pub raw: Vec<u8>,
+}
+
+/// What the ingestion of one inbound mail writes, beyond the plan.
+pub struct InboundRecord<'a> {
+    pub mail: &'a InboundMail,
+    pub raw: &'a [u8],
+    pub content_hash: &'a str,
+    pub source: &'a str,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketRow {
+    pub number: u64,
+    pub subject: String,
+    pub requester: String,
+    pub requester_name: Option<String>,
+    pub status: String,
+    pub priority: String,
+    pub level: u8,
+    pub queue: String,
+    pub assignee: Option<String>,
+    pub language: String,
+    pub merged_into: Option<u64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub direction: String,
+    pub visibility: String,
+    pub kind: String,
+    pub message_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub source: String,
+    pub created_at: i64,
+    pub attachments: Vec<AttachmentRow>,
+    pub delivery: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AttachmentRow {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ParticipantRow {
+    pub address: String,
+    pub name: Option<String>,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventRow {
+    pub at: i64,
+    pub actor: String,
+    pub kind: String,
+    pub detail: String,
+    pub message: Option<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketDetail {
+    pub ticket: TicketRow,
+    pub participants: Vec<ParticipantRow>,
+    pub messages: Vec<MessageRow>,
+    pub events: Vec<EventRow>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuarantineRow {
+    pub id: i64,
+    pub received_at: i64,
+    pub source: String,
+    pub reason: String,
+    pub size: u64,
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub ticket: Option<u64>,
+    pub envelope_from: Option<String>,
+    pub recipients: Vec<String>,
+    pub raw: Vec<u8>,
+    pub attempts: u32,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub dead: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let conn = Connection::open(path)?;
+        let mut store = Store::configure(conn)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// An empty, migrated database in memory: `inspect` before anything was ingested.
+    pub fn open_memory() -> StoreResult<Store> {
+        let mut store = Store {
+            conn: Connection::open_in_memory()?,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// For commands that only look: never creates or migrates.
+    pub fn open_read_only(path: &Path) -> StoreResult<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let store = Store { conn };
+        let version = store.schema_version()?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        Ok(store)
+    }
+
+    fn configure(conn: Connection) -> StoreResult<Store> {
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "wal")?;
+        conn.pragma_update(None, "synchronous", "normal")?;
+        conn.pragma_update(None, "foreign_keys", "on")?;
+        Ok(Store { conn })
+    }
+
+    fn schema_version(&self) -> StoreResult<usize> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        Ok(version as usize)
+    }
+
+    fn migrate(&mut self) -> StoreResult<()> {
+        let version = self.schema_version()?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        if version == MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        // Another process may have migrated while we waited for the lock.
+        let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A write transaction taken at once (`BEGIN IMMEDIATE`), so that two ingesting processes
+    /// serialise instead of failing on upgrade.
+    pub fn write(&mut self) -> StoreResult<WriteTx<'_>> {
+        Ok(WriteTx {
+            tx: self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?,
+        })
+    }
+
+    pub fn read(&self) -> Reader<'_> {
+        Reader { conn: &self.conn }
+    }
+}
+
+/// Queries shared by reads and the write transaction.
+pub struct Reader<'c> {
+    conn: &'c Connection,
+}
+
+pub struct WriteTx<'c> {
+    tx: rusqlite::Transaction<'c>,
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+impl Reader<'_> {
+    /// The ticket a number leads to, following merges; `None` when there is no such ticket.
+    pub fn resolve_ticket(&self, number: TicketNumber) -> StoreResult<Option<TicketNumber>> {
+        resolve_ticket(self.conn, number)
+    }
+
+    pub fn ticket_for_message_id(&self, message_id: &str) -> StoreResult<Option<TicketNumber>> {
+        ticket_for_message_id(self.conn, message_id)
+    }
+
+    /// The ticket an already stored copy of this mail went to: same Message-ID, or the same content
+    /// when the mail has no Message-ID. `Some(None)` is a stored copy that made no ticket.
+    pub fn duplicate_of(
+        &self,
+        message_id: Option<&str>,
+        content_hash: &str,
+    ) -> StoreResult<Option<Option<TicketNumber>>> {
+        let found: Option<Option<i64>> = match message_id {
+            Some(id) => self
+                .conn
+                .prepare_cached("SELECT ticket FROM messages WHERE direction = 'in' AND message_id = ?1")?
+                .query_row([id], |row| row.get(0))
+                .optional()?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "SELECT ticket FROM messages WHERE direction = 'in' AND message_id IS NULL AND content_hash = ?1",
+                )?
+                .query_row([content_hash], |row| row.get(0))
+                .optional()?,
+        };
+        let Some(ticket) = found else {
+            return Ok(None);
+        };
+        match ticket {
+            Some(n) => Ok(Some(resolve_ticket(self.conn, TicketNumber(n as u64))?)),
+            None => Ok(Some(None)),
+        }
+    }
+
+    pub fn auto_replies_since(&self, address: &str, since: i64) -> StoreResult<u32> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM auto_replies WHERE address = ?1 AND at > ?2")?
+            .query_row(params![address, since], |row| row.get(0))?;
+        Ok(count as u32)
+    }
+
+    pub fn list_tickets(&self, status: Option<Status>) -> StoreResult<Vec<TicketRow>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT number, subject, requester, requester_name, status, priority, level, queue,
+                    assignee, language, merged_into, created_at, updated_at
+             FROM tickets WHERE (?1 IS NULL OR status = ?1) ORDER BY number",
+        )?;
+        let rows = statement
+            .query_map([status.map(Status::as_str)], ticket_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn ticket(&self, number: TicketNumber) -> StoreResult<Option<TicketDetail>> {
+        let ticket = self
+            .conn
+            .query_row(
+                "SELECT number, subject, requester, requester_name, status, priority, level, queue,
+                        assignee, language, merged_into, created_at, updated_at
+                 FROM tickets WHERE number = ?1",
+                [number.0 as i64],
+                ticket_row,
+            )
+            .optional()?;
+        let Some(ticket) = ticket else {
+            return Ok(None);
+        };
+        let n = number.0 as i64;
+        let participants = self
+            .conn
+            .prepare("SELECT address, name, role FROM participants WHERE ticket = ?1 ORDER BY added_at, address")?
+            .query_map([n], |row| {
+                Ok(ParticipantRow {
+                    address: row.get(0)?,
+                    name: row.get(1)?,
+                    role: row.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut messages = self
+            .conn
+            .prepare(
+                "SELECT m.id, m.direction, m.visibility, m.kind, m.message_id, m.from_addr, m.to_addrs,
+                        m.subject, m.text, m.source, m.created_at, o.status, o.last_error
+                 FROM messages m LEFT JOIN outbox o ON o.message = m.id
+                 WHERE m.ticket = ?1 ORDER BY m.id",
+            )?
+            .query_map([n], |row| {
+                let to: String = row.get(6)?;
+                let status: Option<String> = row.get(11)?;
+                let error: Option<String> = row.get(12)?;
+                Ok(MessageRow {
+                    id: row.get(0)?,
+                    direction: row.get(1)?,
+                    visibility: row.get(2)?,
+                    kind: row.get(3)?,
+                    message_id: row.get(4)?,
+                    from: row.get(5)?,
+                    to: serde_json::from_str(&to).unwrap_or_default(),
+                    subject: row.get(7)?,
+                    text: row.get(8)?,
+                    source: row.get(9)?,
+                    created_at: row.get(10)?,
+                    attachments: Vec::new(),
+                    delivery: status.map(|s| match error {
+                        Some(e) if s != "sent" => format!("{s}: {e}"),
+                        _ => s,
+                    }),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut attachments = self.conn.prepare(
+            "SELECT filename, content_type, size, sha256 FROM attachments WHERE message = ?1 ORDER BY id",
+        )?;
+        for message in &mut messages {
+            message.attachments = attachments
+                .query_map([message.id], |row| {
+                    Ok(AttachmentRow {
+                        filename: row.get(0)?,
+                        content_type: row.get(1)?,
+                        size: row.get::<_, i64>(2)? as u64,
+                        sha256: row.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+        }
+        let events = self
+            .conn
+            .prepare(
+                "SELECT at, actor, kind, detail, message FROM events WHERE ticket = ?1 ORDER BY id",
+            )?
+            .query_map([n], |row| {
+                Ok(EventRow {
+                    at: row.get(0)?,
+                    actor: row.get(1)?,
+                    kind: row.get(2)?,
+                    detail: row.get(3)?,
+                    message: row.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(TicketDetail {
+            ticket,
+            participants,
+            messages,
+            events,
+        }))
+    }
+
+    pub fn list_quarantine(&self) -> StoreResult<Vec<QuarantineRow>> {
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT id, received_at, source, reason, size, path FROM quarantine ORDER BY id",
+            )?
+            .query_map([], |row| {
+                Ok(QuarantineRow {
+                    id: row.get(0)?,
+                    received_at: row.get(1)?,
+                    source: row.get(2)?,
+                    reason: row.get(3)?,
+                    size: row.get::<_, i64>(4)? as u64,
+                    path: row.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn outbox_counts(&self) -> StoreResult<OutboxCounts> {
+        let mut counts = OutboxCounts::default();
+        let mut statement = self
+            .conn
+            .prepare("SELECT status, count(*) FROM outbox GROUP BY status")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            let (status, count) = row?;
+            match status.as_str() {
+                "pending" => counts.pending = count,
+                "sent" => counts.sent = count,
+                _ => counts.dead = count,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Pending outbox mail whose time has come, oldest first.
+    pub fn due_outbox(&self, now: i64, limit: usize, skip: &[i64]) -> StoreResult<Vec<OutboxItem>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT o.id, m.ticket, o.envelope_from, o.recipients, m.raw, o.attempts, o.created_at
+             FROM outbox o JOIN messages m ON m.id = o.message
+             WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
+             ORDER BY o.next_attempt_at, o.id LIMIT ?2",
+        )?;
+        let rows = statement
+            .query_map(params![now, (limit + skip.len()) as i64], |row| {
+                let recipients: String = row.get(3)?;
+                Ok(OutboxItem {
+                    id: row.get(0)?,
+                    ticket: row.get::<_, Option<i64>>(1)?.map(|n| n as u64),
+                    envelope_from: row.get(2)?,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                    raw: row.get(4)?,
+                    attempts: row.get::<_, i64>(5)? as u32,
+                    created_at: row.get(6)?,
+                })
+            })?
+            .filter(|item| item.as_ref().map_or(true, |item| !skip.contains(&item.id)))
+            .take(limit)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The earliest time a pending outbox mail is due, to sleep until then.
+    pub fn next_outbox_due(&self) -> StoreResult<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+}
+
+impl<'c> WriteTx<'c> {
+    pub fn read(&self) -> Reader<'_> {
+        Reader { conn: &self.tx }
+    }
+
+    pub fn commit(self) -> StoreResult<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
+
+    pub fn quarantined(&self, content_hash: &str) -> StoreResult<Option<i64>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT id FROM quarantine WHERE content_hash = ?1")?
+            .query_row([content_hash], |row| row.get(0))
+            .optional()?)
+    }
+
+    pub fn ticket_view(&self, number: TicketNumber) -> StoreResult<Option<TicketView>> {
+        let status: Option<String> = self
+            .tx
+            .prepare_cached("SELECT status FROM tickets WHERE number = ?1")?
+            .query_row([number.0 as i64], |row| row.get(0))
+            .optional()?;
+        let Some(status) = status else {
+            return Ok(None);
+        };
+        let status = status
+            .parse::<Status>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let participants = self
+            .tx
+            .prepare_cached("SELECT address FROM participants WHERE ticket = ?1")?
+            .query_map([number.0 as i64], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(Some(TicketView {
+            number,
+            status,
+            participants,
+        }))
+    }
+
+    pub fn next_ticket_number(&self, first: u64) -> StoreResult<TicketNumber> {
+        let max: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT max(number) FROM tickets")?
+            .query_row([], |row| row.get(0))?;
+        Ok(TicketNumber(
+            max.map_or(first, |max| (max as u64 + 1).max(first)),
+        ))
+    }
+
+    pub fn insert_quarantine(
+        &self,
+        now: i64,
+        source: &str,
+        reason: &str,
+        size: usize,
+        content_hash: &str,
+        path: &str,
+    ) -> StoreResult<i64> {
+        self.tx.execute(
+            "INSERT INTO quarantine (received_at, source, reason, size, content_hash, path)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![now, source, reason, size as i64, content_hash, path],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Carries out an intake plan: the ticket change, the inbound mail, participants, events and
+    /// the outgoing mail, all inside this transaction. Returns the inbound message's row id.
+    pub fn apply_intake(
+        &self,
+        plan: &IntakePlan,
+        inbound: &InboundRecord<'_>,
+        outgoing: &[RenderedMail<'_>],
+    ) -> StoreResult<i64> {
+        let now = inbound.now;
+        let number = plan.ticket.0 as i64;
+        match &plan.change {
+            TicketChange::Create(ticket) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO tickets (number, subject, requester, requester_name, status, priority,
+                                              level, queue, language, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                    )?
+                    .execute(params![
+                        number,
+                        ticket.subject,
+                        ticket.requester.address,
+                        ticket.requester.name,
+                        ticket.status.as_str(),
+                        ticket.priority.as_str(),
+                        ticket.level.get(),
+                        ticket.queue,
+                        ticket.language.code(),
+                        now
+                    ])?;
+            }
+            TicketChange::Append { reopen } => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE tickets SET updated_at = ?2,
+                             status = CASE WHEN ?3 THEN 'open' ELSE status END
+                         WHERE number = ?1",
+                    )?
+                    .execute(params![number, now, reopen])?;
+            }
+        }
+        let mail = inbound.mail;
+        let message = self.insert_message(&MessageInsert {
+            ticket: Some(number),
+            direction: "in",
+            visibility: plan.visibility.as_str(),
+            kind: "mail",
+            message_id: mail.message_id.as_deref(),
+            content_hash: inbound.content_hash,
+            from: mail.from.as_ref().map(|m| m.address.as_str()),
+            to: &mail.to,
+            cc: &mail.cc,
+            subject: &mail.subject,
+            text: &mail.text,
+            raw: inbound.raw,
+            source: inbound.source,
+            sent_date: mail.date,
+            now,
+        })?;
+        let mut insert_attachment = self.tx.prepare_cached(
+            "INSERT INTO attachments (message, filename, content_type, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for attachment in &mail.attachments {
+            insert_attachment.execute(params![
+                message,
+                attachment.filename,
+                attachment.content_type,
+                attachment.size as i64,
+                attachment.sha256
+            ])?;
+        }
+        let mut insert_participant = self.tx.prepare_cached(
+            "INSERT INTO participants (ticket, address, name, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (ticket, address) DO NOTHING",
+        )?;
+        for (mailbox, role) in &plan.new_participants {
+            insert_participant.execute(params![
+                number,
+                mailbox.address,
+                mailbox.name,
+                role.as_str(),
+                now
+            ])?;
+        }
+        for event in &plan.events {
+            self.insert_event(number, now, event, Some(message))?;
+        }
+        for rendered in outgoing {
+            self.queue_outgoing(rendered, now)?;
+        }
+        Ok(message)
+    }
+
+    fn insert_event(
+        &self,
+        ticket: i64,
+        now: i64,
+        event: &EventDraft,
+        message: Option<i64>,
+    ) -> StoreResult<()> {
+        self.tx
+            .prepare_cached("INSERT INTO events (ticket, at, actor, kind, detail, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![ticket, now, event.actor, event.kind.as_str(), event.detail, message])?;
+        Ok(())
+    }
+
+    fn insert_message(&self, m: &MessageInsert<'_>) -> StoreResult<i64> {
+        let addresses = |list: &[Mailbox]| {
+            serde_json::to_string(&list.iter().map(|m| m.address.as_str()).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into())
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO messages (ticket, direction, visibility, kind, message_id, content_hash, from_addr,
+                                       to_addrs, cc_addrs, subject, text, raw, source, sent_date, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                m.ticket,
+                m.direction,
+                m.visibility,
+                m.kind,
+                m.message_id,
+                m.content_hash,
+                m.from,
+                addresses(m.to),
+                addresses(m.cc),
+                m.subject,
+                m.text,
+                m.raw,
+                m.source,
+                m.sent_date,
+                m.now
+            ])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Stores an outgoing mail as a message of its ticket and queues it for the sender.
+    fn queue_outgoing(&self, rendered: &RenderedMail<'_>, now: i64) -> StoreResult<()> {
+        let mail = rendered.mail;
+        let hash = crate::adapters::parse::hex(&sha2::Digest::finalize(
+            <sha2::Sha256 as sha2::Digest>::new_with_prefix(&rendered.raw),
+        ));
+        let message = self.insert_message(&MessageInsert {
+            ticket: Some(mail.ticket.0 as i64),
+            direction: "out",
+            visibility: "public",
+            kind: mail.kind.as_str(),
+            message_id: Some(&mail.message_id),
+            content_hash: &hash,
+            from: Some(&mail.from.address),
+            to: &mail.to,
+            cc: &[],
+            subject: &mail.subject,
+            text: &mail.body,
+            raw: &rendered.raw,
+            source: "guichet",
+            sent_date: Some(now),
+            now,
+        })?;
+        let recipients: Vec<&str> = mail.to.iter().map(|m| m.address.as_str()).collect();
+        self.tx
+            .prepare_cached(
+                "INSERT INTO outbox (message, envelope_from, recipients, status, next_attempt_at, created_at)
+                 VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+            )?
+            .execute(params![
+                message,
+                mail.envelope_from,
+                serde_json::to_string(&recipients).unwrap_or_else(|_| "[]".into()),
+                now
+            ])?;
+        if mail.kind.is_automatic() {
+            let mut record = self
+                .tx
+                .prepare_cached("INSERT INTO auto_replies (address, at) VALUES (?1, ?2)")?;
+            for address in recipients {
+                record.execute(params![address, now])?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn mark_sent(&self, outbox_id: i64, now: i64) -> StoreResult<()> {
+        self.tx.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            params![outbox_id, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_retry(&self, outbox_id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
+        self.tx.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+            params![outbox_id, next_attempt_at, error],
+        )?;
+        Ok(())
+    }
+
+    /// Gives up on a mail and records it in its ticket's audit trail.
+    pub fn mark_dead(&self, item: &OutboxItem, now: i64, error: &str) -> StoreResult<()> {
+        self.tx.execute(
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            params![item.id, error],
+        )?;
+        if let Some(ticket) = item.ticket {
+            self.insert_event(
+                ticket as i64,
+                now,
+                &EventDraft {
+                    kind: crate::core::intake::EventKind::DeliveryFailed,
+                    actor: "guichet".into(),
+                    detail: format!("gave up sending to {}: {error}", item.recipients.join(", ")),
+                },
+                None,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct MessageInsert<'a> {
+    ticket: Option<i64>,
+    direction: &'a str,
+    visibility: &'a str,
+    kind: &'a str,
+    message_id: Option<&'a str>,
+    content_hash: &'a str,
+    from: Option<&'a str>,
+    to: &'a [Mailbox],
+    cc: &'a [Mailbox],
+    subject: &'a str,
+    text: &'a str,
+    raw: &'a [u8],
+    source: &'a str,
+    sent_date: Option<i64>,
+    now: i64,
+}
+
+fn ticket_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
+    Ok(TicketRow {
+        number: row.get::<_, i64>(0)? as u64,
+        subject: row.get(1)?,
+        requester: row.get(2)?,
+        requester_name: row.get(3)?,
+        status: row.get(4)?,
+        priority: row.get(5)?,
+        level: row.get(6)?,
+        queue: row.get(7)?,
+        assignee: row.get(8)?,
+        language: row.get(9)?,
+        merged_into: row.get::<_, Option<i64>>(10)?.map(|n| n as u64),
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
+}
+
+fn resolve_ticket(conn: &Connection, number: TicketNumber) -> StoreResult<Option<TicketNumber>> {
+    let mut current = number;
+    // A merge chain is short; the bound only guards against a corrupt cycle.
+    for _ in 0..32 {
+        let merged: Option<Option<i64>> = conn
+            .prepare_cached("SELECT merged_into FROM tickets WHERE number = ?1")?
+            .query_row([current.0 as i64], |row| row.get(0))
+            .optional()?;
+        match merged {
+            None => return Ok(None),
+            Some(None) => return Ok(Some(current)),
+            Some(Some(next)) => current = TicketNumber(next as u64),
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "merge chain from #{number} does not end"
+    )))
+}
+
+fn ticket_for_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<TicketNumber>> {
+    let ticket: Option<Option<i64>> = conn
+        .prepare_cached("SELECT ticket FROM messages WHERE message_id = ?1 AND ticket IS NOT NULL ORDER BY id LIMIT 1")?
+        .query_row([message_id], |row| row.get(0))
+        .optional()?;
+    match ticket.flatten() {
+        Some(n) => resolve_ticket(conn, TicketNumber(n as u64)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,593 @@
+//! The command line: clap definitions, and each command's work. Errors carry their exit code.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use crate::adapters::parse::parse_mail;
+use crate::adapters::store::{Store, TicketDetail, TicketRow};
+use crate::config::{Config, ConfigError};
+use crate::core::intake::requester_of;
+use crate::core::language::guess_language;
+use crate::core::threading::decide_thread;
+use crate::core::ticket::{Status, TicketNumber};
+use crate::pipeline::{system_now, thread_clues, IngestError, IngestOutcome, Pipeline};
+
+/// sysexits(3) codes that MTAs and systemd understand.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILURE: i32 = 1;
+    pub const USAGE: i32 = 64;
+    pub const NO_INPUT: i32 = 66;
+    pub const SOFTWARE: i32 = 70;
+    pub const TEMPFAIL: i32 = 75;
+    pub const CONFIG: i32 = 78;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "guichet",
+    version,
+    about = "An email-driven helpdesk: mail in, tickets, mail out."
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "GUICHET_CONFIG",
+        default_value = "/etc/guichet/guichet.toml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: deliver the outbox (and, later, watch mailboxes) until SIGTERM.
+    Run,
+    /// Store mail given on stdin (one message: the MTA pipe mode) or in FILEs.
+    Ingest {
+        /// .eml files; none reads one message from stdin.
+        files: Vec<PathBuf>,
+        /// Recorded as the mail's source.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Check the configuration and say what it sets up.
+    CheckConfig,
+    /// Look at tickets.
+    Tickets {
+        #[command(subcommand)]
+        command: TicketsCommand,
+    },
+    /// Show what Guichet sees in a mail, changing nothing.
+    Inspect {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mail that could not make a ticket, kept raw.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    List {
+        /// new, open, pending, waiting, resolved or closed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    Show {
+        number: u64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    TempFail(String),
+    #[error("{0}")]
+    NoInput(String),
+    #[error("{0}")]
+    Failure(String),
+    #[error("{0:#}")]
+    Software(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Config(_) => exit::CONFIG,
+            CliError::TempFail(_) => exit::TEMPFAIL,
+            CliError::NoInput(_) => exit::NO_INPUT,
+            CliError::Failure(_) => exit::FAILURE,
+            CliError::Software(_) => exit::SOFTWARE,
+        }
+    }
+}
+
+impl From<crate::adapters::store::StoreError> for CliError {
+    fn from(error: crate::adapters::store::StoreError) -> CliError {
+        if error.is_temporary() {
+            CliError::TempFail(error.to_string())
+        } else {
+            CliError::Software(error.into())
+        }
+    }
+}
+
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+pub fn execute(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Inspect { file, json } => inspect(&cli.config, &file, json),
+        command => {
+            let config = Config::load(&cli.config)?;
+            init_logging(&config.log_level);
+            match command {
+                Command::Run => run(config),
+                Command::Ingest { files, source } => ingest(&config, &files, source),
+                Command::CheckConfig => check_config(&config),
+                Command::Tickets { command } => tickets(&config, command),
+                Command::Quarantine {
+                    command: QuarantineCommand::List { json },
+                } => quarantine_list(&config, json),
+                Command::Inspect { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Software(e.into()))?;
+    runtime
+        .block_on(crate::daemon::run(config))
+        .map_err(CliError::Software)
+}
+
+fn ingest(config: &Config, files: &[PathBuf], source: Option<String>) -> Result<(), CliError> {
+    let mut pipeline =
+        Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))?;
+    if files.is_empty() {
+        let mut raw = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut raw)
+            .map_err(|e| CliError::TempFail(format!("reading stdin: {e}")))?;
+        let source = source.unwrap_or_else(|| "pipe".into());
+        return match pipeline.ingest(&raw, &source, system_now()) {
+            Ok(_) => Ok(()),
+            Err(IngestError::Temporary(reason)) => Err(CliError::TempFail(reason)),
+        };
+    }
+    let started = Instant::now();
+    let mut tally = [0usize; 4];
+    for (index, file) in files.iter().enumerate() {
+        let raw = std::fs::read(file)
+            .map_err(|e| CliError::NoInput(format!("{}: {e}", file.display())))?;
+        let source = source
+            .clone()
+            .unwrap_or_else(|| format!("file:{}", file.display()));
+        match pipeline.ingest(&raw, &source, system_now()) {
+            Ok(outcome) => {
+                tally[match outcome {
+                    IngestOutcome::Created { .. } => 0,
+                    IngestOutcome::Appended { .. } => 1,
+                    IngestOutcome::Duplicate { .. } => 2,
+                    IngestOutcome::Quarantined { .. } => 3,
+                }] += 1
+            }
+            Err(IngestError::Temporary(reason)) => {
+                return Err(CliError::TempFail(format!(
+                    "{}: {reason} ({index} of {} files stored before it; the rest were not)",
+                    file.display(),
+                    files.len()
+                )))
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "ingested {} mails in {seconds:.3} s ({:.0} mails/s): {} new tickets, {} follow-ups, {} duplicates, {} quarantined",
+        files.len(),
+        files.len() as f64 / seconds.max(1e-9),
+        tally[0],
+        tally[1],
+        tally[2],
+        tally[3]
+    );
+    Ok(())
+}
+
+fn check_config(config: &Config) -> Result<(), CliError> {
+    println!("{}: ok", config.file.display());
+    println!("  support address: {}", config.intake.support);
+    println!("  state directory: {}", config.state_dir.display());
+    println!(
+        "  subject tag:     {}",
+        config.intake.tags.tag(TicketNumber(1042))
+    );
+    match &config.smtp {
+        Some(smtp) => println!(
+            "  smtp:            {}:{} ({:?}, {} connections)",
+            smtp.host, smtp.port, smtp.security, smtp.connections
+        ),
+        None => println!("  smtp:            none (mail waits in the outbox)"),
+    }
+    Ok(())
+}
+
+fn open_read_only(config: &Config) -> Result<Store, CliError> {
+    let path = config.database_path();
+    if !path.exists() {
+        return Err(CliError::Failure(format!(
+            "no database at {} yet: nothing has been ingested",
+            path.display()
+        )));
+    }
+    Ok(Store::open_read_only(&path)?)
+}
+
+fn tickets(config: &Config, command: TicketsCommand) -> Result<(), CliError> {
+    let store = open_read_only(config)?;
+    match command {
+        TicketsCommand::List { status, json } => {
+            let status = status
+                .map(|s| s.parse::<Status>())
+                .transpose()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let rows = store.read().list_tickets(status)?;
+            if json {
+                print_json(&rows)
+            } else {
+                print_ticket_table(&rows);
+                Ok(())
+            }
+        }
+        TicketsCommand::Show { number, json } => {
+            let detail = store
+                .read()
+                .ticket(TicketNumber(number))?
+                .ok_or_else(|| CliError::Failure(format!("no ticket #{number}")))?;
+            if json {
+                print_json(&detail)
+            } else {
+                print_ticket(&detail);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn quarantine_list(config: &Config, json: bool) -> Result<(), CliError> {
+    let rows = open_read_only(config)?.read().list_quarantine()?;
+    if json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("quarantine is empty");
+    }
+    for row in rows {
+        println!(
+            "{:>5}  {}  {:>9} bytes  {}  {}\n       {}",
+            row.id,
+            time(row.received_at),
+            row.size,
+            row.source,
+            row.reason,
+            row.path
+        );
+    }
+    Ok(())
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(|e| CliError::Software(e.into()))?;
+    let _ = writeln!(out);
+    Ok(())
+}
+
+pub fn time(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0).map_or_else(
+        || seconds.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+    )
+}
+
+fn print_ticket_table(rows: &[TicketRow]) {
+    if rows.is_empty() {
+        println!("no tickets");
+        return;
+    }
+    println!(
+        "{:>7}  {:<8}  {:<7}  {:<3}  {:<10}  {:<28}  subject",
+        "number", "status", "prio", "lvl", "queue", "requester"
+    );
+    for row in rows {
+        println!(
+            "{:>7}  {:<8}  {:<7}  L{:<2}  {:<10}  {:<28}  {}",
+            format!("#{}", row.number),
+            row.status,
+            row.priority,
+            row.level,
+            row.queue,
+            row.requester,
+            row.subject
+        );
+    }
+}
+
+fn print_ticket(detail: &TicketDetail) {
+    let t = &detail.ticket;
+    println!("Ticket #{}: {}", t.number, t.subject);
+    println!(
+        "  status {}  priority {}  level L{}  queue {}  assignee {}",
+        t.status,
+        t.priority,
+        t.level,
+        t.queue,
+        t.assignee.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  requester {}  language {}  opened {}  updated {}",
+        t.requester,
+        t.language,
+        time(t.created_at),
+        time(t.updated_at)
+    );
+    if let Some(into) = t.merged_into {
+        println!("  merged into #{into}");
+    }
+    println!("Participants:");
+    for p in &detail.participants {
+        println!("  {:<10} {}", p.role, p.address);
+    }
+    println!("Messages:");
+    for m in &detail.messages {
+        let arrow = if m.direction == "in" { "←" } else { "→" };
+        println!(
+            "  [{}] {arrow} {} {} {}{}",
+            m.id,
+            time(m.created_at),
+            if m.direction == "in" {
+                m.from.clone().unwrap_or_default()
+            } else {
+                m.to.join(", ")
+            },
+            m.kind,
+            match (&m.visibility[..], &m.delivery) {
+                ("internal", _) => " (internal)".to_string(),
+                (_, Some(delivery)) => format!(" ({delivery})"),
+                _ => String::new(),
+            }
+        );
+        println!("      Subject: {}", m.subject);
+        for a in &m.attachments {
+            println!(
+                "      Attachment: {} ({}, {} bytes)",
+                a.filename, a.content_type, a.size
+            );
+        }
+        for line in m.text.lines().take(20) {
+            println!("      | {line}");
+        }
+    }
+    println!("Events:");
+    for e in &detail.events {
+        println!(
+            "  {} {:<22} {:<28} {}",
+            time(e.at),
+            e.kind,
+            e.actor,
+            e.detail
+        );
+    }
+}
+
+/// What `inspect` reports about a mail.
+#[derive(Debug, serde::Serialize)]
+struct Inspection {
+    file: String,
+    size: usize,
+    content_hash: String,
+    mail: Option<crate::core::mail::InboundMail>,
+    requester: Option<String>,
+    would_quarantine: Option<String>,
+    already_stored: Option<Option<TicketNumber>>,
+    tag: Option<TicketNumber>,
+    threading: Option<String>,
+    auto_reply: Option<String>,
+    language_guess: Option<String>,
+}
+
+fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> {
+    let config = Config::load(config_path)?;
+    let raw =
+        std::fs::read(file).map_err(|e| CliError::NoInput(format!("{}: {e}", file.display())))?;
+    let hash = crate::adapters::parse::content_hash(&raw);
+    let mut report = Inspection {
+        file: file.display().to_string(),
+        size: raw.len(),
+        content_hash: hash.clone(),
+        mail: None,
+        requester: None,
+        would_quarantine: None,
+        already_stored: None,
+        tag: None,
+        threading: None,
+        auto_reply: None,
+        language_guess: None,
+    };
+    if raw.len() as u64 > config.max_message_bytes {
+        report.would_quarantine = Some(format!(
+            "over general.max_message_bytes ({})",
+            config.max_message_bytes
+        ));
+    } else {
+        match parse_mail(&raw) {
+            Err(rejection) => report.would_quarantine = Some(rejection.to_string()),
+            Ok(parsed) => {
+                let mail = parsed.mail;
+                let store = if config.database_path().exists() {
+                    Some(Store::open_read_only(&config.database_path())?)
+                } else {
+                    None
+                };
+                let empty;
+                let store = match &store {
+                    Some(store) => store,
+                    None => {
+                        empty = Store::open_memory()?;
+                        &empty
+                    }
+                };
+                let reader = store.read();
+                report.already_stored =
+                    reader.duplicate_of(mail.message_id.as_deref(), &parsed.content_hash)?;
+                report.tag = config.intake.tags.find(&mail.subject);
+                report.threading = Some(
+                    decide_thread(&thread_clues(&reader, &mail, &config.intake.tags)?).to_string(),
+                );
+                let requester = requester_of(&mail);
+                let sent = match &requester {
+                    Some(r) => reader.auto_replies_since(&r.address, system_now() - 3600)?,
+                    None => 0,
+                };
+                report.auto_reply = Some(match config.intake.loops.verdict(&mail, sent) {
+                    crate::core::loops::AutoReplyVerdict::Allowed => "allowed".into(),
+                    crate::core::loops::AutoReplyVerdict::Suppressed(reason) => {
+                        format!("suppressed: {reason}")
+                    }
+                });
+                if requester.is_none() {
+                    report.would_quarantine =
+                        Some(crate::core::intake::Unticketable::NoSender.to_string());
+                }
+                report.requester = requester.map(|r| r.to_string());
+                report.language_guess = guess_language(&format!("{}\n{}", mail.subject, mail.text))
+                    .map(|l| l.code().to_string());
+                report.mail = Some(mail);
+            }
+        }
+    }
+    if json {
+        return print_json(&report);
+    }
+    print_inspection(&report);
+    Ok(())
+}
+
+fn print_inspection(report: &Inspection) {
+    println!("File:         {} ({} bytes)", report.file, report.size);
+    if let Some(mail) = &report.mail {
+        let list = |l: &[crate::core::address::Mailbox]| {
+            l.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let show = |m: &Option<crate::core::address::Mailbox>| {
+            m.as_ref().map_or("-".to_string(), |m| m.to_string())
+        };
+        println!("From:         {}", show(&mail.from));
+        if mail.reply_to.is_some() {
+            println!("Reply-To:     {}", show(&mail.reply_to));
+        }
+        if mail.sender.is_some() {
+            println!("Sender:       {}", show(&mail.sender));
+        }
+        println!("To:           {}", list(&mail.to));
+        if !mail.cc.is_empty() {
+            println!("Cc:           {}", list(&mail.cc));
+        }
+        println!("Subject:      {}", mail.subject);
+        println!("Date:         {}", mail.date.map_or("-".into(), time));
+        println!(
+            "Message-ID:   {}",
+            mail.message_id
+                .as_deref()
+                .unwrap_or("- (deduplicated by content hash)")
+        );
+        if !mail.in_reply_to.is_empty() {
+            println!("In-Reply-To:  {}", mail.in_reply_to.join(" "));
+        }
+        if !mail.references.is_empty() {
+            println!("References:   {}", mail.references.join(" "));
+        }
+        println!(
+            "Requester:    {}",
+            report.requester.as_deref().unwrap_or("- (none)")
+        );
+        println!(
+            "Tag:          {}",
+            report
+                .tag
+                .map_or("none of ours".into(), |t| format!("#{t}"))
+        );
+        println!(
+            "Threading:    {}",
+            report.threading.as_deref().unwrap_or("-")
+        );
+        if let Some(stored) = &report.already_stored {
+            println!(
+                "Stored:       already stored ({}): ingesting again changes nothing",
+                stored.map_or("no ticket".into(), |t| format!("ticket #{t}"))
+            );
+        }
+        println!(
+            "Auto-reply:   {}",
+            report.auto_reply.as_deref().unwrap_or("-")
+        );
+        println!(
+            "Language:     {}",
+            report.language_guess.as_deref().unwrap_or("no clear guess")
+        );
+        for a in &mail.attachments {
+            println!(
+                "Attachment:   {} ({}, {} bytes)",
+                a.filename, a.content_type, a.size
+            );
+        }
+        println!("--- visible text ---");
+        println!("{}", mail.text);
+    }
+    if let Some(reason) = &report.would_quarantine {
+        println!("Quarantine:   yes: {reason}");
+    }
+}

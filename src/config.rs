@@ -1,0 +1,618 @@
+//! Configuration: a raw TOML form (`deny_unknown_fields`) checked into a validated `Config` whose
+//! errors name the file, the key and the reason.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::core::address::{looks_like_address, normalize_address, Mailbox};
+use crate::core::intake::{IntakePolicy, StrangerPolicy};
+use crate::core::language::Language;
+use crate::core::loops::{LoopPolicy, DEFAULT_ROLE_SENDERS};
+use crate::core::subject::TagFormat;
+use crate::core::templates::{Template, TemplateKind, TemplateSet};
+use crate::core::ticket::{Level, Priority};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {key}: {reason}", file.display())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub key: String,
+    pub reason: String,
+}
+
+/// A password or other secret: never printed, not even by `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    general: Option<RawGeneral>,
+    #[serde(default)]
+    threading: RawThreading,
+    #[serde(default)]
+    loop_protection: RawLoopProtection,
+    smtp: Option<RawSmtp>,
+    #[serde(default)]
+    outbox: RawOutbox,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGeneral {
+    state_dir: PathBuf,
+    support_address: String,
+    support_name: Option<String>,
+    #[serde(default)]
+    own_addresses: Vec<String>,
+    tag_prefix: Option<String>,
+    first_ticket_number: Option<u64>,
+    max_message_bytes: Option<u64>,
+    language: Option<String>,
+    guess_language: Option<bool>,
+    default_queue: Option<String>,
+    default_priority: Option<String>,
+    default_level: Option<u8>,
+    acknowledge_new_tickets: Option<bool>,
+    templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawThreading {
+    reopen_on_reply: Option<bool>,
+    strangers: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLoopProtection {
+    max_auto_replies_per_hour: Option<u32>,
+    #[serde(default)]
+    extra_role_senders: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: String,
+    port: Option<u16>,
+    security: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    password_credential: Option<String>,
+    ca_file: Option<PathBuf>,
+    hello_name: Option<String>,
+    timeout_secs: Option<u64>,
+    connections: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    poll_interval_ms: Option<u64>,
+    retry_initial_secs: Option<u64>,
+    retry_max_secs: Option<u64>,
+    give_up_after_hours: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// STARTTLS required (port 587, or 25).
+    StartTls,
+    /// No TLS: only to a loopback host.
+    Plain,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub credentials: Option<(String, Secret)>,
+    pub ca_file: Option<PathBuf>,
+    pub hello_name: String,
+    pub timeout_secs: u64,
+    pub connections: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    pub poll_interval_ms: u64,
+    pub retry_initial_secs: u64,
+    pub retry_max_secs: u64,
+    pub give_up_after_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub state_dir: PathBuf,
+    pub first_ticket_number: u64,
+    pub max_message_bytes: u64,
+    pub intake: IntakePolicy,
+    pub smtp: Option<SmtpConfig>,
+    pub outbox: OutboxConfig,
+    pub log_level: String,
+}
+
+impl Config {
+    pub fn database_path(&self) -> PathBuf {
+        self.state_dir.join("guichet.sqlite3")
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            file: path.to_path_buf(),
+            key: "(file)".into(),
+            reason: format!("cannot read: {error}"),
+        })?;
+        Config::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// `env` looks up environment variables (`CREDENTIALS_DIRECTORY`), injected for tests.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let error = |key: &str, reason: String| ConfigError {
+            file: path.to_path_buf(),
+            key: key.to_string(),
+            reason,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let location = e
+                .span()
+                .map(|span| {
+                    let line = text[..span.start].matches('\n').count() + 1;
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "(syntax)".into());
+            error(&location, e.message().to_string())
+        })?;
+        let general = raw
+            .general
+            .ok_or_else(|| error("general", "the [general] table is required".into()))?;
+
+        let support_address = normalize_address(&general.support_address);
+        if !looks_like_address(&support_address) {
+            return Err(error(
+                "general.support_address",
+                format!("`{}` is not a mail address", general.support_address),
+            ));
+        }
+        let support = Mailbox::new(
+            Some(general.support_name.as_deref().unwrap_or("Helpdesk")),
+            &support_address,
+        );
+        let mut own_addresses = vec![support_address.clone()];
+        for (index, address) in general.own_addresses.iter().enumerate() {
+            let address = normalize_address(address);
+            if !looks_like_address(&address) {
+                return Err(error(
+                    &format!("general.own_addresses[{index}]"),
+                    format!("`{address}` is not a mail address"),
+                ));
+            }
+            own_addresses.push(address);
+        }
+        let tag_prefix = general.tag_prefix.unwrap_or_else(|| "Helpdesk".into());
+        if tag_prefix.trim().is_empty() || tag_prefix.contains(['[', ']', '#']) {
+            return Err(error(
+                "general.tag_prefix",
+                "must be a non-empty word without `[`, `]` or `#`".into(),
+            ));
+        }
+        let language = match general.language {
+            Some(code) => code
+                .parse::<Language>()
+                .map_err(|e| error("general.language", e))?,
+            None => Language::En,
+        };
+        let default_priority = match general.default_priority {
+            Some(word) => word
+                .parse::<Priority>()
+                .map_err(|e| error("general.default_priority", e.to_string()))?,
+            None => Priority::Normal,
+        };
+        let default_level = match general.default_level {
+            Some(value) => Level::new(value).ok_or_else(|| {
+                error(
+                    "general.default_level",
+                    format!("{value} is not a level 1 to 4"),
+                )
+            })?,
+            None => Level::FIRST,
+        };
+        let default_queue = general.default_queue.unwrap_or_else(|| "general".into());
+        if default_queue.trim().is_empty() {
+            return Err(error("general.default_queue", "must not be empty".into()));
+        }
+        let mut templates = TemplateSet::shipped();
+        if let Some(dir) = &general.templates_dir {
+            load_template_overrides(dir, &mut templates)
+                .map_err(|reason| error("general.templates_dir", reason))?;
+        }
+        let strangers = match raw.threading.strangers.as_deref().unwrap_or("note") {
+            "note" => StrangerPolicy::InternalNote,
+            "join" => StrangerPolicy::Join,
+            other => {
+                return Err(error(
+                    "threading.strangers",
+                    format!("`{other}` is not one of: note, join"),
+                ))
+            }
+        };
+        let mut role_senders: Vec<String> =
+            DEFAULT_ROLE_SENDERS.iter().map(|s| s.to_string()).collect();
+        role_senders.extend(
+            raw.loop_protection
+                .extra_role_senders
+                .iter()
+                .map(|s| s.to_lowercase()),
+        );
+        let intake = IntakePolicy {
+            tags: TagFormat::new(&tag_prefix),
+            support,
+            loops: LoopPolicy {
+                own_addresses,
+                role_senders,
+                max_auto_replies_per_hour: raw
+                    .loop_protection
+                    .max_auto_replies_per_hour
+                    .unwrap_or(5),
+            },
+            reopen_on_reply: raw.threading.reopen_on_reply.unwrap_or(true),
+            strangers,
+            default_queue,
+            default_priority,
+            default_level,
+            language,
+            guess_language: general.guess_language.unwrap_or(true),
+            templates,
+            acknowledge_new_tickets: general.acknowledge_new_tickets.unwrap_or(true),
+        };
+
+        let smtp = raw
+            .smtp
+            .map(|smtp| validate_smtp(smtp, &support_address, env, &error))
+            .transpose()?;
+        let outbox = OutboxConfig {
+            poll_interval_ms: raw.outbox.poll_interval_ms.unwrap_or(1000).max(10),
+            retry_initial_secs: raw.outbox.retry_initial_secs.unwrap_or(30).max(1),
+            retry_max_secs: raw.outbox.retry_max_secs.unwrap_or(3600).max(1),
+            give_up_after_secs: raw.outbox.give_up_after_hours.unwrap_or(72) as i64 * 3600,
+        };
+        let log_level = raw.log.level.unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(error(
+                "log.level",
+                format!("`{log_level}` is not a log filter (try info or debug)"),
+            ));
+        }
+        let first_ticket_number = general.first_ticket_number.unwrap_or(1);
+        if first_ticket_number == 0 || first_ticket_number > i64::MAX as u64 {
+            return Err(error(
+                "general.first_ticket_number",
+                "must be at least 1".into(),
+            ));
+        }
+        Ok(Config {
+            file: path.to_path_buf(),
+            state_dir: general.state_dir,
+            first_ticket_number,
+            max_message_bytes: general.max_message_bytes.unwrap_or(50 * 1024 * 1024),
+            intake,
+            smtp,
+            outbox,
+            log_level,
+        })
+    }
+}
+
+fn validate_smtp(
+    smtp: RawSmtp,
+    support_address: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<SmtpConfig, ConfigError> {
+    let security = match smtp.security.as_deref().unwrap_or("starttls") {
+        "tls" => SmtpSecurity::Tls,
+        "starttls" => SmtpSecurity::StartTls,
+        "plain" => SmtpSecurity::Plain,
+        other => {
+            return Err(error(
+                "smtp.security",
+                format!("`{other}` is not one of: tls, starttls, plain"),
+            ))
+        }
+    };
+    if security == SmtpSecurity::Plain && !is_loopback(&smtp.host) {
+        return Err(error(
+            "smtp.security",
+            format!("plain SMTP sends passwords and mail in clear: only allowed to a loopback host, not `{}`", smtp.host),
+        ));
+    }
+    let port = smtp.port.unwrap_or(match security {
+        SmtpSecurity::Tls => 465,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Plain => 25,
+    });
+    let password = read_secret(
+        "smtp",
+        smtp.password,
+        smtp.password_file,
+        smtp.password_credential,
+        env,
+        error,
+    )?;
+    let credentials = match (smtp.username, password) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(error(
+                "smtp.username",
+                "a username needs one of password, password_file or password_credential".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(error("smtp.password", "a password needs a username".into()))
+        }
+    };
+    if let Some(ca) = &smtp.ca_file {
+        if !ca.is_file() {
+            return Err(error(
+                "smtp.ca_file",
+                format!("{} is not a readable file", ca.display()),
+            ));
+        }
+    }
+    Ok(SmtpConfig {
+        host: smtp.host,
+        port,
+        security,
+        credentials,
+        ca_file: smtp.ca_file,
+        hello_name: smtp
+            .hello_name
+            .unwrap_or_else(|| crate::core::address::domain(support_address).to_string()),
+        timeout_secs: smtp.timeout_secs.unwrap_or(30).max(1),
+        connections: smtp.connections.unwrap_or(4).clamp(1, 64),
+    })
+}
+
+/// One of: the value inline, a file holding it, or a systemd credential (`LoadCredential=`).
+fn read_secret(
+    table: &str,
+    inline: Option<String>,
+    file: Option<PathBuf>,
+    credential: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Option<Secret>, ConfigError> {
+    let given = [inline.is_some(), file.is_some(), credential.is_some()]
+        .iter()
+        .filter(|given| **given)
+        .count();
+    if given > 1 {
+        return Err(error(
+            &format!("{table}.password"),
+            "give only one of password, password_file, password_credential".into(),
+        ));
+    }
+    if let Some(password) = inline {
+        return Ok(Some(Secret(password)));
+    }
+    let (key, path) = match (file, credential) {
+        (Some(path), _) => (format!("{table}.password_file"), path),
+        (_, Some(name)) => {
+            let key = format!("{table}.password_credential");
+            let dir = env("CREDENTIALS_DIRECTORY").ok_or_else(|| {
+                error(
+                    &key,
+                    "$CREDENTIALS_DIRECTORY is not set (run under systemd with LoadCredential=)"
+                        .into(),
+                )
+            })?;
+            (key, PathBuf::from(dir).join(name))
+        }
+        _ => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| error(&key, format!("cannot read {}: {e}", path.display())))?;
+    let secret = text.trim_end_matches(['\n', '\r']).to_string();
+    if secret.is_empty() {
+        return Err(error(&key, format!("{} is empty", path.display())));
+    }
+    Ok(Some(Secret(secret)))
+}
+
+fn load_template_overrides(dir: &Path, templates: &mut TemplateSet) -> Result<(), String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    for kind in [TemplateKind::Acknowledgement] {
+        for language in Language::ALL {
+            let path = dir.join(format!("{}.{}.txt", kind.file_stem(), language.code()));
+            if !path.exists() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let template =
+                Template::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            templates.replace(kind, language, template);
+        }
+    }
+    Ok(())
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[general]
+state_dir = "/tmp/guichet"
+support_address = "Support@Desk.Example.Test"
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/guichet.toml"), text, &|_| None)
+    }
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.intake.support.address, "support@desk.example.test");
+        assert_eq!(config.intake.tags.prefix(), "Helpdesk");
+        assert_eq!(config.first_ticket_number, 1);
+        assert_eq!(config.intake.loops.max_auto_replies_per_hour, 5);
+        assert!(config.smtp.is_none());
+        assert_eq!(
+            config.database_path(),
+            Path::new("/tmp/guichet/guichet.sqlite3")
+        );
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let text = include_str!("../config.example.toml");
+        let config = Config::parse(Path::new("config.example.toml"), text, &|_| None).unwrap();
+        assert!(config.smtp.is_some());
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        let cases = [
+            ("", "/etc/guichet.toml: general: the [general] table is required"),
+            (
+                "[general]\nstate_dir = \"/x\"\nsupport_address = \"nope\"\n",
+                "/etc/guichet.toml: general.support_address: `nope` is not a mail address",
+            ),
+            (
+                &format!("{MINIMAL}colour = \"blue\"\n"),
+                "/etc/guichet.toml: line 5: unknown field `colour`",
+            ),
+            (
+                &format!("{MINIMAL}language = \"de\"\n"),
+                "/etc/guichet.toml: general.language: `de` is not a shipped language; expected en, fr or it",
+            ),
+            (
+                &format!("{MINIMAL}default_level = 7\n"),
+                "/etc/guichet.toml: general.default_level: 7 is not a level 1 to 4",
+            ),
+            (
+                &format!("{MINIMAL}[threading]\nstrangers = \"maybe\"\n"),
+                "/etc/guichet.toml: threading.strangers: `maybe` is not one of: note, join",
+            ),
+            (
+                &format!("{MINIMAL}[smtp]\nhost = \"mail.example.com\"\nsecurity = \"plain\"\n"),
+                "/etc/guichet.toml: smtp.security: plain SMTP sends passwords and mail in clear: only allowed to a loopback host, not `mail.example.com`",
+            ),
+            (
+                &format!("{MINIMAL}[smtp]\nhost = \"h\"\nusername = \"u\"\n"),
+                "/etc/guichet.toml: smtp.username: a username needs one of password, password_file or password_credential",
+            ),
+            (
+                &format!("{MINIMAL}[smtp]\nhost = \"h\"\nusername = \"u\"\npassword_credential = \"smtp\"\n"),
+                "/etc/guichet.toml: smtp.password_credential: $CREDENTIALS_DIRECTORY is not set (run under systemd with LoadCredential=)",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert!(
+                error_of(text).starts_with(expected),
+                "got: {}\nwanted: {expected}",
+                error_of(text)
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_come_from_credentials_and_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("smtp"), "s3cret\n").unwrap();
+        let dir_text = dir.path().to_str().unwrap().to_string();
+        let text = format!("{MINIMAL}[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nusername = \"u\"\npassword_credential = \"smtp\"\n");
+        let config = Config::parse(Path::new("g.toml"), &text, &|name| {
+            (name == "CREDENTIALS_DIRECTORY").then(|| dir_text.clone())
+        })
+        .unwrap();
+        let smtp = config.smtp.unwrap();
+        assert_eq!(smtp.credentials.as_ref().unwrap().1.expose(), "s3cret");
+        assert_eq!(smtp.port, 25);
+        assert!(!format!("{smtp:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn template_overrides_replace_shipped_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("acknowledgement.fr.txt"),
+            "Subject: Reçu {tag}\n\nMerci, ticket {number}.\n",
+        )
+        .unwrap();
+        let text = format!("{MINIMAL}templates_dir = {:?}\n", dir.path());
+        let config = parse(&text).unwrap();
+        let values = [("tag", "T".to_string()), ("number", "9".to_string())]
+            .into_iter()
+            .collect();
+        let (subject, body) = config
+            .intake
+            .templates
+            .get(TemplateKind::Acknowledgement, Language::Fr)
+            .render(&values);
+        assert_eq!(
+            (subject.as_str(), body.as_str()),
+            ("Reçu T", "Merci, ticket 9.\n")
+        );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]"));
+        assert!(!is_loopback("10.0.0.1"));
+        assert!(!is_loopback("mail.example.com"));
+    }
+}

@@ -1,0 +1,137 @@
+//! The sender task: delivers the outbox through a `MailTransport`, in parallel up to the
+//! connection count, with exponential backoff on temporary failures.
+//!
+//! **Invariant:** a mail is marked sent only after the server accepted it. A crash between the
+//! server's 250 and our commit sends it again on restart (at least once, never lost).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use tokio::sync::{watch, Notify};
+
+use crate::adapters::smtp::{MailTransport, SendError};
+use crate::adapters::store::{OutboxItem, Store, StoreError};
+use crate::config::OutboxConfig;
+use crate::pipeline::system_now;
+
+pub struct Sender<T> {
+    pub database: PathBuf,
+    pub transport: T,
+    pub config: OutboxConfig,
+    pub connections: usize,
+    /// Poked by in-process intake so that new mail goes out without waiting for the poll.
+    pub wake: Arc<Notify>,
+}
+
+/// When to try again after `attempts` failures: doubling from the initial delay, capped, with a
+/// per-mail spread so that a burst of failures does not retry in lockstep.
+pub fn retry_delay(config: &OutboxConfig, attempts: u32, outbox_id: i64) -> i64 {
+    let exponent = attempts.saturating_sub(1).min(20);
+    let base = config
+        .retry_initial_secs
+        .saturating_mul(1 << exponent)
+        .min(config.retry_max_secs);
+    let spread = (base / 10).max(1);
+    (base + (outbox_id.unsigned_abs() % spread)) as i64
+}
+
+impl<T: MailTransport> Sender<T> {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), StoreError> {
+        let mut store = Store::open(&self.database)?;
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            let now = system_now();
+            let due = store.read().due_outbox(now, 64, &[])?;
+            if due.is_empty() {
+                let next_due = store.read().next_outbox_due()?;
+                let poll = Duration::from_millis(self.config.poll_interval_ms);
+                let wait = next_due.map_or(poll, |at| {
+                    Duration::from_secs((at - now).max(0) as u64).min(poll)
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = self.wake.notified() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            // The batch in hand is finished even when shutdown is asked for meanwhile: each
+            // attempt is bounded by the SMTP timeout.
+            let results: Vec<(OutboxItem, Result<(), SendError>)> = stream::iter(due)
+                .map(|item| async {
+                    let result = self
+                        .transport
+                        .send(item.envelope_from.as_deref(), &item.recipients, &item.raw)
+                        .await;
+                    (item, result)
+                })
+                .buffer_unordered(self.connections.max(1))
+                .collect()
+                .await;
+            record(&mut store, &self.config, &results, system_now())?;
+        }
+    }
+}
+
+fn record(
+    store: &mut Store,
+    config: &OutboxConfig,
+    results: &[(OutboxItem, Result<(), SendError>)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let tx = store.write()?;
+    for (item, result) in results {
+        match result {
+            Ok(()) => {
+                tx.mark_sent(item.id, now)?;
+                tracing::info!(outbox = item.id, ticket = ?item.ticket, to = %item.recipients.join(","), "mail sent");
+            }
+            Err(SendError::Permanent(error)) => {
+                tx.mark_dead(item, now, error)?;
+                tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail refused, not retried");
+            }
+            Err(SendError::Transient(error))
+                if now - item.created_at > config.give_up_after_secs =>
+            {
+                tx.mark_dead(item, now, error)?;
+                tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail given up after retries");
+            }
+            Err(SendError::Transient(error)) => {
+                let delay = retry_delay(config, item.attempts + 1, item.id);
+                tx.mark_retry(item.id, now + delay, error)?;
+                tracing::warn!(outbox = item.id, ticket = ?item.ticket, %error, retry_in_secs = delay, "mail not sent yet");
+            }
+        }
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_double_and_cap() {
+        let config = OutboxConfig {
+            poll_interval_ms: 1000,
+            retry_initial_secs: 30,
+            retry_max_secs: 3600,
+            give_up_after_secs: 3600 * 72,
+        };
+        let delays: Vec<i64> = (1..=10)
+            .map(|attempt| retry_delay(&config, attempt, 0))
+            .collect();
+        assert_eq!(
+            delays,
+            vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+        );
+        for id in 0..100 {
+            let delay = retry_delay(&config, 1, id);
+            assert!((30..33).contains(&delay), "{delay}");
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! One inbound mail, start to end: size check, parse, dedupe, thread, decide, render, store, all
+//! in one transaction. `guichet ingest` and every mail source go through `Pipeline::ingest`.
+//!
+//! **Invariant:** a mail is never dropped. It makes or joins a ticket, is recognised as a duplicate
+//! of a stored mail, or is kept raw in the quarantine with its reason. When none of these can be
+//! written now, `ingest` returns `IngestError::Temporary` and the caller must keep the mail.
+
+use std::path::PathBuf;
+
+use crate::adapters::blobs::BlobStore;
+use crate::adapters::parse::{content_hash, parse_mail, ParsedMail};
+use crate::adapters::render::render;
+use crate::adapters::store::{InboundRecord, Reader, RenderedMail, Store, StoreError};
+use crate::config::Config;
+use crate::core::intake::{decide_intake, IntakeInput, IntakePlan, TicketChange, Visibility};
+use crate::core::loops::AutoReplyVerdict;
+use crate::core::mail::InboundMail;
+use crate::core::subject::TagFormat;
+use crate::core::threading::{decide_thread, ThreadClues, ThreadDecision};
+use crate::core::ticket::TicketNumber;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum IngestOutcome {
+    Created {
+        ticket: TicketNumber,
+        acknowledged: bool,
+    },
+    Appended {
+        ticket: TicketNumber,
+        visibility: Visibility,
+    },
+    Duplicate {
+        ticket: Option<TicketNumber>,
+    },
+    Quarantined {
+        id: i64,
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Nothing was written; try again later (an MTA keeps the mail: exit 75).
+    #[error("cannot store the mail now, try again later: {0}")]
+    Temporary(String),
+}
+
+impl From<StoreError> for IngestError {
+    fn from(error: StoreError) -> IngestError {
+        IngestError::Temporary(error.to_string())
+    }
+}
+
+impl From<std::io::Error> for IngestError {
+    fn from(error: std::io::Error) -> IngestError {
+        IngestError::Temporary(format!("file system: {error}"))
+    }
+}
+
+pub struct Pipeline<'c> {
+    config: &'c Config,
+    store: Store,
+    attachments: BlobStore,
+    quarantine: BlobStore,
+}
+
+/// Seconds since the epoch from the system clock: only mail sources and the CLI call this.
+pub fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub fn attachments_dir(config: &Config) -> PathBuf {
+    config.state_dir.join("attachments")
+}
+
+impl<'c> Pipeline<'c> {
+    pub fn open(config: &'c Config) -> Result<Pipeline<'c>, IngestError> {
+        std::fs::create_dir_all(&config.state_dir)?;
+        Ok(Pipeline {
+            config,
+            store: Store::open(&config.database_path())?,
+            attachments: BlobStore::new(attachments_dir(config)),
+            quarantine: BlobStore::new(config.state_dir.join("quarantine")),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn ingest(
+        &mut self,
+        raw: &[u8],
+        source: &str,
+        now: i64,
+    ) -> Result<IngestOutcome, IngestError> {
+        if raw.len() as u64 > self.config.max_message_bytes {
+            let reason = format!(
+                "message is {} bytes, over general.max_message_bytes ({})",
+                raw.len(),
+                self.config.max_message_bytes
+            );
+            return self.quarantine(raw, &content_hash(raw), source, &reason, now);
+        }
+        let parsed = match parse_mail(raw) {
+            Ok(parsed) => parsed,
+            Err(rejection) => {
+                return self.quarantine(
+                    raw,
+                    &content_hash(raw),
+                    source,
+                    &rejection.to_string(),
+                    now,
+                )
+            }
+        };
+        for (meta, bytes) in parsed
+            .mail
+            .attachments
+            .iter()
+            .zip(&parsed.attachment_contents)
+        {
+            self.attachments.put(&meta.sha256, "", bytes)?;
+        }
+        self.store_parsed(raw, &parsed, source, now)
+    }
+
+    fn store_parsed(
+        &mut self,
+        raw: &[u8],
+        parsed: &ParsedMail,
+        source: &str,
+        now: i64,
+    ) -> Result<IngestOutcome, IngestError> {
+        let mail = &parsed.mail;
+        let policy = &self.config.intake;
+        let tx = self.store.write()?;
+        if let Some(ticket) = tx
+            .read()
+            .duplicate_of(mail.message_id.as_deref(), &parsed.content_hash)?
+        {
+            return Ok(IngestOutcome::Duplicate { ticket });
+        }
+        let thread = decide_thread(&thread_clues(&tx.read(), mail, &policy.tags)?);
+        let view = match &thread {
+            ThreadDecision::Existing { ticket, .. } => tx.ticket_view(*ticket)?,
+            ThreadDecision::New { .. } => None,
+        };
+        let requester = crate::core::intake::requester_of(mail);
+        let auto_replies_last_hour = match &requester {
+            Some(mailbox) => tx.read().auto_replies_since(&mailbox.address, now - 3600)?,
+            None => 0,
+        };
+        let input = IntakeInput {
+            mail,
+            thread: &thread,
+            ticket: view.as_ref(),
+            next_number: tx.next_ticket_number(self.config.first_ticket_number)?,
+            auto_replies_last_hour,
+            now,
+            id_seed: &parsed.content_hash[..20],
+        };
+        let plan = match decide_intake(policy, &input) {
+            Ok(plan) => plan,
+            Err(reason) => {
+                drop(tx);
+                return self.quarantine(
+                    raw,
+                    &parsed.content_hash,
+                    source,
+                    &reason.to_string(),
+                    now,
+                );
+            }
+        };
+        let mut rendered = Vec::with_capacity(plan.outgoing.len());
+        for mail in &plan.outgoing {
+            match render(mail, now) {
+                Ok(raw) => rendered.push(RenderedMail { mail, raw }),
+                Err(error) => {
+                    tracing::warn!(ticket = %mail.ticket, %error, "outgoing mail not queued")
+                }
+            }
+        }
+        let record = InboundRecord {
+            mail,
+            raw,
+            content_hash: &parsed.content_hash,
+            source,
+            now,
+        };
+        tx.apply_intake(&plan, &record, &rendered)?;
+        tx.commit()?;
+        let outcome = outcome_of(&plan, !rendered.is_empty());
+        tracing::info!(
+            source,
+            message_id = mail.message_id.as_deref().unwrap_or("-"),
+            from = mail.from.as_ref().map_or("-", |m| m.address.as_str()),
+            ticket = %plan.ticket,
+            decision = %thread,
+            auto_reply = ?plan.auto_reply,
+            "mail stored"
+        );
+        Ok(outcome)
+    }
+
+    fn quarantine(
+        &mut self,
+        raw: &[u8],
+        hash: &str,
+        source: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<IngestOutcome, IngestError> {
+        let path = self.quarantine.put(hash, ".eml", raw)?;
+        let tx = self.store.write()?;
+        let id = match tx.quarantined(hash)? {
+            Some(id) => id,
+            None => tx.insert_quarantine(
+                now,
+                source,
+                reason,
+                raw.len(),
+                hash,
+                &path.to_string_lossy(),
+            )?,
+        };
+        tx.commit()?;
+        tracing::warn!(source, id, reason, path = %path.display(), "mail quarantined");
+        Ok(IngestOutcome::Quarantined {
+            id,
+            reason: reason.to_string(),
+        })
+    }
+}
+
+fn outcome_of(plan: &IntakePlan, queued_mail: bool) -> IngestOutcome {
+    match plan.change {
+        TicketChange::Create(_) => IngestOutcome::Created {
+            ticket: plan.ticket,
+            acknowledged: queued_mail && matches!(plan.auto_reply, AutoReplyVerdict::Allowed),
+        },
+        TicketChange::Append { .. } => IngestOutcome::Appended {
+            ticket: plan.ticket,
+            visibility: plan.visibility,
+        },
+    }
+}
+
+/// What the store knows about a mail's tag and answered Message-IDs.
+pub fn thread_clues(
+    reader: &Reader<'_>,
+    mail: &InboundMail,
+    tags: &TagFormat,
+) -> Result<ThreadClues, StoreError> {
+    let tag = match tags.find(&mail.subject) {
+        Some(tagged) => Some((tagged, reader.resolve_ticket(tagged)?)),
+        None => None,
+    };
+    let answered = mail.answered_message_ids();
+    let mut header_match = None;
+    for id in &answered {
+        if let Some(ticket) = reader.ticket_for_message_id(id)? {
+            header_match = Some((id.to_string(), ticket));
+            break;
+        }
+    }
+    Ok(ThreadClues {
+        tag,
+        answered_ids: answered.len(),
+        header_match,
+    })
+}
