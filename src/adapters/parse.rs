@@ -110,10 +110,7 @@ fn convert(message: &Message<'_>) -> Option<(InboundMail, Vec<Vec<u8>>)> {
         vendor_auto_headers,
         is_delivery_report,
     };
-    let text = message
-        .body_text(0)
-        .map(|text| normalize_text(&text))
-        .unwrap_or_default();
+    let text = readable_text(message);
     let mut attachments = Vec::new();
     let mut contents = Vec::new();
     for (index, part) in message.attachments().enumerate() {
@@ -166,6 +163,28 @@ fn convert(message: &Message<'_>) -> Option<(InboundMail, Vec<Vec<u8>>)> {
         reported_message_ids,
     };
     Some((mail, contents))
+}
+
+/// The text/plain body, or the HTML body made readable when the mail has no plain part.
+fn readable_text(message: &Message<'_>) -> String {
+    let text = match message.text_part(0).map(|part| &part.body) {
+        Some(PartType::Html(html)) => html_to_text(html),
+        Some(PartType::Text(text)) => text.to_string(),
+        _ => match message.html_part(0).map(|part| &part.body) {
+            Some(PartType::Html(html)) => html_to_text(html),
+            _ => String::new(),
+        },
+    };
+    normalize_text(&text)
+}
+
+/// html2text lays tables and lists out as text and drops head, style and script; link targets are
+/// left out so that quoted-reply detection sees the words people wrote.
+pub fn html_to_text(html: &str) -> String {
+    html2text::config::plain_no_decorate()
+        .no_table_borders()
+        .string_from_read(html.as_bytes(), 120)
+        .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(html))
 }
 
 fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
