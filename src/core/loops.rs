@@ -133,7 +133,11 @@ impl LoopPolicy {
         if let Some(id) = &signals.list_id {
             return Some(Suppression::MailingList(id.trim().to_string()));
         }
-        if signals.return_path.as_deref().map(str::trim) == Some("") {
+        if signals
+            .return_path
+            .as_deref()
+            .is_some_and(is_null_return_path)
+        {
             return Some(Suppression::NullReturnPath);
         }
         if signals.is_delivery_report {
@@ -171,6 +175,16 @@ impl LoopPolicy {
         }
         None
     }
+}
+
+/// `<>`, or `<MAILER-DAEMON>` without a domain, which is how Postfix writes the null sender.
+fn is_null_return_path(path: &str) -> bool {
+    let path = path
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    path.is_empty() || path.eq_ignore_ascii_case("mailer-daemon")
 }
 
 fn matches_role(pattern: &str, local: &str) -> bool {
