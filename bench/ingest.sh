@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# Ingestion benchmark for Guichet: how fast a directory of .eml files gets into the store with
+# acknowledgements queued (no [smtp] table: the outbox only fills up, nothing is sent).
+#
+#   bench/ingest.sh [--per-process N] [--parallel P] DIR
+#
+# Mode A: one `guichet ingest FILE...` process for all DIR/*.eml (sorted by name).
+# Mode B: one `guichet ingest < FILE` process per mail, as an MTA pipe runs it, for the first N
+#         files (default all; 0 skips mode B): sequentially, then P at a time (default 4).
+# Every run starts from a fresh state directory. If DIR/manifest.json exists (written by
+# gen_corpus.py) the stores are checked against it; see bench/README.md.
+#
+# Environment:
+#   GUICHET_BIN        use this binary instead of building target/release/guichet
+#   BENCH_TAG_PREFIX   general.tag_prefix (default "Helpdesk")
+#   BENCH_FIRST_ID     general.first_ticket_number (default: the manifest's first_id, else 1)
+#   BENCH_KEEP=1       keep the temporary directory (stores, configs, logs) and print its path
+#   TMPDIR             where the temporary directory goes
+set -euo pipefail
+export LC_ALL=C
+
+usage() {
+    sed -n '2,19s/^# \{0,1\}//p' "$0" >&2
+    exit "${1:-64}"
+}
+
+per_process=""
+parallel=4
+dir=""
+while (($#)); do
+    case "$1" in
+        --per-process) per_process="${2:?--per-process needs a number}"; shift 2 ;;
+        --per-process=*) per_process="${1#*=}"; shift ;;
+        --parallel) parallel="${2:?--parallel needs a number}"; shift 2 ;;
+        --parallel=*) parallel="${1#*=}"; shift ;;
+        -h|--help) usage 0 ;;
+        --) shift; dir="${1:-}"; shift || true ;;
+        -*) echo "ingest.sh: unknown option $1" >&2; usage ;;
+        *) [[ -z "$dir" ]] || { echo "ingest.sh: only one DIR" >&2; usage; }; dir="$1"; shift ;;
+    esac
+done
+[[ -n "$dir" ]] || usage
+[[ -d "$dir" ]] || { echo "ingest.sh: $dir is not a directory" >&2; exit 66; }
+[[ -z "$per_process" || "$per_process" =~ ^[0-9]+$ ]] || { echo "ingest.sh: --per-process wants a number" >&2; exit 64; }
+[[ "$parallel" =~ ^[1-9][0-9]*$ ]] || { echo "ingest.sh: --parallel wants a number >= 1" >&2; exit 64; }
+command -v python3 >/dev/null || { echo "ingest.sh: python3 is needed" >&2; exit 69; }
+
+dir="$(cd "$dir" && pwd -P)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+manifest="$dir/manifest.json"
+[[ -f "$manifest" ]] || manifest=""
+
+# ---------------------------------------------------------------------------------------------
+# Scratch space, the binary, the file list
+# ---------------------------------------------------------------------------------------------
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/guichet-bench.XXXXXX")"
+cleanup() {
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
+        echo "kept: $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+
+if [[ -n "${GUICHET_BIN:-}" ]]; then
+    src_bin="$GUICHET_BIN"
+else
+    echo "building target/release/guichet ..." >&2
+    (cd "$root" && cargo build --release --quiet)
+    src_bin="$root/target/release/guichet"
+fi
+[[ -x "$src_bin" ]] || { echo "ingest.sh: $src_bin is not executable" >&2; exit 69; }
+# A private copy: a rebuild in the work tree during the run must not swap the binary under us.
+bin="$tmp/guichet"
+cp "$src_bin" "$bin"
+
+export GUICHET_LOG=warn
+unset GUICHET_CONFIG
+
+# Sorted by name, NUL-separated, names relative to DIR (short argv: 20k names are ~300 KB).
+(cd "$dir" && find . -maxdepth 1 -type f -name '*.eml' -printf '%f\0' | LC_ALL=C sort -z) >"$tmp/files.all"
+total=$(tr -cd '\0' <"$tmp/files.all" | wc -c)
+((total > 0)) || { echo "ingest.sh: no .eml files in $dir" >&2; exit 66; }
+total_bytes=$(cd "$dir" && xargs -0 cat -- <"$tmp/files.all" | wc -c)
+n_pp=${per_process:-$total}
+((n_pp <= total)) || n_pp=$total
+# The first n_pp names.
+python3 - "$tmp/files.all" "$n_pp" >"$tmp/files.pp" <<'PY'
+import sys
+names = open(sys.argv[1], "rb").read().split(b"\0")[:-1]
+sys.stdout.buffer.write(b"".join(n + b"\0" for n in names[: int(sys.argv[2])]))
+PY
+
+tag_prefix="${BENCH_TAG_PREFIX:-Helpdesk}"
+first_id="${BENCH_FIRST_ID:-}"
+if [[ -z "$first_id" ]]; then
+    first_id=1
+    if [[ -n "$manifest" ]]; then
+        first_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("first_id", 1))' "$manifest")
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------
+# Peak RSS: GNU time's %M is the child's ru_maxrss, which Linux takes as the maximum over the
+# child and every descendant it waited for, so wrapping a driver (xargs, sh) gives the largest
+# single process. Without GNU time, python3's getrusage(RUSAGE_CHILDREN) gives the same number.
+if command -v /usr/bin/time >/dev/null && /usr/bin/time -f %M true >/dev/null 2>&1; then
+    rss_tool="GNU time"
+    measure() { # measure RSS_FILE CMD... : runs CMD, writes its peak RSS (KiB) to RSS_FILE
+        local out="$1"; shift
+        /usr/bin/time -f %M -o "$out" "$@"
+    }
+else
+    rss_tool="python3 getrusage"
+    measure() {
+        local out="$1"; shift
+        python3 -c '
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+open(sys.argv[1], "w").write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(rc)' "$out" "$@"
+    }
+fi
+
+now() { echo "$EPOCHREALTIME"; }
+secs() { python3 -c 'import sys; print("%.3f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
+rate() { python3 -c 'import sys; n, s = int(sys.argv[1]), float(sys.argv[2]); print("%.0f" % (n / s) if s > 0 else "inf")' "$1" "$2"; }
+mib() { python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / 1024))' "$1"; }
+last_rss() { tail -n 1 "$1" | tr -dc '0-9'; }
+
+make_config() { # make_config NAME -> prints the config path; state in $tmp/NAME/state
+    local base="$tmp/$1"
+    mkdir -p "$base"
+    cat >"$base/guichet.toml" <<EOF
+[general]
+state_dir = "$base/state"
+support_address = "support@desk.example.test"
+tag_prefix = "$tag_prefix"
+first_ticket_number = $first_id
+
+[loop_protection]
+# The corpus has repeat senders: we measure, not throttle.
+max_auto_replies_per_hour = 1000000
+EOF
+    echo "$base/guichet.toml"
+}
+
+# The driver processes' own peak RSS, to tell whether the figure is Guichet's.
+measure "$tmp/driver.rss" sh -c 'printf "%s\0" x | xargs -0 -n 1 sh -c "exec true"' >/dev/null 2>&1 || true
+driver_kib=$(last_rss "$tmp/driver.rss")
+
+rows=()   # "mails|mode|wall|rate|rss" for the summary table
+verify_failed=0
+
+verify() { # verify DB KIND N [COUNTS_JSON]: KIND strict (manifest) or counts
+    python3 - "$1" "$2" "$3" "$manifest" "$tmp/files.all" "${4:-}" <<'PY'
+import json, sqlite3, sys
+db_path, kind, n, manifest_path, files_path, counts_json = sys.argv[1:7]
+n = int(n)
+names = [x.decode() for x in open(files_path, "rb").read().split(b"\0")[:-1]][:n]
+db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True)
+q = lambda sql, *a: db.execute(sql, a).fetchall()
+tickets = q("SELECT count(*) FROM tickets")[0][0]
+inbound = q("SELECT count(*) FROM messages WHERE direction = 'in'")[0][0]
+quarantined = q("SELECT count(*) FROM quarantine")[0][0]
+acks = q("SELECT count(*) FROM messages m JOIN outbox o ON o.message = m.id "
+         "WHERE m.direction = 'out' AND m.kind = 'acknowledgement'")[0][0]
+outbox = q("SELECT count(*) FROM outbox")[0][0]
+print("  store: %d tickets, %d follow-ups, %d quarantined, %d inbound messages, "
+      "%d outbox rows (%d acknowledgements)" % (tickets, inbound - tickets, quarantined,
+                                                 inbound, outbox, acks))
+passed, failed, examples = 0, 0, {}
+
+def check(ok, category, detail):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        examples.setdefault(category, []).append(detail)
+
+if kind != "strict" or not manifest_path:
+    # Every mail made a ticket, joined one, or was quarantined; duplicates store nothing.
+    ref = json.loads(counts_json) if counts_json else None
+    if ref and ref.get("files") == n:
+        # The same files as mode A: the same number of mails must be stored and quarantined.
+        check(inbound + quarantined == ref["new"] + ref["follow_ups"] + ref["quarantined"],
+              "count", "tickets %d + follow-ups %d + quarantined %d, mode A: %d + %d + %d "
+              "(and %d duplicates)" % (tickets, inbound - tickets, quarantined, ref["new"],
+                                       ref["follow_ups"], ref["quarantined"], ref["duplicates"]))
+        check(ref["new"] + ref["follow_ups"] + ref["quarantined"] + ref["duplicates"] == n,
+              "count", "mode A summary: %d + %d + %d + %d duplicates != %d files"
+              % (ref["new"], ref["follow_ups"], ref["quarantined"], ref["duplicates"], n))
+        if kind == "counts_self":
+            check(tickets == ref["new"] and inbound - tickets == ref["follow_ups"], "count",
+                  "store has %d tickets + %d follow-ups, guichet reported %d + %d"
+                  % (tickets, inbound - tickets, ref["new"], ref["follow_ups"]))
+    elif ref and ref.get("duplicates"):
+        print("  info: tickets %d + follow-ups %d + quarantined %d for %d files (the corpus has "
+              "duplicates, not checked)" % (tickets, inbound - tickets, quarantined, n))
+    else:
+        check(inbound + quarantined == n, "count",
+              "tickets %d + follow-ups %d + quarantined %d != %d files"
+              % (tickets, inbound - tickets, quarantined, n))
+    if manifest_path:
+        m = json.load(open(manifest_path))
+        by_file = {f["file"]: f for f in m["files"]}
+        want = sum(1 for x in names if by_file.get(x, {}).get("kind") == "new")
+        print("  info: %d tickets (a sequential run makes %d; parallel runs can take a reply "
+              "before its ticket exists)" % (tickets, want))
+else:
+    m = json.load(open(manifest_path))
+    by_file = {f["file"]: f for f in m["files"]}
+    entries = [by_file[x] for x in names if x in by_file]
+    missing_entries = [x for x in names if x not in by_file]
+    for x in missing_entries[:3]:
+        print("  note: %s is not in the manifest" % x)
+    automatic = lambda e: bool(e.get("automatic") or e.get("auto")) or e.get("kind") in (
+        "auto", "automatic", "auto_reply", "bounce")
+    stored = {mid: (t, subj) for mid, t, subj in q(
+        "SELECT message_id, ticket, subject FROM messages WHERE direction = 'in'")}
+    # 1. each Message-ID on the ticket the manifest names
+    for e in entries:
+        mid = e["message_id"].strip().strip("<>")
+        got = stored.get(mid)
+        if got is None:
+            check(False, "message on ticket", "%s (%s): Message-ID <%s> expected on #%s, not stored "
+                  "as an inbound message" % (e["file"], e["kind"], mid, e["ticket"]))
+        else:
+            check(got[0] == e["ticket"], "message on ticket",
+                  "%s (%s): expected ticket #%s, stored on #%s; subject %r"
+                  % (e["file"], e["kind"], e["ticket"], got[0], got[1]))
+    # 2. one ticket per new request
+    new_requests = [e for e in entries if e["kind"] != "reply"]
+    check(tickets == len(new_requests), "ticket count",
+          "%d tickets, %d new requests" % (tickets, len(new_requests)))
+    # 3. inbound messages per ticket
+    if "messages_per_ticket" in m:
+        expected = {}
+        for e in entries:
+            expected[e["ticket"]] = expected.get(e["ticket"], 0) + 1
+        if len(entries) == len(m["files"]):
+            expected = {int(k): v for k, v in m["messages_per_ticket"].items()}
+        actual = dict(q("SELECT ticket, count(*) FROM messages WHERE direction = 'in' "
+                        "AND ticket IS NOT NULL GROUP BY ticket"))
+        for t in sorted(set(expected) | set(actual)):
+            check(actual.get(t, 0) == expected.get(t, 0), "messages per ticket",
+                  "ticket #%s: %d inbound messages, expected %d"
+                  % (t, actual.get(t, 0), expected.get(t, 0)))
+    # 4. one queued acknowledgement per ticket, none for automatic mail
+    ack_rows = dict(q("SELECT m.ticket, count(*) FROM messages m JOIN outbox o ON o.message = m.id "
+                      "WHERE m.direction = 'out' AND m.kind = 'acknowledgement' GROUP BY m.ticket"))
+    for e in new_requests:
+        want = 0 if automatic(e) else 1
+        got = ack_rows.get(e["ticket"], 0)
+        check(got == want, "acknowledgement",
+              "ticket #%s (%s): %d acknowledgements queued, expected %d"
+              % (e["ticket"], e["file"], got, want))
+    check(outbox == sum(ack_rows.values()), "outbox",
+          "%d outbox rows, %d of them acknowledgements" % (outbox, sum(ack_rows.values())))
+    check(quarantined == 0, "quarantine", "%d mails quarantined: %s" % (quarantined, "; ".join(
+        "%s: %s" % (s, r) for s, r in q("SELECT source, reason FROM quarantine LIMIT 3"))))
+
+print("  verify: %d passed, %d failed" % (passed, failed))
+for category, items in examples.items():
+    print("    %s: %d failed, e.g." % (category, len(items)))
+    for item in items[:5]:
+        print("      - " + item)
+sys.exit(1 if failed else 0)
+PY
+}
+
+echo "guichet ingestion benchmark"
+echo "  corpus:   $dir: $total .eml files, $total_bytes bytes${manifest:+, manifest.json}"
+echo "  binary:   $src_bin ($(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?'),"\
+     "$(cd "$root" && git status --porcelain -- src 2>/dev/null | wc -l) changed files under src/)"
+echo "  config:   tag_prefix = \"$tag_prefix\", first_ticket_number = $first_id, no [smtp], GUICHET_LOG=warn"
+echo "  machine:  $(nproc) CPUs, $(uname -sr); peak RSS by $rss_tool (drivers alone: $(mib "$driver_kib") MiB)"
+if [[ -n "$manifest" ]]; then
+    python3 - "$manifest" "$tag_prefix" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+fmt, ours = m.get("tag_format", ""), "[%s #{id}]" % sys.argv[2]
+print("  manifest: %s new, %s replies, tag format %r" % (m.get("n_new"), m.get("n_reply"), fmt))
+if fmt.lower().replace(" ", "") != ours.lower().replace(" ", ""):
+    print("  note:     the corpus tags are not ours (%r): replies can only thread by "
+          "In-Reply-To/References" % ours)
+PY
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Mode A: one process, all files
+# ---------------------------------------------------------------------------------------------
+echo
+echo "== mode A: one process, $total files =="
+cfg_a=$(make_config single)
+args_bytes=$(($(wc -c <"$tmp/files.all") + 8 * total))
+start=$(now)
+rc=0
+if ((args_bytes < $(getconf ARG_MAX) / 2)); then
+    mapfile -d '' -t names <"$tmp/files.all"
+    (cd "$dir" && measure "$tmp/single.rss" "$bin" --config "$cfg_a" ingest -- "${names[@]}") \
+        >"$tmp/single.out" 2>"$tmp/single.err" || rc=$?
+    unset names
+    procs_a=1
+else
+    # Too many names for one argv: xargs runs as few processes as fit, in order.
+    (cd "$dir" && measure "$tmp/single.rss" xargs -0 -x "$bin" --config "$cfg_a" ingest -- \
+        <"$tmp/files.all") >"$tmp/single.out" 2>"$tmp/single.err" || rc=$?
+    procs_a=$(grep -c '^ingested ' "$tmp/single.out" || true)
+    echo "  (argv too long for one process: xargs ran $procs_a processes)"
+fi
+end=$(now)
+wall_a=$(secs "$start" "$end")
+rss_a=$(last_rss "$tmp/single.rss")
+sed 's/^/  guichet: /' "$tmp/single.out"
+if [[ -s "$tmp/single.err" ]]; then
+    echo "  stderr ($(wc -l <"$tmp/single.err") lines), first lines:"
+    head -n 5 "$tmp/single.err" | sed 's/^/    /'
+fi
+((rc == 0)) || echo "  FAILED: exit status $rc"
+counts_a=$(python3 - "$tmp/single.out" "$total" <<'PY'
+import json, re, sys
+c = {"files": int(sys.argv[2]), "new": 0, "follow_ups": 0, "duplicates": 0, "quarantined": 0}
+for line in open(sys.argv[1]):
+    m = re.match(r"ingested (\d+) mails in .*: (\d+) new tickets, (\d+) follow-ups, "
+                 r"(\d+) duplicates, (\d+) quarantined", line)
+    if m:
+        for k, v in zip(("new", "follow_ups", "duplicates", "quarantined"), m.groups()[1:]):
+            c[k] += int(v)
+print(json.dumps(c))
+PY
+)
+echo "  wall $wall_a s, $(rate "$total" "$wall_a") mails/s, peak RSS $(mib "$rss_a") MiB"
+rows+=("$total|A: one process|$wall_a|$(rate "$total" "$wall_a")|$(mib "$rss_a")")
+if ((rc == 0)); then
+    if [[ -n "$manifest" ]]; then
+        verify "$tmp/single/state/guichet.sqlite3" strict "$total" || verify_failed=1
+    else
+        verify "$tmp/single/state/guichet.sqlite3" counts_self "$total" "$counts_a" || verify_failed=1
+    fi
+else
+    verify_failed=1
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Mode B: one process per mail (the MTA pipe), sequential and P at a time
+# ---------------------------------------------------------------------------------------------
+per_mail() { # per_mail NAME P
+    local name="$1" p="$2" cfg rc=0 start end wall rss fails
+    cfg=$(make_config "$name")
+    : >"$tmp/$name.fail"
+    echo
+    echo "== mode B: one process per mail, $n_pp files, $p at a time =="
+    # `sh -c 'exec ...'` only redirects stdin and then becomes guichet (no extra fork), as an
+    # MTA's pipe transport execs its command. A failing process makes xargs exit 123; its
+    # "guichet: ..." line is on stderr, and the count check below sees the missing mail.
+    start=$(now)
+    (cd "$dir" && measure "$tmp/$name.rss" xargs -0 -n 1 -P "$p" sh -c \
+        'exec "$0" --config "$1" ingest < "$2"' "$bin" "$cfg" <"$tmp/files.pp") \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+    end=$(now)
+    wall=$(secs "$start" "$end")
+    rss=$(last_rss "$tmp/$name.rss")
+    fails=$(grep -c '^guichet: ' "$tmp/$name.err" || true)
+    if ((rc != 0)); then
+        echo "  FAILED: xargs exit status $rc; $fails 'guichet:' error lines, e.g.:"
+        grep '^guichet: ' "$tmp/$name.err" | head -n 5 | sed 's/^/    /' || true
+        verify_failed=1
+    elif [[ -s "$tmp/$name.err" ]]; then
+        echo "  stderr ($(wc -l <"$tmp/$name.err") lines), first lines:"
+        head -n 5 "$tmp/$name.err" | sed 's/^/    /'
+    fi
+    echo "  wall $wall s, $(rate "$n_pp" "$wall") mails/s, peak RSS of one process $(mib "$rss") MiB"
+    rows+=("$n_pp|B: per mail, P=$p|$wall|$(rate "$n_pp" "$wall")|$(mib "$rss")")
+    if [[ "$p" == 1 && -n "$manifest" ]]; then
+        verify "$tmp/$name/state/guichet.sqlite3" strict "$n_pp" || verify_failed=1
+    else
+        verify "$tmp/$name/state/guichet.sqlite3" counts "$n_pp" "$counts_a" || verify_failed=1
+    fi
+}
+
+if ((n_pp > 0)); then
+    per_mail pipe1 1
+    ((parallel == 1)) || per_mail "pipe$parallel" "$parallel"
+fi
+
+# ---------------------------------------------------------------------------------------------
+echo
+echo "== summary =="
+printf '%8s  %-22s %10s %10s %14s\n' mails mode "wall s" "mails/s" "peak RSS MiB"
+for row in "${rows[@]}"; do
+    IFS='|' read -r a b c d e <<<"$row"
+    printf '%8s  %-22s %10s %10s %14s\n' "$a" "$b" "$c" "$d" "$e"
+done
+if ((verify_failed)); then
+    echo "verification: FAILURES (see above)"
+    exit 1
+fi
+echo "verification: ok"

@@ -1,0 +1,138 @@
+//! The real binary in a temporary directory: exit codes an MTA and systemd rely on, and what
+//! ops see from the commands that only look.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+struct Desk {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn desk() -> Desk {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("guichet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n",
+            dir.path().join("state")
+        ),
+    )
+    .unwrap();
+    Desk { _dir: dir, config }
+}
+
+fn guichet(config: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("GUICHET_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mail").join(name)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_config_stops_with_file_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[general]\nstate_dir = \"/tmp/x\"\nsupport_address = \"not an address\"\n").unwrap();
+    let output = guichet(&config, &["check-config"], b"");
+    assert_eq!(output.status.code(), Some(78), "EX_CONFIG");
+    let message = stderr(&output);
+    assert!(message.contains(&config.display().to_string()), "{message}");
+    assert!(message.contains("general.support_address"), "{message}");
+    assert!(message.contains("is not a mail address"), "{message}");
+
+    let missing = guichet(&dir.path().join("absent.toml"), &["run"], b"");
+    assert_eq!(missing.status.code(), Some(78));
+    assert!(stderr(&missing).contains("cannot read"), "{}", stderr(&missing));
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let desk = desk();
+    assert_eq!(guichet(&desk.config, &["frobnicate"], b"").status.code(), Some(64));
+    assert_eq!(guichet(&desk.config, &["tickets", "show", "abc"], b"").status.code(), Some(64));
+    let help = guichet(&desk.config, &["--help"], b"");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("ingest"));
+}
+
+#[test]
+fn a_mail_that_cannot_be_stored_now_exits_75_so_the_mta_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    let config = dir.path().join("guichet.toml");
+    std::fs::write(
+        &config,
+        format!("[general]\nstate_dir = {:?}\nsupport_address = \"s@x.test\"\n", blocker.join("state")),
+    )
+    .unwrap();
+    let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
+    let output = guichet(&config, &["ingest"], &raw);
+    assert_eq!(output.status.code(), Some(75), "EX_TEMPFAIL; stderr: {}", stderr(&output));
+}
+
+#[test]
+fn ingest_then_look() {
+    let desk = desk();
+    let request = std::fs::read(fixture("multipart-alternative.eml")).unwrap();
+    let output = guichet(&desk.config, &["ingest"], &request);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let broken = fixture("broken.eml");
+    let output = guichet(&desk.config, &["ingest", broken.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(0), "a quarantined mail is kept, not an error");
+    assert!(stdout(&output).contains("1 quarantined"), "{}", stdout(&output));
+
+    let list = guichet(&desk.config, &["tickets", "list", "--json"], b"");
+    let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(tickets.as_array().unwrap().len(), 1);
+    assert_eq!(tickets[0]["number"], 1);
+    assert_eq!(tickets[0]["status"], "new");
+    assert_eq!(tickets[0]["requester"], "camille.besson@example.test");
+
+    let show = guichet(&desk.config, &["tickets", "show", "1"], b"");
+    let text = stdout(&show);
+    assert!(text.contains("Ticket #1: Accès impossible à la messagerie depuis le téléphone"), "{text}");
+    assert!(text.contains("acknowledgement (pending)"), "{text}");
+    assert_eq!(guichet(&desk.config, &["tickets", "show", "9"], b"").status.code(), Some(1));
+
+    let quarantine = guichet(&desk.config, &["quarantine", "list"], b"");
+    assert!(stdout(&quarantine).contains("no RFC 5322 header could be read"), "{}", stdout(&quarantine));
+
+    // inspect changes nothing and explains the threading decision.
+    let reply = fixture("reply-tag-only.eml");
+    let inspect = guichet(&desk.config, &["inspect", reply.to_str().unwrap()], b"");
+    let text = stdout(&inspect);
+    assert!(text.contains("Tag:          #1042"), "{text}");
+    assert!(text.contains("new ticket (tag #1042 names no ticket here"), "{text}");
+    let again = guichet(&desk.config, &["inspect", fixture("multipart-alternative.eml").to_str().unwrap(), "--json"], b"");
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["already_stored"], 1);
+    assert_eq!(report["auto_reply"], "allowed");
+    let list = guichet(&desk.config, &["tickets", "list", "--json"], b"");
+    let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(tickets.as_array().unwrap().len(), 1, "inspect stored nothing");
+}
