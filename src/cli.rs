@@ -13,7 +13,7 @@ use crate::core::intake::requester_of;
 use crate::core::language::guess_language;
 use crate::core::threading::decide_thread;
 use crate::core::ticket::{Status, TicketNumber};
-use crate::pipeline::{system_now, thread_clues, IngestError, IngestOutcome, Pipeline};
+use crate::pipeline::{system_now, thread_clues, IngestError, IngestOutcome, Pipeline, Source};
 
 /// sysexits(3) codes that MTAs and systemd understand.
 pub mod exit {
@@ -159,7 +159,9 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
             init_logging(&config.log_level);
             match command {
                 Command::Run => run(config),
-                Command::Ingest { files, source } => ingest(&config, &files, source),
+                Command::Ingest { files, source } => {
+                    ingest(std::sync::Arc::new(config), &files, source)
+                }
                 Command::CheckConfig => check_config(&config),
                 Command::Tickets { command } => tickets(&config, command),
                 Command::Quarantine {
@@ -181,7 +183,11 @@ fn run(config: Config) -> Result<(), CliError> {
         .map_err(CliError::Software)
 }
 
-fn ingest(config: &Config, files: &[PathBuf], source: Option<String>) -> Result<(), CliError> {
+fn ingest(
+    config: std::sync::Arc<Config>,
+    files: &[PathBuf],
+    source: Option<String>,
+) -> Result<(), CliError> {
     let mut pipeline =
         Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))?;
     if files.is_empty() {
@@ -189,7 +195,7 @@ fn ingest(config: &Config, files: &[PathBuf], source: Option<String>) -> Result<
         std::io::stdin()
             .read_to_end(&mut raw)
             .map_err(|e| CliError::TempFail(format!("reading stdin: {e}")))?;
-        let source = source.unwrap_or_else(|| "pipe".into());
+        let source = Source::named(source.unwrap_or_else(|| "pipe".into()));
         return match pipeline.ingest(&raw, &source, system_now()) {
             Ok(_) => Ok(()),
             Err(IngestError::Temporary(reason)) => Err(CliError::TempFail(reason)),
@@ -200,9 +206,11 @@ fn ingest(config: &Config, files: &[PathBuf], source: Option<String>) -> Result<
     for (index, file) in files.iter().enumerate() {
         let raw = std::fs::read(file)
             .map_err(|e| CliError::NoInput(format!("{}: {e}", file.display())))?;
-        let source = source
-            .clone()
-            .unwrap_or_else(|| format!("file:{}", file.display()));
+        let source = Source::named(
+            source
+                .clone()
+                .unwrap_or_else(|| format!("file:{}", file.display())),
+        );
         match pipeline.ingest(&raw, &source, system_now()) {
             Ok(outcome) => {
                 tally[match outcome {

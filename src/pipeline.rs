@@ -6,6 +6,7 @@
 //! written now, `ingest` returns `IngestError::Temporary` and the caller must keep the mail.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::adapters::blobs::BlobStore;
 use crate::adapters::parse::{content_hash, parse_mail, ParsedMail};
@@ -58,8 +59,24 @@ impl From<std::io::Error> for IngestError {
     }
 }
 
-pub struct Pipeline<'c> {
-    config: &'c Config,
+/// Where a mail came from: a name for the record, and the queue its new tickets open in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub name: String,
+    pub queue: Option<String>,
+}
+
+impl Source {
+    pub fn named(name: impl Into<String>) -> Source {
+        Source {
+            name: name.into(),
+            queue: None,
+        }
+    }
+}
+
+pub struct Pipeline {
+    config: Arc<Config>,
     store: Store,
     attachments: BlobStore,
     quarantine: BlobStore,
@@ -76,14 +93,14 @@ pub fn attachments_dir(config: &Config) -> PathBuf {
     config.state_dir.join("attachments")
 }
 
-impl<'c> Pipeline<'c> {
-    pub fn open(config: &'c Config) -> Result<Pipeline<'c>, IngestError> {
+impl Pipeline {
+    pub fn open(config: Arc<Config>) -> Result<Pipeline, IngestError> {
         std::fs::create_dir_all(&config.state_dir)?;
         Ok(Pipeline {
-            config,
             store: Store::open(&config.database_path())?,
-            attachments: BlobStore::new(attachments_dir(config)),
+            attachments: BlobStore::new(attachments_dir(&config)),
             quarantine: BlobStore::new(config.state_dir.join("quarantine")),
+            config,
         })
     }
 
@@ -94,7 +111,7 @@ impl<'c> Pipeline<'c> {
     pub fn ingest(
         &mut self,
         raw: &[u8],
-        source: &str,
+        source: &Source,
         now: i64,
     ) -> Result<IngestOutcome, IngestError> {
         if raw.len() as u64 > self.config.max_message_bytes {
@@ -103,7 +120,7 @@ impl<'c> Pipeline<'c> {
                 raw.len(),
                 self.config.max_message_bytes
             );
-            return self.quarantine(raw, &content_hash(raw), source, &reason, now);
+            return self.quarantine(raw, &content_hash(raw), &source.name, &reason, now);
         }
         let parsed = match parse_mail(raw) {
             Ok(parsed) => parsed,
@@ -111,7 +128,7 @@ impl<'c> Pipeline<'c> {
                 return self.quarantine(
                     raw,
                     &content_hash(raw),
-                    source,
+                    &source.name,
                     &rejection.to_string(),
                     now,
                 )
@@ -132,7 +149,7 @@ impl<'c> Pipeline<'c> {
         &mut self,
         raw: &[u8],
         parsed: &ParsedMail,
-        source: &str,
+        source: &Source,
         now: i64,
     ) -> Result<IngestOutcome, IngestError> {
         let mail = &parsed.mail;
@@ -162,6 +179,7 @@ impl<'c> Pipeline<'c> {
             auto_replies_last_hour,
             now,
             id_seed: &parsed.content_hash[..20],
+            queue: source.queue.as_deref(),
         };
         let plan = match decide_intake(policy, &input) {
             Ok(plan) => plan,
@@ -170,7 +188,7 @@ impl<'c> Pipeline<'c> {
                 return self.quarantine(
                     raw,
                     &parsed.content_hash,
-                    source,
+                    &source.name,
                     &reason.to_string(),
                     now,
                 );
@@ -189,14 +207,14 @@ impl<'c> Pipeline<'c> {
             mail,
             raw,
             content_hash: &parsed.content_hash,
-            source,
+            source: &source.name,
             now,
         };
         tx.apply_intake(&plan, &record, &rendered)?;
         tx.commit()?;
         let outcome = outcome_of(&plan, !rendered.is_empty());
         tracing::info!(
-            source,
+            source = %source.name,
             message_id = mail.message_id.as_deref().unwrap_or("-"),
             from = mail.from.as_ref().map_or("-", |m| m.address.as_str()),
             ticket = %plan.ticket,

@@ -40,7 +40,9 @@ fn guichet(config: &Path, args: &[&str], stdin: &[u8]) -> Output {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mail").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/mail")
+        .join(name)
 }
 
 fn stdout(output: &Output) -> String {
@@ -55,7 +57,11 @@ fn stderr(output: &Output) -> String {
 fn a_bad_config_stops_with_file_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "[general]\nstate_dir = \"/tmp/x\"\nsupport_address = \"not an address\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "[general]\nstate_dir = \"/tmp/x\"\nsupport_address = \"not an address\"\n",
+    )
+    .unwrap();
     let output = guichet(&config, &["check-config"], b"");
     assert_eq!(output.status.code(), Some(78), "EX_CONFIG");
     let message = stderr(&output);
@@ -65,14 +71,26 @@ fn a_bad_config_stops_with_file_key_and_reason() {
 
     let missing = guichet(&dir.path().join("absent.toml"), &["run"], b"");
     assert_eq!(missing.status.code(), Some(78));
-    assert!(stderr(&missing).contains("cannot read"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("cannot read"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
 fn usage_errors_exit_64() {
     let desk = desk();
-    assert_eq!(guichet(&desk.config, &["frobnicate"], b"").status.code(), Some(64));
-    assert_eq!(guichet(&desk.config, &["tickets", "show", "abc"], b"").status.code(), Some(64));
+    assert_eq!(
+        guichet(&desk.config, &["frobnicate"], b"").status.code(),
+        Some(64)
+    );
+    assert_eq!(
+        guichet(&desk.config, &["tickets", "show", "abc"], b"")
+            .status
+            .code(),
+        Some(64)
+    );
     let help = guichet(&desk.config, &["--help"], b"");
     assert_eq!(help.status.code(), Some(0));
     assert!(stdout(&help).contains("ingest"));
@@ -86,12 +104,20 @@ fn a_mail_that_cannot_be_stored_now_exits_75_so_the_mta_retries() {
     let config = dir.path().join("guichet.toml");
     std::fs::write(
         &config,
-        format!("[general]\nstate_dir = {:?}\nsupport_address = \"s@x.test\"\n", blocker.join("state")),
+        format!(
+            "[general]\nstate_dir = {:?}\nsupport_address = \"s@x.test\"\n",
+            blocker.join("state")
+        ),
     )
     .unwrap();
     let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
     let output = guichet(&config, &["ingest"], &raw);
-    assert_eq!(output.status.code(), Some(75), "EX_TEMPFAIL; stderr: {}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "EX_TEMPFAIL; stderr: {}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -103,8 +129,16 @@ fn ingest_then_look() {
 
     let broken = fixture("broken.eml");
     let output = guichet(&desk.config, &["ingest", broken.to_str().unwrap()], b"");
-    assert_eq!(output.status.code(), Some(0), "a quarantined mail is kept, not an error");
-    assert!(stdout(&output).contains("1 quarantined"), "{}", stdout(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a quarantined mail is kept, not an error"
+    );
+    assert!(
+        stdout(&output).contains("1 quarantined"),
+        "{}",
+        stdout(&output)
+    );
 
     let list = guichet(&desk.config, &["tickets", "list", "--json"], b"");
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
@@ -115,24 +149,51 @@ fn ingest_then_look() {
 
     let show = guichet(&desk.config, &["tickets", "show", "1"], b"");
     let text = stdout(&show);
-    assert!(text.contains("Ticket #1: Accès impossible à la messagerie depuis le téléphone"), "{text}");
+    assert!(
+        text.contains("Ticket #1: Accès impossible à la messagerie depuis le téléphone"),
+        "{text}"
+    );
     assert!(text.contains("acknowledgement (pending)"), "{text}");
-    assert_eq!(guichet(&desk.config, &["tickets", "show", "9"], b"").status.code(), Some(1));
+    assert_eq!(
+        guichet(&desk.config, &["tickets", "show", "9"], b"")
+            .status
+            .code(),
+        Some(1)
+    );
 
     let quarantine = guichet(&desk.config, &["quarantine", "list"], b"");
-    assert!(stdout(&quarantine).contains("no RFC 5322 header could be read"), "{}", stdout(&quarantine));
+    assert!(
+        stdout(&quarantine).contains("no RFC 5322 header could be read"),
+        "{}",
+        stdout(&quarantine)
+    );
 
     // inspect changes nothing and explains the threading decision.
     let reply = fixture("reply-tag-only.eml");
     let inspect = guichet(&desk.config, &["inspect", reply.to_str().unwrap()], b"");
     let text = stdout(&inspect);
     assert!(text.contains("Tag:          #1042"), "{text}");
-    assert!(text.contains("new ticket (tag #1042 names no ticket here"), "{text}");
-    let again = guichet(&desk.config, &["inspect", fixture("multipart-alternative.eml").to_str().unwrap(), "--json"], b"");
+    assert!(
+        text.contains("new ticket (tag #1042 names no ticket here"),
+        "{text}"
+    );
+    let again = guichet(
+        &desk.config,
+        &[
+            "inspect",
+            fixture("multipart-alternative.eml").to_str().unwrap(),
+            "--json",
+        ],
+        b"",
+    );
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(report["already_stored"], 1);
     assert_eq!(report["auto_reply"], "allowed");
     let list = guichet(&desk.config, &["tickets", "list", "--json"], b"");
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert_eq!(tickets.as_array().unwrap().len(), 1, "inspect stored nothing");
+    assert_eq!(
+        tickets.as_array().unwrap().len(),
+        1,
+        "inspect stored nothing"
+    );
 }

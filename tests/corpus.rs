@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use guichet::config::Config;
-use guichet::pipeline::{IngestOutcome, Pipeline};
+use guichet::pipeline::{IngestOutcome, Pipeline, Source};
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("GUICHET_SHARED_DIR")
@@ -52,11 +52,11 @@ fn every_hard_mail_is_ticketed_or_quarantined() {
     let worker_dir = dir.clone();
     let worker_files = files.clone();
     let worker = std::thread::spawn(move || {
-        let mut pipeline = Pipeline::open(&config).unwrap();
+        let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
         for name in worker_files {
             let raw = std::fs::read(worker_dir.join(&name)).unwrap();
             let started = Instant::now();
-            let outcome = pipeline.ingest(&raw, &name, 1_700_000_000);
+            let outcome = pipeline.ingest(&raw, &Source::named(&name), 1_700_000_000);
             progress
                 .send((name, outcome.map_err(|e| e.to_string()), started.elapsed()))
                 .unwrap();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use guichet::adapters::parse::parse_mail;
 use guichet::config::Config;
 use guichet::core::subject::TagFormat;
-use guichet::pipeline::{IngestOutcome, Pipeline};
+use guichet::pipeline::{IngestOutcome, Pipeline, Source};
 use serde_json::Value;
 
 fn fixtures() -> Vec<(String, Vec<u8>, Value)> {
@@ -165,11 +165,13 @@ fn every_fixture_parses_as_expected() {
 fn every_fixture_is_stored_once_and_answered_only_when_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    let mut pipeline = Pipeline::open(&config).unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     let fixtures = fixtures();
     let mut failures = Vec::new();
     for (name, raw, expected) in &fixtures {
-        let outcome = pipeline.ingest(raw, name, 1_700_000_000).unwrap();
+        let outcome = pipeline
+            .ingest(raw, &Source::named(name.as_str()), 1_700_000_000)
+            .unwrap();
         let quarantine = expected["quarantine"].as_bool() == Some(true);
         let allowed = expected["auto_reply_allowed"].as_bool().unwrap_or(true);
         let ok = match &outcome {
@@ -188,7 +190,10 @@ fn every_fixture_is_stored_once_and_answered_only_when_allowed() {
     let before = pipeline.store().read().list_tickets(None).unwrap().len();
     let outbox_before = pipeline.store().read().outbox_counts().unwrap().pending;
     for (name, raw, _) in &fixtures {
-        match pipeline.ingest(raw, name, 1_700_000_100).unwrap() {
+        match pipeline
+            .ingest(raw, &Source::named(name.as_str()), 1_700_000_100)
+            .unwrap()
+        {
             IngestOutcome::Duplicate { .. } | IngestOutcome::Quarantined { .. } => {}
             other => panic!("{name}: second delivery gave {other:?}"),
         }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use guichet::config::Config;
 use guichet::core::ticket::TicketNumber;
-use guichet::pipeline::{IngestOutcome, Pipeline};
+use guichet::pipeline::{IngestOutcome, Pipeline, Source};
 
 fn config(dir: &Path, extra: &str) -> Config {
     let text = format!(
@@ -29,7 +29,7 @@ fn a_sender_gets_at_most_the_hourly_cap_of_acknowledgements() {
         dir.path(),
         "[loop_protection]\nmax_auto_replies_per_hour = 3\n",
     );
-    let mut pipeline = Pipeline::open(&config).unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     let now = 1_700_000_000;
     let acknowledged: Vec<bool> = (0..5)
         .map(|i| {
@@ -41,7 +41,7 @@ fn a_sender_gets_at_most_the_hourly_cap_of_acknowledgements() {
                         &format!("a{i}@x"),
                         "",
                     ),
-                    "t",
+                    &Source::named("t"),
                     now + i,
                 )
                 .unwrap()
@@ -74,7 +74,7 @@ fn a_sender_gets_at_most_the_hourly_cap_of_acknowledgements() {
     match pipeline
         .ingest(
             &mail("robot@example.test", "later", "a9@x", ""),
-            "t",
+            &Source::named("t"),
             now + 3700,
         )
         .unwrap()
@@ -88,9 +88,13 @@ fn a_sender_gets_at_most_the_hourly_cap_of_acknowledgements() {
 fn a_stranger_cannot_join_or_reopen_a_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "");
-    let mut pipeline = Pipeline::open(&config).unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     pipeline
-        .ingest(&mail("alice@example.test", "Printer", "p1@x", ""), "t", 1)
+        .ingest(
+            &mail("alice@example.test", "Printer", "p1@x", ""),
+            &Source::named("t"),
+            1,
+        )
         .unwrap();
     resolve(dir.path(), 1);
     let outcome = pipeline
@@ -101,7 +105,7 @@ fn a_stranger_cannot_join_or_reopen_a_ticket() {
                 "p2@x",
                 "",
             ),
-            "t",
+            &Source::named("t"),
             2,
         )
         .unwrap();
@@ -137,7 +141,7 @@ fn a_stranger_cannot_join_or_reopen_a_ticket() {
                 "p3@x",
                 "",
             ),
-            "t",
+            &Source::named("t"),
             3,
         )
         .unwrap();
@@ -164,14 +168,16 @@ fn resolve(dir: &Path, number: i64) {
 fn oversize_mail_is_quarantined_raw() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "max_message_bytes = 200\n");
-    let mut pipeline = Pipeline::open(&config).unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     let big = mail(
         "alice@example.test",
         "Huge",
         "big@x",
         &format!("X-Padding: {}\r\n", "y".repeat(300)),
     );
-    let IngestOutcome::Quarantined { reason, .. } = pipeline.ingest(&big, "t", 1).unwrap() else {
+    let IngestOutcome::Quarantined { reason, .. } =
+        pipeline.ingest(&big, &Source::named("t"), 1).unwrap()
+    else {
         panic!("not quarantined")
     };
     assert!(
@@ -196,11 +202,11 @@ fn oversize_mail_is_quarantined_raw() {
 fn attachments_are_kept_by_content_hash() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "");
-    let mut pipeline = Pipeline::open(&config).unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     let raw =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mail/attachment.eml"))
             .unwrap();
-    pipeline.ingest(&raw, "t", 1).unwrap();
+    pipeline.ingest(&raw, &Source::named("t"), 1).unwrap();
     let detail = pipeline
         .store()
         .read()

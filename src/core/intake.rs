@@ -61,6 +61,8 @@ pub struct IntakeInput<'a> {
     pub now: i64,
     /// Unique per mail; makes our Message-IDs unique.
     pub id_seed: &'a str,
+    /// The queue a new ticket opens in, when the mail's source names one.
+    pub queue: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -229,14 +231,12 @@ fn plan_new_ticket(
             new_participants.push((mailbox.clone(), Role::Cc));
         }
     }
+    let queue = input.queue.unwrap_or(&policy.default_queue).to_string();
     let actor = requester.address.clone();
     let mut events = vec![EventDraft {
         kind: EventKind::Created,
         actor: actor.clone(),
-        detail: format!(
-            "ticket #{number} opened in queue {} from {requester}",
-            policy.default_queue
-        ),
+        detail: format!("ticket #{number} opened in queue {queue} from {requester}"),
     }];
     let mut outgoing = Vec::new();
     match (&auto_reply, policy.acknowledge_new_tickets) {
@@ -262,7 +262,7 @@ fn plan_new_ticket(
             number,
             subject: topic,
             requester,
-            queue: policy.default_queue.clone(),
+            queue,
             priority: policy.default_priority,
             level: policy.default_level,
             status: Status::New,
@@ -478,6 +478,7 @@ mod tests {
             auto_replies_last_hour: 0,
             now: 1_700_000_000,
             id_seed: "seed",
+            queue: None,
         }
     }
 
