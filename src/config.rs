@@ -52,6 +52,32 @@ struct RawConfig {
     outbox: RawOutbox,
     #[serde(default)]
     log: RawLog,
+    #[serde(default, rename = "mailbox")]
+    mailboxes: Vec<RawMailbox>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMailbox {
+    name: String,
+    host: String,
+    port: Option<u16>,
+    security: Option<String>,
+    username: String,
+    password: Option<String>,
+    password_file: Option<PathBuf>,
+    password_credential: Option<String>,
+    auth: Option<String>,
+    ca_file: Option<PathBuf>,
+    folder: Option<String>,
+    processed_folder: Option<String>,
+    quarantine_folder: Option<String>,
+    queue: Option<String>,
+    idle: Option<bool>,
+    poll_interval_secs: Option<u64>,
+    full_check_interval_secs: Option<u64>,
+    batch_size: Option<usize>,
+    timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +168,54 @@ pub struct SmtpConfig {
     pub connections: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapSecurity {
+    /// TLS from the first byte (port 993).
+    Tls,
+    /// STARTTLS required (port 143).
+    StartTls,
+    /// No TLS at all: only to a loopback host, and only when asked for by name.
+    Insecure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapAuth {
+    Login,
+    Plain,
+}
+
+/// How to reach and log in to one IMAP account.
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: ImapSecurity,
+    pub username: String,
+    pub password: Secret,
+    pub auth: ImapAuth,
+    pub ca_file: Option<PathBuf>,
+    /// Use IDLE when the server offers it.
+    pub idle: bool,
+    pub timeout_secs: u64,
+}
+
+/// One watched mailbox: where its mail comes from, where it goes after, and its queue.
+#[derive(Debug, Clone)]
+pub struct MailboxConfig {
+    pub name: String,
+    pub imap: ImapSettings,
+    pub folder: String,
+    pub processed_folder: String,
+    pub quarantine_folder: String,
+    pub queue: Option<String>,
+    /// Between checks when the server has no IDLE.
+    pub poll_interval_secs: u64,
+    /// A check at least this often even with IDLE, in case a push was missed.
+    pub full_check_interval_secs: u64,
+    /// Mails fetched per round trip (also bounded to `BATCH_BYTES`).
+    pub batch_size: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
     pub poll_interval_ms: u64,
@@ -160,6 +234,7 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub outbox: OutboxConfig,
     pub log_level: String,
+    pub mailboxes: Vec<MailboxConfig>,
 }
 
 impl Config {
@@ -324,7 +399,19 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
+        let mut mailboxes: Vec<MailboxConfig> = Vec::new();
+        for (index, mailbox) in raw.mailboxes.into_iter().enumerate() {
+            let mailbox = validate_mailbox(index, mailbox, env, &error)?;
+            if mailboxes.iter().any(|known| known.name == mailbox.name) {
+                return Err(error(
+                    &format!("mailbox[{index}].name"),
+                    format!("`{}` is used by another [[mailbox]]", mailbox.name),
+                ));
+            }
+            mailboxes.push(mailbox);
+        }
         Ok(Config {
+            mailboxes,
             file: path.to_path_buf(),
             state_dir: general.state_dir,
             first_ticket_number,
@@ -405,6 +492,120 @@ fn validate_smtp(
             .unwrap_or_else(|| crate::core::address::domain(support_address).to_string()),
         timeout_secs: smtp.timeout_secs.unwrap_or(30).max(1),
         connections: smtp.connections.unwrap_or(4).clamp(1, 64),
+    })
+}
+
+fn validate_mailbox(
+    index: usize,
+    raw: RawMailbox,
+    env: &dyn Fn(&str) -> Option<String>,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<MailboxConfig, ConfigError> {
+    let key = |name: &str| format!("mailbox[{index}].{name}");
+    let name = raw.name.trim().to_string();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(error(
+            &key("name"),
+            "must be a word of letters, digits, `-`, `_` or `.`".into(),
+        ));
+    }
+    let security = match raw.security.as_deref().unwrap_or("tls") {
+        "tls" => ImapSecurity::Tls,
+        "starttls" => ImapSecurity::StartTls,
+        "insecure" => ImapSecurity::Insecure,
+        other => {
+            return Err(error(
+                &key("security"),
+                format!("`{other}` is not one of: tls, starttls, insecure"),
+            ))
+        }
+    };
+    if security == ImapSecurity::Insecure && !is_loopback(&raw.host) {
+        return Err(error(
+            &key("security"),
+            format!("insecure IMAP sends the password in clear: only allowed to a loopback host, not `{}`", raw.host),
+        ));
+    }
+    let auth = match raw.auth.as_deref().unwrap_or("login") {
+        "login" => ImapAuth::Login,
+        "plain" => ImapAuth::Plain,
+        other => {
+            return Err(error(
+                &key("auth"),
+                format!("`{other}` is not one of: login, plain"),
+            ))
+        }
+    };
+    let table = format!("mailbox[{index}]");
+    let password = read_secret(
+        &table,
+        raw.password,
+        raw.password_file,
+        raw.password_credential,
+        env,
+        error,
+    )?
+    .ok_or_else(|| {
+        error(
+            &key("password"),
+            "one of password, password_file or password_credential is required".into(),
+        )
+    })?;
+    if let Some(ca) = &raw.ca_file {
+        if !ca.is_file() {
+            return Err(error(
+                &key("ca_file"),
+                format!("{} is not a readable file", ca.display()),
+            ));
+        }
+    }
+    let folder_of =
+        |value: Option<String>, default: &str, name: &str| -> Result<String, ConfigError> {
+            let folder = value.unwrap_or_else(|| default.to_string());
+            if folder.trim().is_empty() || folder.contains(['"', '\\', '\r', '\n']) {
+                return Err(error(
+                    &key(name),
+                    format!("`{folder}` is not a usable folder name"),
+                ));
+            }
+            Ok(folder)
+        };
+    let folder = folder_of(raw.folder, "INBOX", "folder")?;
+    let processed_folder = folder_of(raw.processed_folder, "Processed", "processed_folder")?;
+    let quarantine_folder = folder_of(raw.quarantine_folder, "Quarantine", "quarantine_folder")?;
+    if processed_folder == folder || quarantine_folder == folder {
+        return Err(error(
+            &key("processed_folder"),
+            "processed and quarantine folders must differ from the watched folder".into(),
+        ));
+    }
+    Ok(MailboxConfig {
+        imap: ImapSettings {
+            port: raw.port.unwrap_or(match security {
+                ImapSecurity::Tls => 993,
+                _ => 143,
+            }),
+            host: raw.host,
+            security,
+            username: raw.username,
+            password,
+            auth,
+            ca_file: raw.ca_file,
+            idle: raw.idle.unwrap_or(true),
+            timeout_secs: raw.timeout_secs.unwrap_or(60).max(1),
+        },
+        name,
+        folder,
+        processed_folder,
+        quarantine_folder,
+        queue: raw.queue.filter(|q| !q.trim().is_empty()),
+        poll_interval_secs: raw.poll_interval_secs.unwrap_or(60).max(1),
+        full_check_interval_secs: raw.full_check_interval_secs.unwrap_or(300).max(1),
+        batch_size: raw.batch_size.unwrap_or(500).clamp(1, 5000),
     })
 }
 
@@ -605,6 +806,47 @@ support_address = "Support@Desk.Example.Test"
             (subject.as_str(), body.as_str()),
             ("Reçu T", "Merci, ticket 9.\n")
         );
+    }
+
+    #[test]
+    fn mailboxes_are_validated() {
+        let mailbox = |body: &str| {
+            format!("{MINIMAL}[[mailbox]]\nname = \"support\"\nusername = \"u\"\npassword = \"p\"\n{body}")
+        };
+        let config = parse(&mailbox(
+            "host = \"imap.example.com\"\nqueue = \"hardware\"\n",
+        ))
+        .unwrap();
+        let support = &config.mailboxes[0];
+        assert_eq!(
+            (support.imap.port, support.imap.security),
+            (993, ImapSecurity::Tls)
+        );
+        assert_eq!(support.folder, "INBOX");
+        assert_eq!(support.queue.as_deref(), Some("hardware"));
+        assert!(!format!("{support:?}").contains("\"p\""), "password hidden");
+        let cases = [
+            ("host = \"imap.example.com\"\nsecurity = \"insecure\"\n", "mailbox[0].security: insecure IMAP sends the password in clear"),
+            ("host = \"h\"\nsecurity = \"ssl\"\n", "mailbox[0].security: `ssl` is not one of: tls, starttls, insecure"),
+            ("host = \"h\"\nauth = \"cram\"\n", "mailbox[0].auth: `cram` is not one of: login, plain"),
+            ("host = \"h\"\nprocessed_folder = \"INBOX\"\n", "mailbox[0].processed_folder: processed and quarantine folders must differ"),
+            ("host = \"h\"\n[[mailbox]]\nname = \"support\"\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n", "mailbox[1].name: `support` is used by another [[mailbox]]"),
+        ];
+        for (body, expected) in cases {
+            let message = parse(&mailbox(body)).unwrap_err().to_string();
+            assert!(
+                message.contains(expected),
+                "got {message}\nwanted {expected}"
+            );
+        }
+        let no_password =
+            format!("{MINIMAL}[[mailbox]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\n");
+        assert!(parse(&no_password)
+            .unwrap_err()
+            .to_string()
+            .contains("mailbox[0].password: one of password"));
+        let loopback = parse(&mailbox("host = \"127.0.0.1\"\nsecurity = \"insecure\"\n")).unwrap();
+        assert_eq!(loopback.mailboxes[0].imap.port, 143);
     }
 
     #[test]

@@ -7,3 +7,4 @@ pub mod core;
 pub mod daemon;
 pub mod outbox;
 pub mod pipeline;
+pub mod poller;

@@ -108,6 +108,10 @@ impl Pipeline {
         &self.store
     }
 
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     pub fn ingest(
         &mut self,
         raw: &[u8],

@@ -13,7 +13,10 @@ use crate::core::outgoing::OutgoingMail;
 use crate::core::ticket::{Status, TicketNumber};
 
 /// Append-only: a shipped migration is never edited; a change is a new entry.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_mailbox_state.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -150,6 +153,40 @@ pub struct OutboxItem {
     pub raw: Vec<u8>,
     pub attempts: u32,
     pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MailboxStateRow {
+    pub name: String,
+    pub uid_validity: Option<u32>,
+    pub last_uid: u32,
+    pub connected: bool,
+    pub last_success_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub backlog: u64,
+    pub processed: u64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DaemonStateRow {
+    pub pid: u32,
+    pub started_at: i64,
+    pub heartbeat_at: i64,
+    pub stopped_at: Option<i64>,
+}
+
+/// A change to a mailbox's state row; `None` fields are left as they are.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxUpdate<'a> {
+    pub uid_validity: Option<u32>,
+    pub last_uid: Option<u32>,
+    pub connected: Option<bool>,
+    pub success: bool,
+    pub error: Option<&'a str>,
+    pub backlog: Option<u64>,
+    pub processed_more: u64,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -487,6 +524,63 @@ impl Reader<'_> {
         Ok(rows)
     }
 
+    pub fn mailbox_state(&self, name: &str) -> StoreResult<Option<MailboxStateRow>> {
+        Ok(self
+            .mailbox_states()?
+            .into_iter()
+            .find(|row| row.name == name))
+    }
+
+    pub fn mailbox_states(&self) -> StoreResult<Vec<MailboxStateRow>> {
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT name, uid_validity, last_uid, connected, last_success_at, last_error, last_error_at,
+                        backlog, processed, updated_at FROM mailbox_state ORDER BY name",
+            )?
+            .query_map([], |row| {
+                Ok(MailboxStateRow {
+                    name: row.get(0)?,
+                    uid_validity: row.get::<_, Option<i64>>(1)?.map(|v| v as u32),
+                    last_uid: row.get::<_, i64>(2)? as u32,
+                    connected: row.get(3)?,
+                    last_success_at: row.get(4)?,
+                    last_error: row.get(5)?,
+                    last_error_at: row.get(6)?,
+                    backlog: row.get::<_, i64>(7)? as u64,
+                    processed: row.get::<_, i64>(8)? as u64,
+                    updated_at: row.get(9)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn daemon_state(&self) -> StoreResult<Option<DaemonStateRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT pid, started_at, heartbeat_at, stopped_at FROM daemon_state WHERE id = 1",
+                [],
+                |row| {
+                    Ok(DaemonStateRow {
+                        pid: row.get::<_, i64>(0)? as u32,
+                        started_at: row.get(1)?,
+                        heartbeat_at: row.get(2)?,
+                        stopped_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn quarantine_count(&self) -> StoreResult<u64> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM quarantine", [], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
     /// The earliest time a pending outbox mail is due, to sleep until then.
     pub fn next_outbox_due(&self) -> StoreResult<Option<i64>> {
         Ok(self
@@ -750,6 +844,58 @@ impl<'c> WriteTx<'c> {
                 record.execute(params![address, now])?;
             }
         }
+        Ok(())
+    }
+
+    pub fn update_mailbox(
+        &self,
+        name: &str,
+        now: i64,
+        update: &MailboxUpdate<'_>,
+    ) -> StoreResult<()> {
+        self.tx.execute(
+            "INSERT INTO mailbox_state (name, updated_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![name, now],
+        )?;
+        self.tx.execute(
+            "UPDATE mailbox_state SET
+                 uid_validity = coalesce(?3, uid_validity),
+                 last_uid = coalesce(?4, last_uid),
+                 connected = coalesce(?5, connected),
+                 last_success_at = CASE WHEN ?6 THEN ?2 ELSE last_success_at END,
+                 last_error = CASE WHEN ?6 THEN NULL WHEN ?7 IS NOT NULL THEN ?7 ELSE last_error END,
+                 last_error_at = CASE WHEN ?7 IS NOT NULL THEN ?2 ELSE last_error_at END,
+                 backlog = coalesce(?8, backlog),
+                 processed = processed + ?9,
+                 updated_at = ?2
+             WHERE name = ?1",
+            params![
+                name,
+                now,
+                update.uid_validity.map(i64::from),
+                update.last_uid.map(i64::from),
+                update.connected,
+                update.success,
+                update.error,
+                update.backlog.map(|b| b as i64),
+                update.processed_more as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn daemon_heartbeat(
+        &self,
+        pid: u32,
+        started_at: i64,
+        now: i64,
+        stopped: bool,
+    ) -> StoreResult<()> {
+        self.tx.execute(
+            "INSERT INTO daemon_state (id, pid, started_at, heartbeat_at, stopped_at) VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET pid = ?1, started_at = ?2, heartbeat_at = ?3, stopped_at = ?4",
+            params![pid, started_at, now, stopped.then_some(now)],
+        )?;
         Ok(())
     }
 
