@@ -48,8 +48,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: deliver the outbox (and, later, watch mailboxes) until SIGTERM.
+    /// Run the daemon: watch the mailboxes, deliver the outbox, until SIGTERM or SIGINT.
     Run,
+    /// What the daemon is doing: per mailbox connected or not, last success, last error,
+    /// backlog; the outbox and the quarantine.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Store mail given on stdin (one message: the MTA pipe mode) or in FILEs.
     Ingest {
         /// .eml files; none reads one message from stdin.
@@ -159,6 +165,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
             init_logging(&config.log_level);
             match command {
                 Command::Run => run(config),
+                Command::Status { json } => status(&config, json),
                 Command::Ingest { files, source } => {
                     ingest(std::sync::Arc::new(config), &files, source)
                 }
@@ -179,7 +186,7 @@ fn run(config: Config) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Software(e.into()))?;
     runtime
-        .block_on(crate::daemon::run(config))
+        .block_on(crate::daemon::run(std::sync::Arc::new(config)))
         .map_err(CliError::Software)
 }
 
@@ -257,6 +264,99 @@ fn check_config(config: &Config) -> Result<(), CliError> {
         ),
         None => println!("  smtp:            none (mail waits in the outbox)"),
     }
+    Ok(())
+}
+
+#[derive(Debug, serde::Serialize)]
+struct StatusReport {
+    daemon: Option<crate::adapters::store::DaemonStateRow>,
+    daemon_running: bool,
+    mailboxes: Vec<MailboxStatus>,
+    outbox: crate::adapters::store::OutboxCounts,
+    quarantined: u64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct MailboxStatus {
+    name: String,
+    state: Option<crate::adapters::store::MailboxStateRow>,
+}
+
+/// A heartbeat older than this means the daemon is gone (it beats every 5 s).
+const HEARTBEAT_STALE_SECS: i64 = 30;
+
+fn status(config: &Config, json: bool) -> Result<(), CliError> {
+    let store = open_read_only(config)?;
+    let reader = store.read();
+    let states = reader.mailbox_states()?;
+    let daemon = reader.daemon_state()?;
+    let now = system_now();
+    let daemon_running = daemon
+        .as_ref()
+        .is_some_and(|d| d.stopped_at.is_none() && now - d.heartbeat_at <= HEARTBEAT_STALE_SECS);
+    let report = StatusReport {
+        daemon_running,
+        daemon,
+        mailboxes: config
+            .mailboxes
+            .iter()
+            .map(|m| MailboxStatus {
+                name: m.name.clone(),
+                state: states.iter().find(|s| s.name == m.name).cloned(),
+            })
+            .collect(),
+        outbox: reader.outbox_counts()?,
+        quarantined: reader.quarantine_count()?,
+    };
+    if json {
+        return print_json(&report);
+    }
+    let ago = |at: i64| format!("{} ({} s ago)", time(at), (now - at).max(0));
+    match (&report.daemon, report.daemon_running) {
+        (Some(d), true) => println!(
+            "daemon:     running, pid {}, since {}, heartbeat {}",
+            d.pid,
+            time(d.started_at),
+            ago(d.heartbeat_at)
+        ),
+        (Some(d), false) => match d.stopped_at {
+            Some(at) => println!("daemon:     stopped at {}", time(at)),
+            None => println!(
+                "daemon:     not running (last heartbeat {})",
+                ago(d.heartbeat_at)
+            ),
+        },
+        (None, _) => println!("daemon:     never ran"),
+    }
+    for mailbox in &report.mailboxes {
+        let Some(state) = &mailbox.state else {
+            println!("mailbox {}: not yet connected", mailbox.name);
+            continue;
+        };
+        let connected = if state.connected && report.daemon_running {
+            "connected"
+        } else {
+            "not connected"
+        };
+        println!(
+            "mailbox {}: {connected}, last success {}, backlog {}, processed {}",
+            mailbox.name,
+            state.last_success_at.map_or("never".into(), ago),
+            state.backlog,
+            state.processed
+        );
+        if let Some(error) = &state.last_error {
+            println!(
+                "    last error {}: {error}",
+                state.last_error_at.map_or("-".into(), ago)
+            );
+        }
+    }
+    println!(
+        "outbox:     {} pending, {} sent, {} dead",
+        report.outbox.pending, report.outbox.sent, report.outbox.dead
+    );
+    println!("quarantine: {} mails", report.quarantined);
     Ok(())
 }
 

@@ -60,6 +60,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawMailbox {
     name: String,
+    address: Option<String>,
     host: String,
     port: Option<u16>,
     security: Option<String>,
@@ -203,6 +204,8 @@ pub struct ImapSettings {
 #[derive(Debug, Clone)]
 pub struct MailboxConfig {
     pub name: String,
+    /// The address this mailbox receives mail for: one of Guichet's own addresses.
+    pub address: Option<String>,
     pub imap: ImapSettings,
     pub folder: String,
     pub processed_folder: String,
@@ -353,7 +356,7 @@ impl Config {
                 .iter()
                 .map(|s| s.to_lowercase()),
         );
-        let intake = IntakePolicy {
+        let mut intake = IntakePolicy {
             tags: TagFormat::new(&tag_prefix),
             support,
             loops: LoopPolicy {
@@ -407,6 +410,9 @@ impl Config {
                     &format!("mailbox[{index}].name"),
                     format!("`{}` is used by another [[mailbox]]", mailbox.name),
                 ));
+            }
+            if let Some(address) = &mailbox.address {
+                intake.loops.own_addresses.push(address.clone());
             }
             mailboxes.push(mailbox);
         }
@@ -583,7 +589,22 @@ fn validate_mailbox(
             "processed and quarantine folders must differ from the watched folder".into(),
         ));
     }
+    let address = match raw.address {
+        Some(address) => {
+            let address = normalize_address(&address);
+            if !looks_like_address(&address) {
+                return Err(error(
+                    &key("address"),
+                    format!("`{address}` is not a mail address"),
+                ));
+            }
+            Some(address)
+        }
+        None => Some(normalize_address(&raw.username))
+            .filter(|u| looks_like_address(u) && !u.contains('*')),
+    };
     Ok(MailboxConfig {
+        address,
         imap: ImapSettings {
             port: raw.port.unwrap_or(match security {
                 ImapSecurity::Tls => 993,

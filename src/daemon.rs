@@ -5,21 +5,27 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use crate::adapters::imap::ImapConnector;
 use crate::adapters::smtp::SmtpTransport;
 use crate::adapters::store::Store;
 use crate::config::Config;
 use crate::outbox::Sender;
+use crate::pipeline::{system_now, Pipeline};
+use crate::poller::MailboxTask;
 
 /// How long in-flight work may take after SIGTERM before the daemon exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+type TaskResult = (String, anyhow::Result<()>);
+
+pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)?;
     // Migrate once up front so every task opens a current schema.
     drop(Store::open(&config.database_path())?);
     let (stop, stopping) = watch::channel(false);
     let wake = Arc::new(Notify::new());
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks: tokio::task::JoinSet<TaskResult> = tokio::task::JoinSet::new();
 
     match &config.smtp {
         Some(smtp) => {
@@ -32,23 +38,47 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             };
             let stopping = stopping.clone();
             tasks.spawn(async move {
-                (
-                    "outbox sender",
-                    sender.run(stopping).await.map_err(anyhow::Error::from),
-                )
+                let result = sender.run(stopping).await.map_err(anyhow::Error::from);
+                ("outbox sender".to_string(), result)
             });
             tracing::info!(host = %smtp.host, port = smtp.port, "outbox sender started");
         }
         None => tracing::warn!("no [smtp] in the config: outgoing mail waits in the outbox"),
     }
-    tracing::info!(config = %config.file.display(), state_dir = %config.state_dir.display(), "guichet running");
+    for mailbox in &config.mailboxes {
+        let task = MailboxTask {
+            connector: ImapConnector::new(mailbox.imap.clone())
+                .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
+            pipeline: Pipeline::open(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            config: mailbox.clone(),
+            wake_outbox: wake.clone(),
+        };
+        let name = format!("mailbox {}", mailbox.name);
+        let stopping = stopping.clone();
+        tasks.spawn(async move {
+            task.run(stopping).await;
+            (name, Ok(()))
+        });
+    }
+    let heartbeat = {
+        let database = config.database_path();
+        let stopping = stopping.clone();
+        tasks.spawn(async move { ("heartbeat".to_string(), heartbeat(database, stopping).await) })
+    };
+    drop(heartbeat);
+    tracing::info!(
+        config = %config.file.display(),
+        state_dir = %config.state_dir.display(),
+        mailboxes = config.mailboxes.len(),
+        "guichet running"
+    );
 
     let signal = wait_for_signal();
     tokio::pin!(signal);
     loop {
         tokio::select! {
             name = &mut signal => {
-                tracing::info!(signal = name, "stopping: finishing work in hand");
+                tracing::info!(signal = name, "stopping: finishing the mail in hand");
                 break;
             }
             Some(finished) = tasks.join_next() => {
@@ -69,8 +99,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = stop.send(true);
     let drain = async {
         while let Some(finished) = tasks.join_next().await {
-            if let Ok((task, Err(error))) = finished {
-                tracing::error!(task, %error, "task failed while stopping");
+            match finished {
+                Ok((task, Err(error))) => {
+                    tracing::error!(task, %error, "task failed while stopping")
+                }
+                Ok((task, Ok(()))) => tracing::debug!(task, "task stopped"),
+                Err(panic) => tracing::error!(%panic, "task panicked while stopping"),
             }
         }
     };
@@ -82,6 +116,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Records that the daemon is alive, for `guichet status`, and that it stopped cleanly.
+async fn heartbeat(
+    database: std::path::PathBuf,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut store = Store::open(&database)?;
+    let (pid, started) = (std::process::id(), system_now());
+    loop {
+        let stopped = *stop.borrow();
+        let beat = store.write().and_then(|tx| {
+            tx.daemon_heartbeat(pid, started, system_now(), stopped)?;
+            tx.commit()
+        });
+        if let Err(error) = beat {
+            tracing::debug!(%error, "heartbeat not recorded");
+        }
+        if stopped {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(HEARTBEAT) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 /// SIGTERM (systemd) or SIGINT (a terminal).

@@ -1,8 +1,10 @@
 //! The sender task: delivers the outbox through a `MailTransport`, in parallel up to the
 //! connection count, with exponential backoff on temporary failures.
 //!
-//! **Invariant:** a mail is marked sent only after the server accepted it. A crash between the
-//! server's 250 and our commit sends it again on restart (at least once, never lost).
+//! **Invariant:** a mail is marked sent only after the server accepted it, and each result is
+//! committed the moment it arrives. A crash in the instant between the server's 250 and that
+//! commit sends the mail again on restart (at least once, never lost); such attempts are marked in
+//! flight beforehand so that the restart names them in the log.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +42,13 @@ pub fn retry_delay(config: &OutboxConfig, attempts: u32, outbox_id: i64) -> i64 
 impl<T: MailTransport> Sender<T> {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), StoreError> {
         let mut store = Store::open(&self.database)?;
+        let interrupted = take_interrupted(&mut store)?;
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                outbox = ?interrupted,
+                "these mails were being sent when Guichet stopped: sending them again (a recipient may get one twice)"
+            );
+        }
         loop {
             if *shutdown.borrow() {
                 return Ok(());
@@ -59,9 +68,11 @@ impl<T: MailTransport> Sender<T> {
                 }
                 continue;
             }
+            let ids: Vec<i64> = due.iter().map(|item| item.id).collect();
+            mark_in_flight(&mut store, &ids, now)?;
             // The batch in hand is finished even when shutdown is asked for meanwhile: each
-            // attempt is bounded by the SMTP timeout.
-            let results: Vec<(OutboxItem, Result<(), SendError>)> = stream::iter(due)
+            // attempt is bounded by the SMTP timeout. Each result is committed as it arrives.
+            let mut results = stream::iter(due)
                 .map(|item| async {
                     let result = self
                         .transport
@@ -69,42 +80,53 @@ impl<T: MailTransport> Sender<T> {
                         .await;
                     (item, result)
                 })
-                .buffer_unordered(self.connections.max(1))
-                .collect()
-                .await;
-            record(&mut store, &self.config, &results, system_now())?;
+                .buffer_unordered(self.connections.max(1));
+            while let Some((item, result)) = results.next().await {
+                record(&mut store, &self.config, &item, &result, system_now())?;
+            }
         }
     }
+}
+
+// Transactions stay in plain functions: a rusqlite transaction must not live across an await.
+fn take_interrupted(store: &mut Store) -> Result<Vec<i64>, StoreError> {
+    let tx = store.write()?;
+    let ids = tx.take_interrupted_sends()?;
+    tx.commit()?;
+    Ok(ids)
+}
+
+fn mark_in_flight(store: &mut Store, ids: &[i64], now: i64) -> Result<(), StoreError> {
+    let tx = store.write()?;
+    tx.mark_in_flight(ids, now)?;
+    tx.commit()
 }
 
 fn record(
     store: &mut Store,
     config: &OutboxConfig,
-    results: &[(OutboxItem, Result<(), SendError>)],
+    item: &OutboxItem,
+    result: &Result<(), SendError>,
     now: i64,
 ) -> Result<(), StoreError> {
     let tx = store.write()?;
-    for (item, result) in results {
-        match result {
-            Ok(()) => {
-                tx.mark_sent(item.id, now)?;
-                tracing::info!(outbox = item.id, ticket = ?item.ticket, to = %item.recipients.join(","), "mail sent");
-            }
-            Err(SendError::Permanent(error)) => {
-                tx.mark_dead(item, now, error)?;
-                tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail refused, not retried");
-            }
-            Err(SendError::Transient(error))
-                if now - item.created_at > config.give_up_after_secs =>
-            {
-                tx.mark_dead(item, now, error)?;
-                tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail given up after retries");
-            }
-            Err(SendError::Transient(error)) => {
-                let delay = retry_delay(config, item.attempts + 1, item.id);
-                tx.mark_retry(item.id, now + delay, error)?;
-                tracing::warn!(outbox = item.id, ticket = ?item.ticket, %error, retry_in_secs = delay, "mail not sent yet");
-            }
+    match result {
+        Ok(()) => {
+            tx.mark_sent(item.id, now)?;
+            tracing::info!(outbox = item.id, ticket = ?item.ticket, to = %item.recipients.join(","), "mail sent");
+        }
+        Err(SendError::Permanent(error)) => {
+            tx.mark_dead(item, now, error)?;
+            tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail refused, not retried");
+        }
+        Err(SendError::Transient(error)) if now - item.created_at > config.give_up_after_secs => {
+            tx.mark_dead(item, now, error)?;
+            tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail given up after retries");
+        }
+        Err(SendError::Transient(error)) => {
+            let delay = retry_delay(config, item.attempts + 1, item.id);
+            tx.mark_retry(item.id, now + delay, error)?;
+            tracing::warn!(outbox = item.id, ticket = ?item.ticket, %error, retry_in_secs = delay, "mail not sent yet");
         }
     }
     tx.commit()

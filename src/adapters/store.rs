@@ -16,6 +16,7 @@ use crate::core::ticket::{Status, TicketNumber};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_mailbox_state.sql"),
+    include_str!("migrations/0003_outbox_in_flight.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -847,6 +848,32 @@ impl<'c> WriteTx<'c> {
         Ok(())
     }
 
+    /// Marks attempts as started, just before handing the mail to the server.
+    pub fn mark_in_flight(&self, outbox_ids: &[i64], now: i64) -> StoreResult<()> {
+        let mut statement = self
+            .tx
+            .prepare_cached("UPDATE outbox SET in_flight_since = ?2 WHERE id = ?1")?;
+        for id in outbox_ids {
+            statement.execute(params![id, now])?;
+        }
+        Ok(())
+    }
+
+    /// Attempts that never got a result (the process died mid-send): clears the marks and returns
+    /// the ids, to be sent again.
+    pub fn take_interrupted_sends(&self) -> StoreResult<Vec<i64>> {
+        let ids = self
+            .tx
+            .prepare("SELECT id FROM outbox WHERE in_flight_since IS NOT NULL AND status = 'pending' ORDER BY id")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        self.tx.execute(
+            "UPDATE outbox SET in_flight_since = NULL WHERE in_flight_since IS NOT NULL",
+            [],
+        )?;
+        Ok(ids)
+    }
+
     pub fn update_mailbox(
         &self,
         name: &str,
@@ -901,7 +928,8 @@ impl<'c> WriteTx<'c> {
 
     pub fn mark_sent(&self, outbox_id: i64, now: i64) -> StoreResult<()> {
         self.tx.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
+                    in_flight_since = NULL WHERE id = ?1",
             params![outbox_id, now],
         )?;
         Ok(())
@@ -909,7 +937,8 @@ impl<'c> WriteTx<'c> {
 
     pub fn mark_retry(&self, outbox_id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
         self.tx.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, in_flight_since = NULL
+             WHERE id = ?1",
             params![outbox_id, next_attempt_at, error],
         )?;
         Ok(())
@@ -918,7 +947,8 @@ impl<'c> WriteTx<'c> {
     /// Gives up on a mail and records it in its ticket's audit trail.
     pub fn mark_dead(&self, item: &OutboxItem, now: i64, error: &str) -> StoreResult<()> {
         self.tx.execute(
-            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, in_flight_since = NULL
+             WHERE id = ?1",
             params![item.id, error],
         )?;
         if let Some(ticket) = item.ticket {

@@ -17,6 +17,8 @@ use guichet::adapters::store::Store;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
+pub type ImapSession = async_imap::Session<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
 pub struct MailStack {
     pub state_dir: PathBuf,
     env: HashMap<String, String>,
@@ -34,7 +36,12 @@ pub fn mailstack() -> Option<MailStack> {
         );
         return None;
     };
-    let state_dir = PathBuf::from(dir);
+    Some(mailstack_at(Path::new(&dir)))
+}
+
+/// The stack whose state directory is `state_dir`.
+pub fn mailstack_at(state_dir: &Path) -> MailStack {
+    let state_dir = state_dir.to_path_buf();
     let text = std::fs::read_to_string(state_dir.join("mailstack.env")).unwrap_or_else(|e| {
         panic!(
             "{}/mailstack.env: {e} (is the stack running?)",
@@ -46,7 +53,7 @@ pub fn mailstack() -> Option<MailStack> {
         .filter_map(|line| line.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Some(MailStack { state_dir, env })
+    MailStack { state_dir, env }
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -128,6 +135,97 @@ impl MailStack {
                 .map(|raw| String::from_utf8_lossy(&raw).into_owned())
                 .find(|text| wanted(text))
         })
+    }
+
+    /// Runs IMAP commands as `user` (master login) on a fresh connection.
+    pub fn imap<T>(
+        &self,
+        user: &str,
+        work: impl AsyncFnOnce(&mut ImapSession) -> Result<T, async_imap::error::Error>,
+    ) -> T {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut session = self
+                .login(user)
+                .await
+                .unwrap_or_else(|e| panic!("IMAP login for {user}: {e}"));
+            let value = work(&mut session)
+                .await
+                .unwrap_or_else(|e| panic!("IMAP for {user}: {e}"));
+            let _ = session.logout().await;
+            value
+        })
+    }
+
+    /// Puts mails straight into a folder (creating it), as a restore or a backlog would.
+    pub fn append(&self, user: &str, folder: &str, mails: &[Vec<u8>]) {
+        self.imap(user, async |session| {
+            if folder != "INBOX" {
+                let _ = session.create(folder).await;
+            }
+            for mail in mails {
+                session.append(folder, None, None, mail).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// How many mails a folder holds (0 when it does not exist).
+    pub fn count(&self, user: &str, folder: &str) -> u32 {
+        self.imap(user, async |session| {
+            Ok(session
+                .status(folder, "(MESSAGES)")
+                .await
+                .map_or(0, |mailbox| mailbox.exists))
+        })
+    }
+
+    async fn login(&self, user: &str) -> Result<ImapSession, Box<dyn std::error::Error>> {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(self.get("MAILSTACK_CA_CERT"))? {
+            roots.add(cert?)?;
+        }
+        let tls = tokio_rustls::rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port("MAILSTACK_IMAPS_PORT")))
+            .await?;
+        let stream = connector
+            .connect(ServerName::try_from("localhost")?, tcp)
+            .await?;
+        let mut client = async_imap::Client::new(stream);
+        client.read_response().await?.ok_or("no IMAP greeting")?;
+        let login = format!("{user}*{}", self.get("MAILSTACK_MASTER_USER"));
+        Ok(client
+            .login(&login, self.get("MAILSTACK_MASTER_PASSWORD"))
+            .await
+            .map_err(|(e, _)| e)?)
+    }
+
+    /// A `[[mailbox]]` table that watches `user`'s `folder` over IMAPS with the master login.
+    pub fn mailbox_toml(
+        &self,
+        name: &str,
+        user: &str,
+        folder: &str,
+        password: &str,
+        extra: &str,
+    ) -> String {
+        format!(
+            "[[mailbox]]\nname = {name:?}\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"tls\"\nca_file = {:?}\n\
+             address = {user:?}\nusername = \"{user}*{}\"\npassword = {password:?}\nfolder = {folder:?}\n{extra}\n",
+            self.port("MAILSTACK_IMAPS_PORT"),
+            self.get("MAILSTACK_CA_CERT"),
+            self.get("MAILSTACK_MASTER_USER"),
+        )
+    }
+
+    pub fn master_password(&self) -> &str {
+        self.get("MAILSTACK_MASTER_PASSWORD")
     }
 
     async fn fetch_all(&self, user: &str) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
@@ -261,20 +359,33 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// `smtp_port` is where the daemon sends; `extra` is appended to the config.
+    /// `smtp_port` is where the daemon sends; `extra` (whole tables) is appended to the config.
     pub fn new(stack: &MailStack, prefix: &str, smtp_port: u16, extra: &str) -> Instance {
         let name = unique(prefix);
+        let support = format!("{name}@{}", stack.pipe_domain());
+        Instance::with_support(stack, &name, &support, smtp_port, extra)
+    }
+
+    /// An instance whose support address is `support` (an IMAP-watched mailbox, say).
+    pub fn with_support(
+        stack: &MailStack,
+        name: &str,
+        support: &str,
+        smtp_port: u16,
+        extra: &str,
+    ) -> Instance {
+        let name = name.to_string();
+        let support = support.to_string();
         let dir = Path::new(stack.get("GUICHET_PIPE_ROOT")).join(&name);
         std::fs::create_dir_all(&dir).unwrap();
-        let support = format!("{name}@{}", stack.pipe_domain());
         let config = dir.join("guichet.toml");
         std::fs::write(
             &config,
             format!(
                 "[general]\nstate_dir = {:?}\nsupport_address = {support:?}\nsupport_name = \"Example Helpdesk\"\n\
-                 {extra}\n\
                  [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"plain\"\ntimeout_secs = 5\n\
-                 [outbox]\npoll_interval_ms = 100\nretry_initial_secs = 1\nretry_max_secs = 2\n",
+                 [outbox]\npoll_interval_ms = 100\nretry_initial_secs = 1\nretry_max_secs = 2\n\
+                 {extra}\n",
                 dir.join("state")
             ),
         )
@@ -346,6 +457,27 @@ impl Instance {
             "daemon exit status {status:?}; log:\n{}",
             self.log()
         );
+    }
+
+    /// Points the daemon's SMTP at another port (takes effect at the next start).
+    pub fn set_smtp_port(&self, port: u16) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let (head, tail) = text.split_once("[smtp]\n").unwrap();
+        let (host, rest) = tail.split_once('\n').unwrap();
+        let (_, rest) = rest.split_once('\n').unwrap();
+        std::fs::write(
+            &self.config,
+            format!("{head}[smtp]\n{host}\nport = {port}\n{rest}"),
+        )
+        .unwrap();
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 
     pub fn log(&self) -> String {
