@@ -737,6 +737,23 @@ support_address = "Support@Desk.Example.Test"
         let text = include_str!("../config.example.toml");
         let config = Config::parse(Path::new("config.example.toml"), text, &|_| None).unwrap();
         assert!(config.smtp.is_some());
+        // Its commented [[mailbox]] example is valid too once uncommented (with an inline password).
+        let mut uncommented = String::new();
+        let mut in_example = false;
+        for line in text.lines() {
+            in_example |= line == "# [[mailbox]]";
+            in_example &= line.starts_with('#');
+            match line.strip_prefix("# ").filter(|_| in_example) {
+                Some(setting) if setting.starts_with("password_file") => uncommented.push_str("password = \"x\""),
+                Some(setting) => uncommented.push_str(setting),
+                None => uncommented.push_str(line),
+            }
+            uncommented.push('\n');
+        }
+        let config = Config::parse(Path::new("config.example.toml"), &uncommented.replace("ca_file = \"/etc/guichet/ca.pem\"", ""), &|_| None)
+            .unwrap();
+        assert_eq!(config.mailboxes[0].name, "support");
+        assert_eq!(config.mailboxes[0].address.as_deref(), Some("support@example.com"));
     }
 
     fn error_of(text: &str) -> String {
