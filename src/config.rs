@@ -744,16 +744,25 @@ support_address = "Support@Desk.Example.Test"
             in_example |= line == "# [[mailbox]]";
             in_example &= line.starts_with('#');
             match line.strip_prefix("# ").filter(|_| in_example) {
-                Some(setting) if setting.starts_with("password_file") => uncommented.push_str("password = \"x\""),
+                Some(setting) if setting.starts_with("password_file") => {
+                    uncommented.push_str("password = \"x\"")
+                }
                 Some(setting) => uncommented.push_str(setting),
                 None => uncommented.push_str(line),
             }
             uncommented.push('\n');
         }
-        let config = Config::parse(Path::new("config.example.toml"), &uncommented.replace("ca_file = \"/etc/guichet/ca.pem\"", ""), &|_| None)
-            .unwrap();
+        let config = Config::parse(
+            Path::new("config.example.toml"),
+            &uncommented.replace("ca_file = \"/etc/guichet/ca.pem\"", ""),
+            &|_| None,
+        )
+        .unwrap();
         assert_eq!(config.mailboxes[0].name, "support");
-        assert_eq!(config.mailboxes[0].address.as_deref(), Some("support@example.com"));
+        assert_eq!(
+            config.mailboxes[0].address.as_deref(),
+            Some("support@example.com")
+        );
     }
 
     fn error_of(text: &str) -> String {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::adapters::blobs::BlobStore;
-use crate::adapters::parse::{content_hash, parse_mail, ParsedMail};
+use crate::adapters::parse::{content_hash, parse_mail};
 use crate::adapters::render::render;
 use crate::adapters::store::{InboundRecord, Reader, RenderedMail, Store, StoreError};
 use crate::config::Config;
@@ -138,30 +138,27 @@ impl Pipeline {
                 )
             }
         };
-        for (meta, bytes) in parsed
-            .mail
-            .attachments
-            .iter()
-            .zip(&parsed.attachment_contents)
-        {
+        for (meta, bytes) in parsed.attachments() {
             self.attachments.put(&meta.sha256, "", bytes)?;
         }
-        self.store_parsed(raw, &parsed, source, now)
+        // The parser's copy of the mail goes before the store takes its own.
+        let (mail, hash) = parsed.into_mail();
+        self.store_parsed(raw, &mail, &hash, source, now)
     }
 
     fn store_parsed(
         &mut self,
         raw: &[u8],
-        parsed: &ParsedMail,
+        mail: &InboundMail,
+        content_hash: &str,
         source: &Source,
         now: i64,
     ) -> Result<IngestOutcome, IngestError> {
-        let mail = &parsed.mail;
         let policy = &self.config.intake;
         let tx = self.store.write()?;
         if let Some(ticket) = tx
             .read()
-            .duplicate_of(mail.message_id.as_deref(), &parsed.content_hash)?
+            .duplicate_of(mail.message_id.as_deref(), content_hash)?
         {
             return Ok(IngestOutcome::Duplicate { ticket });
         }
@@ -182,20 +179,14 @@ impl Pipeline {
             next_number: tx.next_ticket_number(self.config.first_ticket_number)?,
             auto_replies_last_hour,
             now,
-            id_seed: &parsed.content_hash[..20],
+            id_seed: &content_hash[..20],
             queue: source.queue.as_deref(),
         };
         let plan = match decide_intake(policy, &input) {
             Ok(plan) => plan,
             Err(reason) => {
                 drop(tx);
-                return self.quarantine(
-                    raw,
-                    &parsed.content_hash,
-                    &source.name,
-                    &reason.to_string(),
-                    now,
-                );
+                return self.quarantine(raw, content_hash, &source.name, &reason.to_string(), now);
             }
         };
         let mut rendered = Vec::with_capacity(plan.outgoing.len());
@@ -210,7 +201,7 @@ impl Pipeline {
         let record = InboundRecord {
             mail,
             raw,
-            content_hash: &parsed.content_hash,
+            content_hash,
             source: &source.name,
             now,
         };

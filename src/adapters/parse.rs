@@ -10,14 +10,30 @@ use sha2::{Digest, Sha256};
 use crate::core::address::{looks_like_address, normalize_address, Mailbox};
 use crate::core::mail::{AttachmentMeta, InboundMail, LoopSignals};
 
-/// A parsed mail and the decoded contents of its attachments, in the order of `mail.attachments`.
+/// A parsed mail. It keeps mail-parser's message (which borrows the raw bytes) so that attachment
+/// contents are written out without a copy, then dropped before the mail is stored.
 #[derive(Debug)]
-pub struct ParsedMail {
+pub struct ParsedMail<'raw> {
     pub mail: InboundMail,
-    pub attachment_contents: Vec<Vec<u8>>,
     /// Hex SHA-256 of the mail without its trace headers: the same mail delivered twice (through
     /// two paths, or twice by one MTA) has the same hash even when Received lines differ.
     pub content_hash: String,
+    message: Message<'raw>,
+}
+
+impl ParsedMail<'_> {
+    /// Each attachment's metadata with its decoded contents, in the order of `mail.attachments`.
+    pub fn attachments(&self) -> impl Iterator<Item = (&AttachmentMeta, &[u8])> {
+        self.mail
+            .attachments
+            .iter()
+            .zip(self.message.attachments().map(|part| part.contents()))
+    }
+
+    /// Our parsed mail, letting go of the parser's memory.
+    pub fn into_mail(self) -> (InboundMail, String) {
+        (self.mail, self.content_hash)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,19 +69,20 @@ const TRACE_HEADERS: &[&str] = &[
     "received-spf",
 ];
 
-pub fn parse_mail(raw: &[u8]) -> Result<ParsedMail, ParseRejection> {
+pub fn parse_mail(raw: &[u8]) -> Result<ParsedMail<'_>, ParseRejection> {
     if raw.iter().all(|byte| byte.is_ascii_whitespace()) {
         return Err(ParseRejection::Empty);
     }
     let parsed = catch_unwind(AssertUnwindSafe(|| {
         let message = MessageParser::default().parse(raw)?;
-        Some(convert(&message))
+        let mail = convert(&message)?;
+        Some((message, mail))
     }));
     match parsed {
-        Ok(Some(Some((mail, attachment_contents)))) => Ok(ParsedMail {
+        Ok(Some((message, mail))) => Ok(ParsedMail {
             mail,
-            attachment_contents,
             content_hash: content_hash(raw),
+            message,
         }),
         Ok(_) => Err(ParseRejection::NoHeaders),
         Err(panic) => Err(ParseRejection::ParserPanic(
@@ -78,7 +95,7 @@ pub fn parse_mail(raw: &[u8]) -> Result<ParsedMail, ParseRejection> {
     }
 }
 
-fn convert(message: &Message<'_>) -> Option<(InboundMail, Vec<Vec<u8>>)> {
+fn convert(message: &Message<'_>) -> Option<InboundMail> {
     if message.headers().is_empty() {
         return None;
     }
@@ -112,7 +129,6 @@ fn convert(message: &Message<'_>) -> Option<(InboundMail, Vec<Vec<u8>>)> {
     };
     let text = readable_text(message);
     let mut attachments = Vec::new();
-    let mut contents = Vec::new();
     for (index, part) in message.attachments().enumerate() {
         let content_type = part
             .content_type()
@@ -121,7 +137,7 @@ fn convert(message: &Message<'_>) -> Option<(InboundMail, Vec<Vec<u8>>)> {
                 None => ct.ctype().to_lowercase(),
             })
             .unwrap_or_else(|| "application/octet-stream".into());
-        let bytes = part.contents().to_vec();
+        let bytes = part.contents();
         let filename = part
             .attachment_name()
             .map(sanitize_filename)
@@ -131,9 +147,8 @@ fn convert(message: &Message<'_>) -> Option<(InboundMail, Vec<Vec<u8>>)> {
             filename,
             content_type,
             size: bytes.len() as u64,
-            sha256: hex(&Sha256::digest(&bytes)),
+            sha256: hex(&Sha256::digest(bytes)),
         });
-        contents.push(bytes);
     }
     let reported_message_ids = if is_delivery_report {
         reported_message_ids(message)
@@ -162,7 +177,7 @@ fn convert(message: &Message<'_>) -> Option<(InboundMail, Vec<Vec<u8>>)> {
         attachments,
         reported_message_ids,
     };
-    Some((mail, contents))
+    Some(mail)
 }
 
 /// The text/plain body, or the HTML body made readable when the mail has no plain part.
