@@ -1,0 +1,762 @@
+//! The command language agents write at the top of a reply (`#assign bob`, `#priority high`) or in
+//! brackets in the subject (`[#assign alice]`), in English, French or Italian.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::address::{looks_like_address, normalize_address};
+use super::ticket::{Level, Priority, Status, TicketNumber};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "command", content = "argument", rename_all = "snake_case")]
+pub enum Command {
+    /// An agent's name, or `None` for `me`.
+    Assign(Option<String>),
+    Unassign,
+    Priority(Priority),
+    Level(Level),
+    Escalate(Option<String>),
+    Deescalate,
+    Queue(String),
+    Status(Status),
+    Resolve(Option<String>),
+    Close,
+    Reopen,
+    Merge(TicketNumber),
+    Cc(String),
+    Uncc(String),
+    Tag(String),
+    Untag(String),
+    Field {
+        name: String,
+        value: String,
+    },
+    Note(String),
+    Help,
+    /// An agent's secret word: proves who sent the mail, changes nothing.
+    Token(String),
+}
+
+impl Command {
+    /// The English keyword, as the audit trail and help show it.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Command::Assign(_) => "assign",
+            Command::Unassign => "unassign",
+            Command::Priority(_) => "priority",
+            Command::Level(_) => "level",
+            Command::Escalate(_) => "escalate",
+            Command::Deescalate => "deescalate",
+            Command::Queue(_) => "queue",
+            Command::Status(_) => "status",
+            Command::Resolve(_) => "resolve",
+            Command::Close => "close",
+            Command::Reopen => "reopen",
+            Command::Merge(_) => "merge",
+            Command::Cc(_) => "cc",
+            Command::Uncc(_) => "uncc",
+            Command::Tag(_) => "tag",
+            Command::Untag(_) => "untag",
+            Command::Field { .. } => "field",
+            Command::Note(_) => "note",
+            Command::Help => "help",
+            Command::Token(_) => "token",
+        }
+    }
+}
+
+/// One command as written, and what it means.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommandLine {
+    pub line: String,
+    pub command: Command,
+}
+
+/// A line that looks like a command but cannot be one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommandError {
+    pub line: String,
+    pub reason: String,
+    /// What would work instead.
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ParsedCommands {
+    pub commands: Vec<CommandLine>,
+    pub errors: Vec<CommandError>,
+    /// The body without its leading command lines: what a person wrote.
+    pub text: String,
+}
+
+/// Keyword → command, built-in English/French/Italian words plus configured extras.
+#[derive(Debug, Clone)]
+pub struct Vocabulary {
+    words: BTreeMap<String, &'static str>,
+}
+
+const KEYWORDS: &[(&str, &[&str])] = &[
+    (
+        "assign",
+        &["assign", "assigner", "attribuer", "assegna", "assegnare"],
+    ),
+    (
+        "unassign",
+        &[
+            "unassign",
+            "desassigner",
+            "desattribuer",
+            "disassegna",
+            "rimuovi-assegnazione",
+        ],
+    ),
+    ("priority", &["priority", "prio", "priorite", "priorita"]),
+    ("level", &["level", "niveau", "livello"]),
+    (
+        "escalate",
+        &[
+            "escalate",
+            "escalader",
+            "escalade",
+            "scala",
+            "scalare",
+            "inoltra-livello",
+        ],
+    ),
+    (
+        "deescalate",
+        &[
+            "deescalate",
+            "de-escalate",
+            "desescalader",
+            "descalare",
+            "riduci-livello",
+        ],
+    ),
+    (
+        "queue",
+        &[
+            "queue",
+            "transfer",
+            "transferer",
+            "file",
+            "coda",
+            "trasferisci",
+        ],
+    ),
+    ("status", &["status", "statut", "etat", "stato"]),
+    (
+        "resolve",
+        &["resolve", "resoudre", "resolu", "risolvi", "risolto"],
+    ),
+    ("close", &["close", "fermer", "clore", "chiudi", "chiudere"]),
+    (
+        "reopen",
+        &["reopen", "rouvrir", "reouvrir", "riapri", "riaprire"],
+    ),
+    (
+        "merge",
+        &["merge", "fusionner", "fusion", "unisci", "fondi"],
+    ),
+    ("cc", &["cc", "copie", "copia"]),
+    ("uncc", &["uncc", "retirer-copie", "rimuovi-copia"]),
+    ("tag", &["tag", "etiquette", "etichetta"]),
+    (
+        "untag",
+        &["untag", "retirer-etiquette", "rimuovi-etichetta"],
+    ),
+    ("field", &["field", "champ", "campo"]),
+    ("note", &["note", "commentaire", "nota"]),
+    ("help", &["help", "aide", "aiuto"]),
+    ("token", &["token", "jeton", "gettone"]),
+];
+
+/// Values in the three languages.
+const PRIORITY_WORDS: &[(&str, Priority)] = &[
+    ("low", Priority::Low),
+    ("basse", Priority::Low),
+    ("bas", Priority::Low),
+    ("bassa", Priority::Low),
+    ("normal", Priority::Normal),
+    ("normale", Priority::Normal),
+    ("high", Priority::High),
+    ("haute", Priority::High),
+    ("elevee", Priority::High),
+    ("alta", Priority::High),
+    ("urgent", Priority::Urgent),
+    ("urgente", Priority::Urgent),
+];
+
+const STATUS_WORDS: &[(&str, Status)] = &[
+    ("open", Status::Open),
+    ("ouvert", Status::Open),
+    ("aperto", Status::Open),
+    ("pending", Status::Pending),
+    ("en-cours", Status::Pending),
+    ("in-corso", Status::Pending),
+    ("waiting", Status::Waiting),
+    ("attente", Status::Waiting),
+    ("en-attente", Status::Waiting),
+    ("in-attesa", Status::Waiting),
+    ("attesa", Status::Waiting),
+    ("resolved", Status::Resolved),
+    ("resolu", Status::Resolved),
+    ("risolto", Status::Resolved),
+];
+
+/// Lowercase, without accents, so `#Priorité` and `#PRIORITA` both read as `priorite`/`priorita`.
+pub fn fold(word: &str) -> String {
+    word.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ä' | 'ã' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            '_' => '-',
+            other => other,
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("alias `{alias}`: {reason}")]
+pub struct AliasError {
+    pub alias: String,
+    pub reason: String,
+}
+
+impl Vocabulary {
+    pub fn builtin() -> Vocabulary {
+        let mut words = BTreeMap::new();
+        for (command, aliases) in KEYWORDS {
+            for alias in *aliases {
+                words.insert(alias.to_string(), *command);
+            }
+        }
+        Vocabulary { words }
+    }
+
+    /// Adds `alias` for the command named by its English keyword.
+    pub fn with_alias(mut self, alias: &str, command: &str) -> Result<Vocabulary, AliasError> {
+        let error = |reason: String| AliasError {
+            alias: alias.to_string(),
+            reason,
+        };
+        let alias = fold(alias.trim().trim_start_matches('#'));
+        if alias.is_empty() || !alias.chars().all(|c| c.is_alphanumeric() || c == '-') {
+            return Err(error("must be one word".into()));
+        }
+        let target = KEYWORDS
+            .iter()
+            .find(|(keyword, _)| *keyword == fold(command))
+            .map(|(keyword, _)| *keyword)
+            .ok_or_else(|| {
+                error(format!(
+                    "`{command}` is not a command; known: {}",
+                    keyword_list()
+                ))
+            })?;
+        if let Some(existing) = self.words.get(&alias) {
+            if *existing != target {
+                return Err(error(format!("already means #{existing}")));
+            }
+        }
+        self.words.insert(alias, target);
+        Ok(self)
+    }
+
+    fn command_of(&self, word: &str) -> Option<&'static str> {
+        self.words.get(&fold(word)).copied()
+    }
+}
+
+fn keyword_list() -> String {
+    KEYWORDS
+        .iter()
+        .map(|(keyword, _)| *keyword)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A command line: `#`, a word, then the argument.
+static COMMAND_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^#\s*([\p{L}][\p{L}\p{N}_-]*)\s*(.*)$").expect("valid pattern"));
+static SUBJECT_COMMAND: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\[\s*(#[^\[\]]+?)\s*\]").expect("valid pattern"));
+
+/// Reads the commands at the top of `body` (blank lines may separate them; the first line of text
+/// or quote ends them) and those in brackets in `subject`.
+pub fn parse_commands(subject: &str, body: &str, vocabulary: &Vocabulary) -> ParsedCommands {
+    let mut parsed = ParsedCommands::default();
+    for captures in SUBJECT_COMMAND.captures_iter(subject) {
+        read_line(captures[1].trim(), vocabulary, &mut parsed);
+    }
+    let mut lines = body.lines().peekable();
+    while let Some(line) = lines.peek() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            lines.next();
+            continue;
+        }
+        if !COMMAND_LINE.is_match(trimmed) {
+            break;
+        }
+        read_line(trimmed, vocabulary, &mut parsed);
+        lines.next();
+    }
+    parsed.text = lines.collect::<Vec<_>>().join("\n").trim().to_string();
+    parsed
+}
+
+fn read_line(line: &str, vocabulary: &Vocabulary, parsed: &mut ParsedCommands) {
+    let Some(captures) = COMMAND_LINE.captures(line) else {
+        parsed.errors.push(CommandError {
+            line: line.to_string(),
+            reason: "not a command".into(),
+            hint: "write # followed by a command word, e.g. #priority high; #help lists them"
+                .into(),
+        });
+        return;
+    };
+    let word = &captures[1];
+    let argument = captures[2].trim();
+    let Some(keyword) = vocabulary.command_of(word) else {
+        parsed.errors.push(CommandError {
+            line: line.to_string(),
+            reason: format!("#{word} is not a command"),
+            hint: format!("known commands: {}", keyword_list()),
+        });
+        return;
+    };
+    match interpret(keyword, argument) {
+        Ok(command) => parsed.commands.push(CommandLine {
+            line: line.to_string(),
+            command,
+        }),
+        Err((reason, hint)) => parsed.errors.push(CommandError {
+            line: line.to_string(),
+            reason,
+            hint,
+        }),
+    }
+}
+
+type Refusal = (String, String);
+
+fn interpret(keyword: &str, argument: &str) -> Result<Command, Refusal> {
+    let none = |command: Command| -> Result<Command, Refusal> {
+        if argument.is_empty() {
+            Ok(command)
+        } else {
+            Err((
+                format!("#{keyword} takes no argument, got `{argument}`"),
+                format!("write #{keyword} alone on its line"),
+            ))
+        }
+    };
+    let one_word = |what: &str, example: &str| -> Result<String, Refusal> {
+        match argument.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [word] => Ok(word.to_string()),
+            [] => Err((
+                format!("#{keyword} needs {what}"),
+                format!("e.g. #{keyword} {example}"),
+            )),
+            _ => Err((
+                format!("#{keyword} takes only {what}, got `{argument}`"),
+                format!("e.g. #{keyword} {example}"),
+            )),
+        }
+    };
+    let optional_text = || (!argument.is_empty()).then(|| argument.to_string());
+    let address = |example: &str| -> Result<String, Refusal> {
+        let word = one_word("an address", example)?;
+        let address = normalize_address(&word);
+        if looks_like_address(&address) {
+            Ok(address)
+        } else {
+            Err((
+                format!("`{word}` is not a mail address"),
+                format!("e.g. #{keyword} {example}"),
+            ))
+        }
+    };
+    match keyword {
+        "assign" => {
+            let who = one_word("a name", "bob (or #assign me)")?;
+            Ok(Command::Assign(
+                (fold(&who) != "me" && fold(&who) != "moi" && fold(&who) != "io").then_some(who),
+            ))
+        }
+        "unassign" => none(Command::Unassign),
+        "priority" => {
+            let word = one_word("a priority", "high")?;
+            PRIORITY_WORDS
+                .iter()
+                .find(|(w, _)| *w == fold(&word))
+                .map(|(_, p)| Command::Priority(*p))
+                .ok_or_else(|| {
+                    (
+                        format!("`{word}` is not a priority"),
+                        "use low, normal, high or urgent".to_string(),
+                    )
+                })
+        }
+        "level" => {
+            let word = one_word("a level", "2")?;
+            word.trim_start_matches(['L', 'l'])
+                .parse::<u8>()
+                .ok()
+                .and_then(Level::new)
+                .map(Command::Level)
+                .ok_or_else(|| {
+                    (
+                        format!("`{word}` is not a support level"),
+                        "use 1, 2, 3 or 4".to_string(),
+                    )
+                })
+        }
+        "escalate" => Ok(Command::Escalate(optional_text())),
+        "deescalate" => none(Command::Deescalate),
+        "queue" => Ok(Command::Queue(one_word("a queue name", "hardware")?)),
+        "status" => {
+            let word = one_word("a status", "pending")?;
+            STATUS_WORDS
+                .iter()
+                .find(|(w, _)| *w == fold(&word))
+                .map(|(_, s)| Command::Status(*s))
+                .ok_or_else(|| {
+                    (
+                        format!("`{word}` is not a status you can set"),
+                        "use open, pending, waiting or resolved (or #close)".to_string(),
+                    )
+                })
+        }
+        "resolve" => Ok(Command::Resolve(optional_text())),
+        "close" => none(Command::Close),
+        "reopen" => none(Command::Reopen),
+        "merge" => {
+            let word = one_word("a ticket number", "1038")?;
+            word.trim_start_matches('#')
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(|n| Command::Merge(TicketNumber(n)))
+                .ok_or_else(|| {
+                    (
+                        format!("`{word}` is not a ticket number"),
+                        "e.g. #merge 1038".to_string(),
+                    )
+                })
+        }
+        "cc" => Ok(Command::Cc(address("carol@example.com")?)),
+        "uncc" => Ok(Command::Uncc(address("carol@example.com")?)),
+        "tag" => Ok(Command::Tag(fold(&one_word("a word", "printer")?))),
+        "untag" => Ok(Command::Untag(fold(&one_word("a word", "printer")?))),
+        "field" => match argument.split_once('=') {
+            Some((name, value))
+                if !name.trim().is_empty() && !name.trim().contains(char::is_whitespace) =>
+            {
+                Ok(Command::Field {
+                    name: name.trim().to_lowercase(),
+                    value: value.trim().to_string(),
+                })
+            }
+            _ => Err((
+                format!("#field needs NAME=VALUE, got `{argument}`"),
+                "e.g. #field location=Building B".to_string(),
+            )),
+        },
+        "note" => match optional_text() {
+            Some(text) => Ok(Command::Note(text)),
+            // `#note` alone makes the rest of the mail the internal note.
+            None => Ok(Command::Note(String::new())),
+        },
+        "help" => Ok(Command::Help),
+        "token" => Ok(Command::Token(one_word("your secret word", "s3cret")?)),
+        other => unreachable!("keyword table and interpreter disagree on {other}"),
+    }
+}
+
+/// The cheat-sheet sent with notices and in answer to `#help` or a bad command.
+pub const CHEAT_SHEET: &str = "\
+Commands (one per line, at the top of your reply, or in the subject as [#priority high]):
+  #assign NAME|me     #unassign          #priority low|normal|high|urgent
+  #level 1-4          #escalate [why]    #deescalate        #queue NAME
+  #status open|pending|waiting|resolved  #resolve [resolution]
+  #close  #reopen     #merge NUMBER      #cc ADDRESS        #uncc ADDRESS
+  #tag WORD  #untag WORD  #field NAME=VALUE  #note TEXT (internal)  #help
+French and Italian work too: #assigner, #priorité, #fermer, #assegna, #priorità, #chiudi, …";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> ParsedCommands {
+        parse_commands("", body, &Vocabulary::builtin())
+    }
+
+    fn one(line: &str) -> Result<Command, String> {
+        let parsed = parse(line);
+        match (parsed.commands.as_slice(), parsed.errors.as_slice()) {
+            ([command], []) => Ok(command.command.clone()),
+            ([], [error]) => Err(error.reason.clone()),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_command_and_alias_in_every_spelling() {
+        use Command::*;
+        let cases: Vec<(&str, Command)> = vec![
+            ("#assign bob", Assign(Some("bob".into()))),
+            ("#assign me", Assign(None)),
+            ("#ASSIGN Me", Assign(None)),
+            ("#assigner moi", Assign(None)),
+            ("#attribuer alice", Assign(Some("alice".into()))),
+            ("#assegna io", Assign(None)),
+            ("# assign   bob  ", Assign(Some("bob".into()))),
+            ("#unassign", Unassign),
+            ("#désassigner", Unassign),
+            (
+                "#priority high",
+                Priority(crate::core::ticket::Priority::High),
+            ),
+            (
+                "#Priority URGENT",
+                Priority(crate::core::ticket::Priority::Urgent),
+            ),
+            (
+                "#priorité haute",
+                Priority(crate::core::ticket::Priority::High),
+            ),
+            (
+                "#priorite basse",
+                Priority(crate::core::ticket::Priority::Low),
+            ),
+            (
+                "#priorità alta",
+                Priority(crate::core::ticket::Priority::High),
+            ),
+            (
+                "#PRIORITÀ urgente",
+                Priority(crate::core::ticket::Priority::Urgent),
+            ),
+            (
+                "#prio normal",
+                Priority(crate::core::ticket::Priority::Normal),
+            ),
+            (
+                "#level 3",
+                Level(crate::core::ticket::Level::new(3).unwrap()),
+            ),
+            (
+                "#niveau L2",
+                Level(crate::core::ticket::Level::new(2).unwrap()),
+            ),
+            ("#livello 4", Level(crate::core::ticket::Level::VENDOR)),
+            ("#escalate", Escalate(None)),
+            (
+                "#escalate vendor must patch the firmware",
+                Escalate(Some("vendor must patch the firmware".into())),
+            ),
+            ("#escalader", Escalate(None)),
+            ("#scala urgente", Escalate(Some("urgente".into()))),
+            ("#deescalate", Deescalate),
+            ("#de-escalate", Deescalate),
+            ("#queue hardware", Queue("hardware".into())),
+            ("#transférer réseau", Queue("réseau".into())),
+            ("#coda rete", Queue("rete".into())),
+            (
+                "#status pending",
+                Status(crate::core::ticket::Status::Pending),
+            ),
+            (
+                "#statut en_attente",
+                Status(crate::core::ticket::Status::Waiting),
+            ),
+            (
+                "#stato risolto",
+                Status(crate::core::ticket::Status::Resolved),
+            ),
+            ("#resolve", Resolve(None)),
+            (
+                "#resolve replaced the fuser unit",
+                Resolve(Some("replaced the fuser unit".into())),
+            ),
+            (
+                "#résoudre remplacé le toner",
+                Resolve(Some("remplacé le toner".into())),
+            ),
+            ("#risolvi", Resolve(None)),
+            ("#close", Close),
+            ("#fermer", Close),
+            ("#chiudi", Close),
+            ("#reopen", Reopen),
+            ("#rouvrir", Reopen),
+            ("#riapri", Reopen),
+            ("#merge 1038", Merge(TicketNumber(1038))),
+            ("#merge #1038", Merge(TicketNumber(1038))),
+            ("#fusionner 7", Merge(TicketNumber(7))),
+            ("#unisci 7", Merge(TicketNumber(7))),
+            ("#cc Carol@Example.com", Cc("carol@example.com".into())),
+            ("#cc <carol@example.com>", Cc("carol@example.com".into())),
+            ("#uncc carol@example.com", Uncc("carol@example.com".into())),
+            ("#tag Printer", Tag("printer".into())),
+            ("#étiquette imprimante", Tag("imprimante".into())),
+            ("#untag printer", Untag("printer".into())),
+            (
+                "#field location=Building B",
+                Field {
+                    name: "location".into(),
+                    value: "Building B".into(),
+                },
+            ),
+            (
+                "#champ Site = Bâtiment C",
+                Field {
+                    name: "site".into(),
+                    value: "Bâtiment C".into(),
+                },
+            ),
+            (
+                "#campo sede=Milano",
+                Field {
+                    name: "sede".into(),
+                    value: "Milano".into(),
+                },
+            ),
+            (
+                "#note called the user, waiting for a callback",
+                Note("called the user, waiting for a callback".into()),
+            ),
+            ("#note", Note(String::new())),
+            ("#commentaire rappelé", Note("rappelé".into())),
+            ("#help", Help),
+            ("#aide", Help),
+            ("#aiuto", Help),
+            ("#token s3cret", Token("s3cret".into())),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(one(line), Ok(expected), "{line}");
+        }
+    }
+
+    #[test]
+    fn malformed_commands_say_why() {
+        let cases = [
+            ("#assign", "#assign needs a name"),
+            (
+                "#assign bob alice",
+                "#assign takes only a name, got `bob alice`",
+            ),
+            ("#priority soonish", "`soonish` is not a priority"),
+            ("#priority", "#priority needs a priority"),
+            ("#level 5", "`5` is not a support level"),
+            ("#level two", "`two` is not a support level"),
+            ("#status closed", "`closed` is not a status you can set"),
+            ("#merge abc", "`abc` is not a ticket number"),
+            ("#merge 0", "`0` is not a ticket number"),
+            ("#cc carol", "`carol` is not a mail address"),
+            ("#field location", "#field needs NAME=VALUE, got `location`"),
+            ("#field =x", "#field needs NAME=VALUE, got `=x`"),
+            ("#close now", "#close takes no argument, got `now`"),
+            ("#frobnicate x", "#frobnicate is not a command"),
+            ("#token", "#token needs your secret word"),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(one(line), Err(expected.to_string()), "{line}");
+        }
+    }
+
+    #[test]
+    fn commands_stop_at_the_first_text_and_are_cut_from_it() {
+        let parsed =
+            parse("#assign bob\n\n#priority high\nThanks Bob, please call her.\n#close\n> #reopen");
+        let keywords: Vec<&str> = parsed
+            .commands
+            .iter()
+            .map(|c| c.command.keyword())
+            .collect();
+        assert_eq!(keywords, ["assign", "priority"]);
+        assert_eq!(
+            parsed.text,
+            "Thanks Bob, please call her.\n#close\n> #reopen"
+        );
+        assert!(parsed.errors.is_empty());
+
+        let quoted = parse("> #assign bob\nok");
+        assert!(
+            quoted.commands.is_empty(),
+            "a quoted command is not a command"
+        );
+        let number = parse("#1042 is the ticket I mean");
+        assert!(
+            number.commands.is_empty() && number.errors.is_empty(),
+            "#1042 is text"
+        );
+        assert_eq!(number.text, "#1042 is the ticket I mean");
+    }
+
+    #[test]
+    fn subject_brackets_carry_commands_for_phones() {
+        let parsed = parse_commands(
+            "Re: [Helpdesk #12] Printer [#assign alice] [#priority urgent]",
+            "ok",
+            &Vocabulary::builtin(),
+        );
+        assert_eq!(
+            parsed
+                .commands
+                .iter()
+                .map(|c| c.command.clone())
+                .collect::<Vec<_>>(),
+            vec![
+                Command::Assign(Some("alice".into())),
+                Command::Priority(crate::core::ticket::Priority::Urgent)
+            ]
+        );
+        assert_eq!(parsed.text, "ok");
+        let tag_only = parse_commands("Re: [Helpdesk #12] Printer", "", &Vocabulary::builtin());
+        assert!(
+            tag_only.commands.is_empty() && tag_only.errors.is_empty(),
+            "our tag is no command"
+        );
+    }
+
+    #[test]
+    fn configured_aliases() {
+        let vocabulary = Vocabulary::builtin()
+            .with_alias("a", "assign")
+            .unwrap()
+            .with_alias("#p1", "priority")
+            .unwrap();
+        let parsed = parse_commands("", "#a bob\n#p1 urgent", &vocabulary);
+        assert_eq!(parsed.commands.len(), 2, "{parsed:?}");
+        assert_eq!(
+            Vocabulary::builtin()
+                .with_alias("x", "frob")
+                .unwrap_err()
+                .reason,
+            format!("`frob` is not a command; known: {}", keyword_list())
+        );
+        assert_eq!(
+            Vocabulary::builtin()
+                .with_alias("close", "assign")
+                .unwrap_err()
+                .reason,
+            "already means #close"
+        );
+        assert_eq!(
+            Vocabulary::builtin()
+                .with_alias("two words", "assign")
+                .unwrap_err()
+                .reason,
+            "must be one word"
+        );
+    }
+}
