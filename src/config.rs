@@ -389,7 +389,10 @@ impl Config {
             give_up_after_secs: raw.outbox.give_up_after_hours.unwrap_or(72) as i64 * 3600,
         };
         let log_level = raw.log.level.unwrap_or_else(|| "info".into());
-        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+        if log_level
+            .parse::<tracing_subscriber::filter::Targets>()
+            .is_err()
+        {
             return Err(error(
                 "log.level",
                 format!("`{log_level}` is not a log filter (try info or debug)"),

@@ -42,6 +42,7 @@ pub fn retry_delay(config: &OutboxConfig, attempts: u32, outbox_id: i64) -> i64 
 impl<T: MailTransport> Sender<T> {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), StoreError> {
         let mut store = Store::open(&self.database)?;
+        store.relax_durability()?;
         let interrupted = take_interrupted(&mut store)?;
         if !interrupted.is_empty() {
             tracing::warn!(

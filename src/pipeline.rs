@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::adapters::blobs::BlobStore;
 use crate::adapters::parse::{content_hash, parse_mail};
 use crate::adapters::render::render;
-use crate::adapters::store::{InboundRecord, Reader, RenderedMail, Store, StoreError};
+use crate::adapters::store::{InboundRecord, Reader, RenderedMail, Store, StoreError, WriteTx};
 use crate::config::Config;
 use crate::core::intake::{decide_intake, IntakeInput, IntakePlan, TicketChange, Visibility};
 use crate::core::loops::AutoReplyVerdict;
@@ -112,142 +112,225 @@ impl Pipeline {
         &mut self.store
     }
 
+    /// Stores one mail from `source` (recorded with the mail), opening any new ticket in the
+    /// source's queue when it names one. Durable once it returns `Ok`.
     pub fn ingest(
         &mut self,
         raw: &[u8],
         source: &Source,
         now: i64,
     ) -> Result<IngestOutcome, IngestError> {
-        if raw.len() as u64 > self.config.max_message_bytes {
-            let reason = format!(
-                "message is {} bytes, over general.max_message_bytes ({})",
-                raw.len(),
-                self.config.max_message_bytes
-            );
-            return self.quarantine(raw, &content_hash(raw), &source.name, &reason, now);
-        }
-        let parsed = match parse_mail(raw) {
-            Ok(parsed) => parsed,
-            Err(rejection) => {
-                return self.quarantine(
-                    raw,
-                    &content_hash(raw),
-                    &source.name,
-                    &rejection.to_string(),
-                    now,
-                )
-            }
-        };
-        for (meta, bytes) in parsed.attachments() {
-            self.attachments.put(&meta.sha256, "", bytes)?;
-        }
-        // The parser's copy of the mail goes before the store takes its own.
-        let (mail, hash) = parsed.into_mail();
-        self.store_parsed(raw, &mail, &hash, source, now)
+        let mut outcomes = self.ingest_batch(&[raw], source, now)?;
+        Ok(outcomes.pop().expect("one outcome per mail"))
     }
 
-    fn store_parsed(
+    /// Stores mails in one transaction (one disk flush for the lot), each in its own savepoint:
+    /// a mail the store refuses is quarantined without undoing the others. Either every mail has
+    /// its outcome and the whole batch is durable, or nothing was stored (`Temporary`).
+    pub fn ingest_batch(
         &mut self,
-        raw: &[u8],
-        mail: &InboundMail,
-        content_hash: &str,
+        mails: &[&[u8]],
         source: &Source,
         now: i64,
-    ) -> Result<IngestOutcome, IngestError> {
-        let policy = &self.config.intake;
-        let tx = self.store.write()?;
-        if let Some(ticket) = tx
-            .read()
-            .duplicate_of(mail.message_id.as_deref(), content_hash)?
-        {
-            return Ok(IngestOutcome::Duplicate { ticket });
-        }
-        let thread = decide_thread(&thread_clues(&tx.read(), mail, &policy.tags)?);
-        let view = match &thread {
-            ThreadDecision::Existing { ticket, .. } => tx.ticket_view(*ticket)?,
-            ThreadDecision::New { .. } => None,
-        };
-        let requester = crate::core::intake::requester_of(mail);
-        let auto_replies_last_hour = match &requester {
-            Some(mailbox) => tx.read().auto_replies_since(&mailbox.address, now - 3600)?,
-            None => 0,
-        };
-        let input = IntakeInput {
-            mail,
-            thread: &thread,
-            ticket: view.as_ref(),
-            next_number: tx.next_ticket_number(self.config.first_ticket_number)?,
-            auto_replies_last_hour,
-            now,
-            id_seed: &content_hash[..20],
-            queue: source.queue.as_deref(),
-        };
-        let plan = match decide_intake(policy, &input) {
-            Ok(plan) => plan,
-            Err(reason) => {
-                drop(tx);
-                return self.quarantine(raw, content_hash, &source.name, &reason.to_string(), now);
-            }
-        };
-        let mut rendered = Vec::with_capacity(plan.outgoing.len());
-        for mail in &plan.outgoing {
-            match render(mail, now) {
-                Ok(raw) => rendered.push(RenderedMail { mail, raw }),
-                Err(error) => {
-                    tracing::warn!(ticket = %mail.ticket, %error, "outgoing mail not queued")
+    ) -> Result<Vec<IngestOutcome>, IngestError> {
+        let mut outcomes = Vec::with_capacity(mails.len());
+        let mut tx = self.store.write()?;
+        for raw in mails {
+            let prepared = prepare(&self.config, &self.attachments, raw)?;
+            tx.savepoint()?;
+            let outcome = match &prepared {
+                Prepared::Mail { mail, hash } => {
+                    store_mail(&self.config, &tx, raw, mail, hash, source, now)
                 }
+                Prepared::Reject { hash, reason } => {
+                    store_quarantine(&self.quarantine, &tx, raw, hash, &source.name, reason, now)
+                }
+            };
+            let outcome = match outcome {
+                Ok(outcome) => {
+                    tx.release_savepoint()?;
+                    outcome
+                }
+                Err(error) if error.is_temporary() => return Err(error.into()),
+                Err(error) => {
+                    // A mail the store cannot take (a bug, a constraint) must not block the rest.
+                    tx.rollback_savepoint()?;
+                    let reason = match &error {
+                        StoreError::Refused(reason) => reason.clone(),
+                        other => format!("the store refused it: {other}"),
+                    };
+                    let hash = match &prepared {
+                        Prepared::Mail { hash, .. } | Prepared::Reject { hash, .. } => hash.clone(),
+                    };
+                    store_quarantine(
+                        &self.quarantine,
+                        &tx,
+                        raw,
+                        &hash,
+                        &source.name,
+                        &reason,
+                        now,
+                    )?
+                }
+            };
+            outcomes.push(outcome);
+        }
+        tx.commit()?;
+        for outcome in &outcomes {
+            if let IngestOutcome::Quarantined { id, reason } = outcome {
+                tracing::warn!(source = %source.name, id, reason, "mail quarantined");
             }
         }
-        let record = InboundRecord {
-            mail,
-            raw,
-            content_hash,
-            source: &source.name,
-            now,
-        };
-        tx.apply_intake(&plan, &record, &rendered)?;
-        tx.commit()?;
-        let outcome = outcome_of(&plan, !rendered.is_empty());
-        tracing::info!(
-            source = %source.name,
-            message_id = mail.message_id.as_deref().unwrap_or("-"),
-            from = mail.from.as_ref().map_or("-", |m| m.address.as_str()),
-            ticket = %plan.ticket,
-            decision = %thread,
-            auto_reply = ?plan.auto_reply,
-            "mail stored"
-        );
-        Ok(outcome)
+        Ok(outcomes)
     }
+}
 
-    fn quarantine(
-        &mut self,
-        raw: &[u8],
-        hash: &str,
-        source: &str,
-        reason: &str,
-        now: i64,
-    ) -> Result<IngestOutcome, IngestError> {
-        let path = self.quarantine.put(hash, ".eml", raw)?;
-        let tx = self.store.write()?;
-        let id = match tx.quarantined(hash)? {
-            Some(id) => id,
-            None => tx.insert_quarantine(
-                now,
-                source,
-                reason,
+/// A mail read and checked, its attachments written: ready for the transaction.
+enum Prepared {
+    Mail {
+        mail: Box<InboundMail>,
+        hash: String,
+    },
+    Reject {
+        hash: String,
+        reason: String,
+    },
+}
+
+fn prepare(config: &Config, attachments: &BlobStore, raw: &[u8]) -> Result<Prepared, IngestError> {
+    if raw.len() as u64 > config.max_message_bytes {
+        return Ok(Prepared::Reject {
+            hash: content_hash(raw),
+            reason: format!(
+                "message is {} bytes, over general.max_message_bytes ({})",
                 raw.len(),
-                hash,
-                &path.to_string_lossy(),
-            )?,
-        };
-        tx.commit()?;
-        tracing::warn!(source, id, reason, path = %path.display(), "mail quarantined");
-        Ok(IngestOutcome::Quarantined {
-            id,
-            reason: reason.to_string(),
-        })
+                config.max_message_bytes
+            ),
+        });
     }
+    let parsed = match parse_mail(raw) {
+        Ok(parsed) => parsed,
+        Err(rejection) => {
+            return Ok(Prepared::Reject {
+                hash: content_hash(raw),
+                reason: rejection.to_string(),
+            })
+        }
+    };
+    for (meta, bytes) in parsed.attachments() {
+        // Derived data (the raw mail is in the database): no flush needed.
+        attachments.put(&meta.sha256, "", bytes, false)?;
+    }
+    // The parser's copy of the mail goes before the store takes its own.
+    let (mail, hash) = parsed.into_mail();
+    Ok(Prepared::Mail {
+        mail: Box::new(mail),
+        hash,
+    })
+}
+
+fn store_mail(
+    config: &Config,
+    tx: &WriteTx<'_>,
+    raw: &[u8],
+    mail: &InboundMail,
+    content_hash: &str,
+    source: &Source,
+    now: i64,
+) -> Result<IngestOutcome, StoreError> {
+    let policy = &config.intake;
+    if let Some(ticket) = tx
+        .read()
+        .duplicate_of(mail.message_id.as_deref(), content_hash)?
+    {
+        return Ok(IngestOutcome::Duplicate { ticket });
+    }
+    let thread = decide_thread(&thread_clues(&tx.read(), mail, &policy.tags)?);
+    let view = match &thread {
+        ThreadDecision::Existing { ticket, .. } => tx.ticket_view(*ticket)?,
+        ThreadDecision::New { .. } => None,
+    };
+    let requester = crate::core::intake::requester_of(mail);
+    let auto_replies_last_hour = match &requester {
+        Some(mailbox) => tx.read().auto_replies_since(&mailbox.address, now - 3600)?,
+        None => 0,
+    };
+    let input = IntakeInput {
+        mail,
+        thread: &thread,
+        ticket: view.as_ref(),
+        next_number: tx.next_ticket_number(config.first_ticket_number)?,
+        auto_replies_last_hour,
+        now,
+        id_seed: &content_hash[..20],
+        queue: source.queue.as_deref(),
+    };
+    let plan = match decide_intake(policy, &input) {
+        Ok(plan) => plan,
+        Err(reason) => {
+            return Err(StoreError::Refused(reason.to_string()));
+        }
+    };
+    let mut rendered = Vec::with_capacity(plan.outgoing.len());
+    for outgoing in &plan.outgoing {
+        match render(outgoing, now) {
+            Ok(raw) => rendered.push(RenderedMail {
+                mail: outgoing,
+                raw,
+            }),
+            Err(error) => {
+                tracing::warn!(ticket = %outgoing.ticket, %error, "outgoing mail not queued")
+            }
+        }
+    }
+    let record = InboundRecord {
+        mail,
+        raw,
+        content_hash,
+        source: &source.name,
+        now,
+    };
+    tx.apply_intake(&plan, &record, &rendered)?;
+    tracing::info!(
+        source = %source.name,
+        message_id = mail.message_id.as_deref().unwrap_or("-"),
+        from = mail.from.as_ref().map_or("-", |m| m.address.as_str()),
+        ticket = %plan.ticket,
+        decision = %thread,
+        auto_reply = ?plan.auto_reply,
+        "mail stored"
+    );
+    Ok(outcome_of(&plan, !rendered.is_empty()))
+}
+
+fn store_quarantine(
+    quarantine: &BlobStore,
+    tx: &WriteTx<'_>,
+    raw: &[u8],
+    hash: &str,
+    source: &str,
+    reason: &str,
+    now: i64,
+) -> Result<IngestOutcome, StoreError> {
+    // The raw file is the only copy of a quarantined mail: flushed before the row commits.
+    let path = quarantine
+        .put(hash, ".eml", raw, true)
+        .map_err(|e| StoreError::Io(e.to_string()))?;
+    let id = match tx.quarantined(hash)? {
+        Some(id) => id,
+        None => tx.insert_quarantine(
+            now,
+            source,
+            reason,
+            raw.len(),
+            hash,
+            &path.to_string_lossy(),
+        )?,
+    };
+    Ok(IngestOutcome::Quarantined {
+        id,
+        reason: reason.to_string(),
+    })
 }
 
 fn outcome_of(plan: &IntakePlan, queued_mail: bool) -> IngestOutcome {

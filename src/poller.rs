@@ -241,21 +241,18 @@ impl<C: MailboxConnector> MailboxTask<C> {
                 break;
             }
             let mails = session.fetch(&batch).await?;
+            let raws: Vec<&[u8]> = mails.iter().map(|(_, raw)| raw.as_slice()).collect();
+            // One transaction for the batch, durable before anything is moved.
+            let outcomes = match self.pipeline.ingest_batch(&raws, &source, system_now()) {
+                Ok(outcomes) => outcomes,
+                Err(IngestError::Temporary(error)) => return Err(RoundError::Store(error)),
+            };
             let mut stored = Vec::with_capacity(mails.len());
             let mut quarantined = Vec::new();
-            let mut store_error = None;
-            for (uid, raw) in mails {
-                match self.pipeline.ingest(&raw, &source, system_now()) {
-                    Ok(IngestOutcome::Quarantined { .. }) => quarantined.push(uid),
-                    Ok(_) => stored.push(uid),
-                    Err(IngestError::Temporary(error)) => {
-                        store_error = Some(error);
-                        break;
-                    }
-                }
-                // Stop intake, but only after the mail in hand is committed and filed.
-                if *stop.borrow() {
-                    break;
+            for ((uid, _), outcome) in mails.iter().zip(&outcomes) {
+                match outcome {
+                    IngestOutcome::Quarantined { .. } => quarantined.push(*uid),
+                    _ => stored.push(*uid),
                 }
             }
             session
@@ -273,9 +270,6 @@ impl<C: MailboxConnector> MailboxTask<C> {
                 ..MailboxUpdate::default()
             });
             self.wake_outbox.notify_one();
-            if let Some(error) = store_error {
-                return Err(RoundError::Store(error));
-            }
         }
         Ok(())
     }

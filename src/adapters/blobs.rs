@@ -18,9 +18,16 @@ impl BlobStore {
         self.root.join(fan).join(format!("{rest}{extension}"))
     }
 
-    /// Writes `bytes` under their hash unless already there. Written to a temporary name, synced,
-    /// then renamed, so a crash never leaves a truncated file under a valid name.
-    pub fn put(&self, sha256: &str, extension: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    /// Writes `bytes` under their hash unless already there. Written to a temporary name, then
+    /// renamed, so a crash never leaves a truncated file under a valid name; `durable` also flushes
+    /// it to disk first (for files that are the only copy of something).
+    pub fn put(
+        &self,
+        sha256: &str,
+        extension: &str,
+        bytes: &[u8],
+        durable: bool,
+    ) -> std::io::Result<PathBuf> {
         let path = self.path_of(sha256, extension);
         if path.exists() {
             return Ok(path);
@@ -29,7 +36,9 @@ impl BlobStore {
         std::fs::create_dir_all(dir)?;
         let mut temporary = tempfile_in(dir)?;
         temporary.1.write_all(bytes)?;
-        temporary.1.sync_all()?;
+        if durable {
+            temporary.1.sync_all()?;
+        }
         std::fs::rename(&temporary.0, &path)?;
         Ok(path)
     }
@@ -59,8 +68,8 @@ mod tests {
     fn put_is_idempotent_and_fans_out() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = BlobStore::new(dir.path());
-        let first = blobs.put("abcdef", ".bin", b"hello").unwrap();
-        let second = blobs.put("abcdef", ".bin", b"hello").unwrap();
+        let first = blobs.put("abcdef", ".bin", b"hello", true).unwrap();
+        let second = blobs.put("abcdef", ".bin", b"hello", true).unwrap();
         assert_eq!(first, second);
         assert_eq!(first, dir.path().join("ab").join("cdef.bin"));
         assert_eq!(std::fs::read(first).unwrap(), b"hello");

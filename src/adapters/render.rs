@@ -67,6 +67,12 @@ pub fn render(mail: &OutgoingMail, now: i64) -> Result<Vec<u8>, RenderError> {
     for to in &mail.to {
         builder = builder.to(mailbox(to).map_err(error)?);
     }
+    for cc in &mail.cc {
+        builder = builder.cc(mailbox(cc).map_err(error)?);
+    }
+    if let Some(reply_to) = &mail.reply_to {
+        builder = builder.reply_to(mailbox(reply_to).map_err(error)?);
+    }
     if let Some(id) = &mail.in_reply_to {
         builder = builder.in_reply_to(format!("<{id}>"));
     }
@@ -107,6 +113,8 @@ mod tests {
             ticket: TicketNumber(1042),
             from: Mailbox::new(Some("Équipe Support"), "support@desk.example.test"),
             to: vec![Mailbox::new(Some("Hélène Marchand"), "helene@example.test")],
+            cc: vec![Mailbox::new(None, "carol@example.test")],
+            reply_to: Some(Mailbox::new(None, "support@desk.example.test")),
             envelope_from: None,
             subject: "[Helpdesk #1042] Imprimante bloquée".into(),
             body: "Bonjour Hélène,\n\nticket n° 1042.\n".into(),
@@ -121,6 +129,8 @@ mod tests {
         assert_eq!(back.subject, mail.subject);
         assert_eq!(back.from, Some(mail.from.clone()));
         assert_eq!(back.to, mail.to);
+        assert_eq!(back.cc, mail.cc);
+        assert_eq!(back.reply_to, mail.reply_to);
         assert_eq!(back.message_id.as_deref(), Some(mail.message_id.as_str()));
         assert_eq!(back.in_reply_to, vec!["m1@example.test".to_string()]);
         assert_eq!(back.references, mail.references);

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_mailbox_state.sql"),
     include_str!("migrations/0003_outbox_in_flight.sql"),
+    include_str!("migrations/0004_fts_inbound_only.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,11 @@ pub enum StoreError {
     TooNew { found: usize, supported: usize },
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The mail cannot make or join a ticket (no sender, a vanished ticket): quarantine it.
+    #[error("{0}")]
+    Refused(String),
+    #[error("file system: {0}")]
+    Io(String),
 }
 
 impl StoreError {
@@ -43,6 +49,7 @@ impl StoreError {
                     | ErrorCode::OutOfMemory
                     | ErrorCode::ReadOnly
             ),
+            StoreError::Io(_) => true,
             _ => false,
         }
     }
@@ -235,8 +242,10 @@ impl Store {
 
     fn configure(conn: Connection) -> StoreResult<Store> {
         conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "wal")?;
-        conn.pragma_update(None, "synchronous", "normal")?;
+        enable_wal(&conn)?;
+        // A mail is acknowledged to the MTA, or moved out of its IMAP folder, once its
+        // transaction commits: that commit must survive a power cut.
+        conn.pragma_update(None, "synchronous", "full")?;
         conn.pragma_update(None, "foreign_keys", "on")?;
         Ok(Store { conn })
     }
@@ -284,6 +293,13 @@ impl Store {
 
     pub fn read(&self) -> Reader<'_> {
         Reader { conn: &self.conn }
+    }
+
+    /// For connections whose writes may be lost in a power cut without losing mail (the outbox
+    /// sender's "sent" marks: losing one means sending again, which is at-least-once anyway).
+    pub fn relax_durability(&self) -> StoreResult<()> {
+        self.conn.pragma_update(None, "synchronous", "normal")?;
+        Ok(())
     }
 }
 
@@ -597,6 +613,22 @@ impl Reader<'_> {
 }
 
 impl<'c> WriteTx<'c> {
+    /// Starts a savepoint: what follows can be undone alone.
+    pub fn savepoint(&mut self) -> StoreResult<()> {
+        self.tx.execute_batch("SAVEPOINT mail")?;
+        Ok(())
+    }
+
+    pub fn release_savepoint(&mut self) -> StoreResult<()> {
+        self.tx.execute_batch("RELEASE mail")?;
+        Ok(())
+    }
+
+    pub fn rollback_savepoint(&mut self) -> StoreResult<()> {
+        self.tx.execute_batch("ROLLBACK TO mail; RELEASE mail")?;
+        Ok(())
+    }
+
     pub fn read(&self) -> Reader<'_> {
         Reader { conn: &self.tx }
     }
@@ -817,7 +849,7 @@ impl<'c> WriteTx<'c> {
             content_hash: &hash,
             from: Some(&mail.from.address),
             to: &mail.to,
-            cc: &[],
+            cc: &mail.cc,
             subject: &mail.subject,
             text: &mail.body,
             raw: &rendered.raw,
@@ -825,7 +857,12 @@ impl<'c> WriteTx<'c> {
             sent_date: Some(now),
             now,
         })?;
-        let recipients: Vec<&str> = mail.to.iter().map(|m| m.address.as_str()).collect();
+        let recipients: Vec<&str> = mail
+            .to
+            .iter()
+            .chain(&mail.cc)
+            .map(|m| m.address.as_str())
+            .collect();
         self.tx
             .prepare_cached(
                 "INSERT INTO outbox (message, envelope_from, recipients, status, next_attempt_at, created_at)
@@ -983,6 +1020,33 @@ struct MessageInsert<'a> {
     source: &'a str,
     sent_date: Option<i64>,
     now: i64,
+}
+
+/// Switching a new database to WAL answers "busy" at once, without the busy timeout, when
+/// another process opens it at the same moment (the first deliveries of a new installation):
+/// retry for as long as the busy timeout would have waited.
+fn enable_wal(conn: &Connection) -> StoreResult<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mode: rusqlite::Result<String> =
+            conn.pragma_query_value(None, "journal_mode", |row| row.get(0));
+        if mode.as_deref().is_ok_and(|m| m.eq_ignore_ascii_case("wal")) {
+            return Ok(());
+        }
+        match conn
+            .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get::<_, String>(0))
+        {
+            Ok(_) => return Ok(()),
+            Err(error) => {
+                let busy = matches!(&error, rusqlite::Error::SqliteFailure(e, _)
+                    if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked));
+                if !busy || std::time::Instant::now() > deadline {
+                    return Err(error.into());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
 }
 
 fn ticket_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {

@@ -403,6 +403,8 @@ fn acknowledgement(
         ticket: number,
         from: policy.support.clone(),
         to: vec![requester.clone()],
+        cc: Vec::new(),
+        reply_to: None,
         envelope_from: None,
         subject,
         body,

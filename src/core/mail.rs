@@ -23,6 +23,8 @@ pub struct InboundMail {
     pub attachments: Vec<AttachmentMeta>,
     /// Message-IDs named inside a delivery report (the mail that bounced), to thread bounces.
     pub reported_message_ids: Vec<String>,
+    /// `Authentication-Results` verdicts, topmost header first.
+    pub auth_results: Vec<crate::core::people::AuthResult>,
 }
 
 /// The headers that tell an automatic or bulk mail from a person's.

@@ -10,6 +10,7 @@ pub mod language;
 pub mod loops;
 pub mod mail;
 pub mod outgoing;
+pub mod people;
 pub mod subject;
 pub mod templates;
 pub mod threading;

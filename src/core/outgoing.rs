@@ -8,18 +8,43 @@ use super::ticket::TicketNumber;
 #[serde(rename_all = "snake_case")]
 pub enum OutgoingKind {
     Acknowledgement,
+    NewTicketNotice,
+    /// An agent's answer sent on to the requester and participants.
+    Relay,
+    /// A requester's mail sent on to the assignee or the triagers.
+    RelayToAgents,
+    AssignmentNotice,
+    TransferNotice,
+    EscalationNotice,
+    ResolutionNotice,
+    MergeNotice,
+    /// An answer to a command mail: help, or why nothing was applied.
+    CommandReply,
 }
 
 impl OutgoingKind {
     pub fn as_str(self) -> &'static str {
         match self {
             OutgoingKind::Acknowledgement => "acknowledgement",
+            OutgoingKind::NewTicketNotice => "new_ticket_notice",
+            OutgoingKind::Relay => "relay",
+            OutgoingKind::RelayToAgents => "relay_to_agents",
+            OutgoingKind::AssignmentNotice => "assignment_notice",
+            OutgoingKind::TransferNotice => "transfer_notice",
+            OutgoingKind::EscalationNotice => "escalation_notice",
+            OutgoingKind::ResolutionNotice => "resolution_notice",
+            OutgoingKind::MergeNotice => "merge_notice",
+            OutgoingKind::CommandReply => "command_reply",
         }
     }
 
-    /// Automatic mail counts against the per-sender hourly cap and carries `Auto-Submitted`.
+    /// Automatic replies to whoever wrote count against the per-address hourly cap. (Notices to
+    /// agents and relayed mail are not replies to the sender.)
     pub fn is_automatic(self) -> bool {
-        matches!(self, OutgoingKind::Acknowledgement)
+        matches!(
+            self,
+            OutgoingKind::Acknowledgement | OutgoingKind::CommandReply
+        )
     }
 }
 
@@ -29,6 +54,9 @@ pub struct OutgoingMail {
     pub ticket: TicketNumber,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    /// Where replies go when it is not `from` (relayed mail: always the support address).
+    pub reply_to: Option<Mailbox>,
     /// SMTP reverse-path; `None` is the null sender `<>`, which RFC 3834 asks of automatic replies
     /// so that a bounce of a bounce cannot happen.
     pub envelope_from: Option<String>,

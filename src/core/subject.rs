@@ -1,7 +1,5 @@
 //! Subjects: reply/forward prefixes in many languages, and our ticket tag `[Helpdesk #1042]`.
 
-use std::sync::LazyLock;
-
 use regex::Regex;
 
 use super::ticket::TicketNumber;
@@ -9,26 +7,39 @@ use super::ticket::TicketNumber;
 /// Reply and forward prefixes seen in the wild: English, French (TR, RE :, Réf), Italian (R, RIF, I),
 /// German (AW, WG), Nordic (SV, VS, VB, VL), Dutch (Antw, Doorst), Polish (Odp, PD), Turkish (YNT),
 /// Spanish/Portuguese (RV, ENC, RES), Finnish (VL), Greek, Chinese and Japanese clients.
-static REPLY_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?xi)^\s*
-        (?: re | fwd? | fw | tr | wtr | aw | wg | sv | vs | vb | vl | r | rif | réf\.? | ref | i
-          | antw | doorst | odp | pd | ynt | rv | enc | res | fs | atb | πρ | σχετ | 回复 | 回覆
-          | 答复 | 转发 | 轉寄 | 返信 | 転送 )
-        \s* (?: \[\d+\] | \(\d+\) )?   # Re[2]: and Re(2): counters
-        \s* [:：] \s*",
-    )
-    .expect("reply prefix pattern is valid")
-});
+const REPLY_PREFIXES: &[&str] = &[
+    "re", "fwd", "fw", "tr", "wtr", "aw", "wg", "sv", "vs", "vb", "vl", "r", "rif", "réf", "réf.",
+    "ref", "i", "antw", "doorst", "odp", "pd", "ynt", "rv", "enc", "res", "fs", "atb", "πρ",
+    "σχετ", "回复", "回覆", "答复", "转发", "轉寄", "返信", "転送",
+];
+
+/// One prefix at the start of `subject` (`Re:`, `RE :`, `Re[2]:`, `回复：`): the rest after it.
+fn strip_one_prefix(subject: &str) -> Option<&str> {
+    let (colon, colon_len) = subject
+        .char_indices()
+        .take(12)
+        .find(|(_, c)| *c == ':' || *c == '：')
+        .map(|(i, c)| (i, c.len_utf8()))?;
+    let mut word = subject[..colon].trim_end();
+    // Reply counters: Re[2]: and Re(2):
+    if let Some(stripped) = word.strip_suffix(']').or_else(|| word.strip_suffix(')')) {
+        let open = stripped.rfind(['[', '('])?;
+        if !stripped[open + 1..].chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        word = stripped[..open].trim_end();
+    }
+    let word = word.to_lowercase();
+    REPLY_PREFIXES
+        .contains(&word.as_str())
+        .then(|| subject[colon + colon_len..].trim_start())
+}
 
 /// Removes any chain of reply/forward prefixes: `TR: Re: AW: hello` → `hello`.
 pub fn strip_reply_prefixes(subject: &str) -> &str {
     let mut rest = subject.trim();
-    while let Some(found) = REPLY_PREFIX.find(rest) {
-        if found.end() == 0 {
-            break;
-        }
-        rest = rest[found.end()..].trim_start();
+    while let Some(next) = strip_one_prefix(rest) {
+        rest = next;
     }
     rest
 }
@@ -46,7 +57,8 @@ impl TagFormat {
     pub fn new(prefix: &str) -> TagFormat {
         let prefix = prefix.trim().to_string();
         let pattern = Regex::new(&format!(
-            r"(?i)\[\s*{}\s*#\s*(\d{{1,18}})\s*\]",
+            // ASCII classes keep the compiled pattern small: it is built at every start-up.
+            r"(?i)\[[ \t]*{}[ \t]*#[ \t]*([0-9]{{1,18}})[ \t]*\]",
             regex::escape(&prefix)
         ))
         .expect("an escaped prefix always makes a valid pattern");

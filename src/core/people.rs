@@ -1,0 +1,462 @@
+//! Who is who: agents with their roles, queues and levels, queues' triagers, and who may command.
+
+use super::address::{domain, without_subaddress};
+use super::commands::Command;
+use super::language::Language;
+use super::ticket::Level;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentRole {
+    /// Works tickets in their queues and levels.
+    Agent,
+    /// Also assigns to others, transfers, merges.
+    Triager,
+    /// Everything, everywhere.
+    Admin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    /// The name used in `#assign NAME`.
+    pub name: String,
+    /// Shown as the From display name of what they write to requesters.
+    pub display_name: String,
+    /// Lowercased; the first is where Guichet writes to them.
+    pub addresses: Vec<String>,
+    pub role: AgentRole,
+    /// Empty: every queue.
+    pub queues: Vec<String>,
+    /// Empty: every level.
+    pub levels: Vec<Level>,
+    /// The secret word for `#token`, when trust asks for one.
+    pub token: Option<String>,
+    pub language: Option<Language>,
+}
+
+impl Agent {
+    pub fn address(&self) -> &str {
+        &self.addresses[0]
+    }
+
+    pub fn works_in(&self, queue: &str, level: Level) -> bool {
+        (self.queues.is_empty() || self.queues.iter().any(|q| q == queue))
+            && (self.levels.is_empty() || self.levels.contains(&level))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queue {
+    pub name: String,
+    /// Addresses that get new-ticket and transfer notices.
+    pub triagers: Vec<String>,
+}
+
+/// How a command's sender is believed to be who the From says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// An `Authentication-Results` header from one of these authserv-ids says DKIM or SPF passed
+    /// for the From domain.
+    AuthenticationResults(Vec<String>),
+    /// The agent's secret word on a `#token` line.
+    Token,
+    /// Either of the two.
+    Either(Vec<String>),
+    /// The From address alone: only when set explicitly.
+    None,
+}
+
+/// One `Authentication-Results` verdict, as the parsing adapter read it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct AuthResult {
+    pub authserv_id: String,
+    /// `dkim`, `spf`, `dmarc`, …
+    pub method: String,
+    /// `pass`, `fail`, `none`, …
+    pub result: String,
+    /// `header.d` for DKIM, the `smtp.mailfrom` domain for SPF.
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    pub agents: Vec<Agent>,
+    pub queues: Vec<Queue>,
+    /// Extra addresses per level (index 0 is level 1), besides the agents working at that level.
+    pub level_addresses: [Vec<String>; 4],
+}
+
+impl Directory {
+    pub fn agent_by_address(&self, address: &str) -> Option<&Agent> {
+        let address = without_subaddress(address);
+        self.agents.iter().find(|agent| {
+            agent
+                .addresses
+                .iter()
+                .any(|a| without_subaddress(a) == address)
+        })
+    }
+
+    /// `#assign bob` names an agent by name or by address, in any case.
+    pub fn agent_by_name(&self, name: &str) -> Option<&Agent> {
+        let name = name.trim().to_lowercase();
+        self.agents
+            .iter()
+            .find(|agent| agent.name.to_lowercase() == name)
+            .or_else(|| self.agent_by_address(&name))
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&Queue> {
+        self.queues
+            .iter()
+            .find(|queue| queue.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn triagers_of(&self, queue: &str) -> Vec<String> {
+        let mut addresses: Vec<String> = self
+            .queue(queue)
+            .map(|q| q.triagers.clone())
+            .unwrap_or_default();
+        if addresses.is_empty() {
+            // A queue without its own list falls back to the triagers and admins who work it.
+            addresses = self
+                .agents
+                .iter()
+                .filter(|a| {
+                    matches!(a.role, AgentRole::Triager | AgentRole::Admin)
+                        && (a.queues.is_empty() || a.queues.iter().any(|q| q == queue))
+                })
+                .map(|a| a.address().to_string())
+                .collect();
+        }
+        addresses
+    }
+
+    /// Who hears about an escalation to `level`: its configured addresses and its agents.
+    pub fn addresses_of_level(&self, level: Level) -> Vec<String> {
+        let mut addresses = self.level_addresses[(level.get() - 1) as usize].clone();
+        for agent in &self.agents {
+            if agent.levels.contains(&level) && !addresses.iter().any(|a| a == agent.address()) {
+                addresses.push(agent.address().to_string());
+            }
+        }
+        addresses
+    }
+}
+
+/// Whether the mail's From can be believed for commands.
+pub fn sender_is_trusted(
+    trust: &Trust,
+    from: &str,
+    results: &[AuthResult],
+    token: Option<&str>,
+    agent: Option<&Agent>,
+) -> bool {
+    let by_results = |ids: &[String]| authenticated(ids, from, results);
+    let by_token = || match (token, agent.and_then(|a| a.token.as_deref())) {
+        (Some(given), Some(expected)) => constant_time_eq(given.as_bytes(), expected.as_bytes()),
+        _ => false,
+    };
+    match trust {
+        Trust::AuthenticationResults(ids) => by_results(ids),
+        Trust::Token => by_token(),
+        Trust::Either(ids) => by_results(ids) || by_token(),
+        Trust::None => true,
+    }
+}
+
+/// DKIM `pass` with `header.d` equal to (or a parent of) the From domain, or SPF `pass` for it,
+/// reported by a trusted authserv-id. Only the first result list from a trusted server counts:
+/// the receiving MTA puts its own on top and must remove any copy with its id coming from outside.
+fn authenticated(trusted_ids: &[String], from: &str, results: &[AuthResult]) -> bool {
+    let from_domain = domain(from).to_lowercase();
+    let Some(first_trusted) = results
+        .iter()
+        .find(|r| {
+            trusted_ids
+                .iter()
+                .any(|id| id.eq_ignore_ascii_case(&r.authserv_id))
+        })
+        .map(|r| r.authserv_id.to_lowercase())
+    else {
+        return false;
+    };
+    results
+        .iter()
+        .filter(|r| r.authserv_id.to_lowercase() == first_trusted)
+        .any(|r| {
+            let aligned = r.domain.as_deref().is_some_and(|d| {
+                let d = d.to_lowercase();
+                from_domain == d || from_domain.ends_with(&format!(".{d}"))
+            });
+            matches!(r.method.as_str(), "dkim" | "spf") && r.result == "pass" && aligned
+        })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Who sent a mail on a ticket, as far as commands are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing<'a> {
+    Agent(&'a Agent),
+    Requester,
+    Other,
+}
+
+/// Why a role may not give a command on this ticket, or `None` when it may.
+pub fn refusal(
+    standing: Standing<'_>,
+    command: &Command,
+    queue: &str,
+    level: Level,
+) -> Option<String> {
+    match standing {
+        Standing::Agent(agent) => match agent.role {
+            AgentRole::Admin => None,
+            AgentRole::Triager => None,
+            AgentRole::Agent => {
+                if !agent.works_in(queue, level)
+                    && !matches!(
+                        command,
+                        Command::Help | Command::Token(_) | Command::Note(_)
+                    )
+                {
+                    return Some(format!("you do not work queue {queue} at level {level}"));
+                }
+                match command {
+                    Command::Assign(Some(name)) if !name.eq_ignore_ascii_case(&agent.name) => {
+                        Some("only triagers assign to someone else; #assign me works".into())
+                    }
+                    Command::Merge(_) => Some("only triagers merge tickets".into()),
+                    _ => None,
+                }
+            }
+        },
+        Standing::Requester => match command {
+            Command::Close | Command::Reopen | Command::Help | Command::Token(_) => None,
+            _ => Some("requesters may only #close or #reopen their own ticket".into()),
+        },
+        Standing::Other => {
+            Some("only the ticket's requester and the helpdesk's agents may give commands".into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(name: &str, role: AgentRole) -> Agent {
+        Agent {
+            name: name.into(),
+            display_name: name.into(),
+            addresses: vec![format!("{name}@example.com")],
+            role,
+            queues: vec!["general".into()],
+            levels: vec![Level::FIRST, Level::new(2).unwrap()],
+            token: Some("s3cret".into()),
+            language: None,
+        }
+    }
+
+    fn result(id: &str, method: &str, result: &str, domain: &str) -> AuthResult {
+        AuthResult {
+            authserv_id: id.into(),
+            method: method.into(),
+            result: result.into(),
+            domain: Some(domain.into()),
+        }
+    }
+
+    #[test]
+    fn authentication_results_must_be_trusted_passing_and_aligned() {
+        let trust = Trust::AuthenticationResults(vec!["mx.example.com".into()]);
+        let ok = |results: &[AuthResult]| {
+            sender_is_trusted(&trust, "bob@example.com", results, None, None)
+        };
+        assert!(ok(&[result(
+            "mx.example.com",
+            "dkim",
+            "pass",
+            "example.com"
+        )]));
+        assert!(ok(&[result(
+            "MX.example.com",
+            "spf",
+            "pass",
+            "example.com"
+        )]));
+        assert!(!ok(&[]), "no header");
+        assert!(
+            !ok(&[result("evil.example", "dkim", "pass", "example.com")]),
+            "untrusted server"
+        );
+        assert!(
+            !ok(&[result("mx.example.com", "dkim", "fail", "example.com")]),
+            "failed"
+        );
+        assert!(
+            !ok(&[result("mx.example.com", "dkim", "pass", "evil.example")]),
+            "not aligned"
+        );
+        assert!(
+            !ok(&[result("mx.example.com", "dmarc", "pass", "example.com")]),
+            "method"
+        );
+        let sub = sender_is_trusted(
+            &trust,
+            "bob@eu.example.com",
+            &[result("mx.example.com", "dkim", "pass", "example.com")],
+            None,
+            None,
+        );
+        assert!(sub, "a parent domain signature is aligned (relaxed)");
+    }
+
+    #[test]
+    fn tokens_and_explicit_none() {
+        let bob = agent("bob", AgentRole::Agent);
+        assert!(sender_is_trusted(
+            &Trust::Token,
+            "bob@example.com",
+            &[],
+            Some("s3cret"),
+            Some(&bob)
+        ));
+        assert!(!sender_is_trusted(
+            &Trust::Token,
+            "bob@example.com",
+            &[],
+            Some("guess"),
+            Some(&bob)
+        ));
+        assert!(!sender_is_trusted(
+            &Trust::Token,
+            "bob@example.com",
+            &[],
+            None,
+            Some(&bob)
+        ));
+        assert!(sender_is_trusted(
+            &Trust::Either(vec![]),
+            "bob@example.com",
+            &[],
+            Some("s3cret"),
+            Some(&bob)
+        ));
+        assert!(sender_is_trusted(
+            &Trust::None,
+            "bob@example.com",
+            &[],
+            None,
+            None
+        ));
+    }
+
+    #[test]
+    fn roles_decide_what_may_be_commanded() {
+        let bob = agent("bob", AgentRole::Agent);
+        let alice = agent("alice", AgentRole::Triager);
+        let general =
+            |standing, command: Command| refusal(standing, &command, "general", Level::FIRST);
+        assert_eq!(general(Standing::Agent(&bob), Command::Assign(None)), None);
+        assert_eq!(
+            general(Standing::Agent(&bob), Command::Assign(Some("BOB".into()))),
+            None
+        );
+        assert!(general(Standing::Agent(&bob), Command::Assign(Some("carol".into()))).is_some());
+        assert!(general(
+            Standing::Agent(&bob),
+            Command::Merge(super::super::ticket::TicketNumber(3))
+        )
+        .is_some());
+        assert_eq!(
+            general(
+                Standing::Agent(&alice),
+                Command::Merge(super::super::ticket::TicketNumber(3))
+            ),
+            None
+        );
+        assert!(
+            refusal(
+                Standing::Agent(&bob),
+                &Command::Close,
+                "hardware",
+                Level::FIRST
+            )
+            .is_some(),
+            "other queue"
+        );
+        assert!(
+            refusal(
+                Standing::Agent(&bob),
+                &Command::Close,
+                "general",
+                Level::VENDOR
+            )
+            .is_some(),
+            "other level"
+        );
+        assert_eq!(general(Standing::Requester, Command::Close), None);
+        assert_eq!(general(Standing::Requester, Command::Reopen), None);
+        assert!(general(
+            Standing::Requester,
+            Command::Priority(super::super::ticket::Priority::Urgent)
+        )
+        .is_some());
+        assert!(general(Standing::Other, Command::Close).is_some());
+    }
+
+    #[test]
+    fn directory_lookups() {
+        let mut vendor = agent("acme", AgentRole::Agent);
+        vendor.levels = vec![Level::VENDOR];
+        vendor.addresses = vec!["support@vendor.example".into()];
+        let directory = Directory {
+            agents: vec![
+                agent("bob", AgentRole::Agent),
+                agent("alice", AgentRole::Triager),
+                vendor,
+            ],
+            queues: vec![Queue {
+                name: "hardware".into(),
+                triagers: vec!["hw-lead@example.com".into()],
+            }],
+            level_addresses: [vec![], vec!["l2-list@example.com".into()], vec![], vec![]],
+        };
+        assert_eq!(
+            directory
+                .agent_by_address("Bob+x@example.com".to_lowercase().as_str())
+                .unwrap()
+                .name,
+            "bob"
+        );
+        assert_eq!(directory.agent_by_name("ALICE").unwrap().name, "alice");
+        assert_eq!(
+            directory.agent_by_name("alice@example.com").unwrap().name,
+            "alice"
+        );
+        assert_eq!(
+            directory.triagers_of("hardware"),
+            vec!["hw-lead@example.com".to_string()]
+        );
+        assert_eq!(
+            directory.triagers_of("general"),
+            vec!["alice@example.com".to_string()]
+        );
+        assert_eq!(
+            directory.addresses_of_level(Level::new(2).unwrap()),
+            vec![
+                "l2-list@example.com".to_string(),
+                "bob@example.com".into(),
+                "alice@example.com".into()
+            ]
+        );
+        assert_eq!(
+            directory.addresses_of_level(Level::VENDOR),
+            vec!["support@vendor.example".to_string()]
+        );
+    }
+}
