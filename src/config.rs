@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::core::address::{looks_like_address, normalize_address, Mailbox};
+use crate::core::commands::Vocabulary;
 use crate::core::intake::{IntakePolicy, StrangerPolicy};
 use crate::core::language::Language;
 use crate::core::loops::{LoopPolicy, DEFAULT_ROLE_SENDERS};
+use crate::core::people::{Agent, AgentRole, Directory, Queue, Trust};
 use crate::core::subject::TagFormat;
 use crate::core::templates::{Template, TemplateKind, TemplateSet};
 use crate::core::ticket::{Level, Priority};
@@ -54,6 +56,57 @@ struct RawConfig {
     log: RawLog,
     #[serde(default, rename = "mailbox")]
     mailboxes: Vec<RawMailbox>,
+    #[serde(default)]
+    commands: RawCommands,
+    #[serde(default, rename = "agent")]
+    agents: Vec<RawAgent>,
+    #[serde(default, rename = "queue")]
+    queues: Vec<RawQueue>,
+    #[serde(default, rename = "level")]
+    levels: Vec<RawLevel>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCommands {
+    trust: Option<String>,
+    #[serde(default)]
+    trusted_authserv_ids: Vec<String>,
+    comment_address: Option<String>,
+    #[serde(default)]
+    aliases: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    name: String,
+    display_name: Option<String>,
+    addresses: Vec<String>,
+    role: Option<String>,
+    #[serde(default)]
+    queues: Vec<String>,
+    #[serde(default)]
+    levels: Vec<u8>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    language: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    name: String,
+    #[serde(default)]
+    triagers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    level: u8,
+    #[serde(default)]
+    addresses: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -376,7 +429,12 @@ impl Config {
             guess_language: general.guess_language.unwrap_or(true),
             templates,
             acknowledge_new_tickets: general.acknowledge_new_tickets.unwrap_or(true),
+            directory: validate_directory(&raw.agents, &raw.queues, &raw.levels, env, &error)?,
+            trust: Trust::None,
+            vocabulary: Vocabulary::builtin(),
+            comment_address: None,
         };
+        validate_commands(raw.commands, &mut intake, &error)?;
 
         let smtp = raw
             .smtp
@@ -502,6 +560,187 @@ fn validate_smtp(
         timeout_secs: smtp.timeout_secs.unwrap_or(30).max(1),
         connections: smtp.connections.unwrap_or(4).clamp(1, 64),
     })
+}
+
+fn address_list(
+    key: &str,
+    list: &[String],
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Vec<String>, ConfigError> {
+    list.iter()
+        .map(|address| {
+            let address = normalize_address(address);
+            if looks_like_address(&address) {
+                Ok(address)
+            } else {
+                Err(error(key, format!("`{address}` is not a mail address")))
+            }
+        })
+        .collect()
+}
+
+fn validate_directory(
+    agents: &[RawAgent],
+    queues: &[RawQueue],
+    levels: &[RawLevel],
+    env: &dyn Fn(&str) -> Option<String>,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Directory, ConfigError> {
+    let mut directory = Directory::default();
+    for (index, raw) in agents.iter().enumerate() {
+        let key = |name: &str| format!("agent[{index}].{name}");
+        let name = raw.name.trim().to_string();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(error(
+                &key("name"),
+                "must be one word (it is what #assign NAME takes)".into(),
+            ));
+        }
+        if directory
+            .agents
+            .iter()
+            .any(|a: &Agent| a.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(error(
+                &key("name"),
+                format!("`{name}` names another agent too"),
+            ));
+        }
+        let addresses = address_list(&key("addresses"), &raw.addresses, error)?;
+        if addresses.is_empty() {
+            return Err(error(
+                &key("addresses"),
+                "an agent needs at least one address".into(),
+            ));
+        }
+        let role = match raw.role.as_deref().unwrap_or("agent") {
+            "agent" => AgentRole::Agent,
+            "triager" => AgentRole::Triager,
+            "admin" => AgentRole::Admin,
+            other => {
+                return Err(error(
+                    &key("role"),
+                    format!("`{other}` is not one of: agent, triager, admin"),
+                ))
+            }
+        };
+        let levels = raw
+            .levels
+            .iter()
+            .map(|level| {
+                Level::new(*level)
+                    .ok_or_else(|| error(&key("levels"), format!("{level} is not a level 1 to 4")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let token = read_secret(
+            &format!("agent[{index}]"),
+            raw.token.clone(),
+            raw.token_file.clone(),
+            None,
+            env,
+            error,
+        )?
+        .map(|secret| secret.expose().to_string());
+        let language = raw
+            .language
+            .as_deref()
+            .map(|code| {
+                code.parse::<Language>()
+                    .map_err(|e| error(&key("language"), e))
+            })
+            .transpose()?;
+        directory.agents.push(Agent {
+            display_name: raw.display_name.clone().unwrap_or_else(|| name.clone()),
+            name,
+            addresses,
+            role,
+            queues: raw.queues.clone(),
+            levels,
+            token,
+            language,
+        });
+    }
+    for (index, raw) in queues.iter().enumerate() {
+        let triagers = address_list(&format!("queue[{index}].triagers"), &raw.triagers, error)?;
+        directory.queues.push(Queue {
+            name: raw.name.trim().to_string(),
+            triagers,
+        });
+    }
+    for (index, raw) in levels.iter().enumerate() {
+        let level = Level::new(raw.level).ok_or_else(|| {
+            error(
+                &format!("level[{index}].level"),
+                format!("{} is not a level 1 to 4", raw.level),
+            )
+        })?;
+        let addresses = address_list(&format!("level[{index}].addresses"), &raw.addresses, error)?;
+        directory.level_addresses[(level.get() - 1) as usize].extend(addresses);
+    }
+    Ok(directory)
+}
+
+fn validate_commands(
+    raw: RawCommands,
+    intake: &mut IntakePolicy,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let ids: Vec<String> = raw
+        .trusted_authserv_ids
+        .iter()
+        .map(|id| id.trim().to_lowercase())
+        .collect();
+    intake.trust = match raw.trust.as_deref().unwrap_or("authentication-results") {
+        "authentication-results" => Trust::AuthenticationResults(ids.clone()),
+        "token" => Trust::Token,
+        "either" => Trust::Either(ids.clone()),
+        "none" => Trust::None,
+        other => {
+            return Err(error(
+                "commands.trust",
+                format!("`{other}` is not one of: authentication-results, token, either, none"),
+            ))
+        }
+    };
+    if matches!(intake.trust, Trust::AuthenticationResults(_))
+        && ids.is_empty()
+        && !intake.directory.agents.is_empty()
+    {
+        return Err(error(
+            "commands.trusted_authserv_ids",
+            "empty, so no agent's mail can be trusted: name the authserv-id your MTA writes in Authentication-Results, or set commands.trust = \"token\"".into(),
+        ));
+    }
+    if matches!(intake.trust, Trust::Token | Trust::Either(_)) {
+        if let Some(agent) = intake.directory.agents.iter().find(|a| a.token.is_none()) {
+            return Err(error(
+                "commands.trust",
+                format!(
+                    "trust by token, but agent {} has no token or token_file",
+                    agent.name
+                ),
+            ));
+        }
+    }
+    if let Some(address) = raw.comment_address {
+        let address = normalize_address(&address);
+        if !looks_like_address(&address) {
+            return Err(error(
+                "commands.comment_address",
+                format!("`{address}` is not a mail address"),
+            ));
+        }
+        intake.loops.own_addresses.push(address.clone());
+        intake.comment_address = Some(address);
+    }
+    let mut vocabulary = Vocabulary::builtin();
+    for (alias, command) in raw.aliases {
+        vocabulary = vocabulary
+            .with_alias(&alias, &command)
+            .map_err(|e| error(&format!("commands.aliases.{alias}"), e.reason))?;
+    }
+    intake.vocabulary = vocabulary;
+    Ok(())
 }
 
 fn validate_mailbox(
@@ -683,7 +922,7 @@ fn load_template_overrides(dir: &Path, templates: &mut TemplateSet) -> Result<()
     if !dir.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
     }
-    for kind in [TemplateKind::Acknowledgement] {
+    for kind in TemplateKind::ALL {
         for language in Language::ALL {
             let path = dir.join(format!("{}.{}.txt", kind.file_stem(), language.code()));
             if !path.exists() {

@@ -250,6 +250,18 @@ fn store_mail(
         ThreadDecision::Existing { ticket, .. } => tx.ticket_view(*ticket)?,
         ThreadDecision::New { .. } => None,
     };
+    // Tickets the mail's commands name (#merge N), as they stand after any earlier merge.
+    let mut others = Vec::new();
+    if view.is_some() {
+        for named in crate::core::followup::named_tickets(mail, policy) {
+            if let Some(resolved) = tx.read().resolve_ticket(named)? {
+                if let Some(mut other) = tx.ticket_view(resolved)? {
+                    other.requested_as = Some(named);
+                    others.push(other);
+                }
+            }
+        }
+    }
     let requester = crate::core::intake::requester_of(mail);
     let auto_replies_last_hour = match &requester {
         Some(mailbox) => tx.read().auto_replies_since(&mailbox.address, now - 3600)?,
@@ -264,6 +276,7 @@ fn store_mail(
         now,
         id_seed: &content_hash[..20],
         queue: source.queue.as_deref(),
+        others: &others,
     };
     let plan = match decide_intake(policy, &input) {
         Ok(plan) => plan,

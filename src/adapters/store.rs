@@ -7,7 +7,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::core::address::Mailbox;
-use crate::core::intake::{EventDraft, IntakePlan, TicketChange, TicketView};
+use crate::core::intake::{
+    EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
+};
 use crate::core::mail::InboundMail;
 use crate::core::outgoing::OutgoingMail;
 use crate::core::ticket::{Status, TicketNumber};
@@ -18,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_mailbox_state.sql"),
     include_str!("migrations/0003_outbox_in_flight.sql"),
     include_str!("migrations/0004_fts_inbound_only.sql"),
+    include_str!("migrations/0005_tags_fields_resolution.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -647,27 +650,111 @@ impl<'c> WriteTx<'c> {
     }
 
     pub fn ticket_view(&self, number: TicketNumber) -> StoreResult<Option<TicketView>> {
-        let status: Option<String> = self
+        let n = number.0 as i64;
+        let row = self
             .tx
-            .prepare_cached("SELECT status FROM tickets WHERE number = ?1")?
-            .query_row([number.0 as i64], |row| row.get(0))
+            .prepare_cached(
+                "SELECT status, priority, level, queue, assignee, subject, language, requester, requester_name, merged_into
+                 FROM tickets WHERE number = ?1",
+            )?
+            .query_row([n], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u8>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                    row.get::<_, String>(7)?,
+                    row.get::<_, Option<String>>(8)?,
+                    row.get::<_, Option<i64>>(9)?,
+                ))
+            })
             .optional()?;
-        let Some(status) = status else {
+        let Some((
+            status,
+            priority,
+            level,
+            queue,
+            assignee,
+            subject,
+            language,
+            requester,
+            requester_name,
+            merged,
+        )) = row
+        else {
             return Ok(None);
         };
-        let status = status
-            .parse::<Status>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let corrupt = |e: String| StoreError::Corrupt(format!("ticket #{number}: {e}"));
+        let mut view = TicketView::new(number, Mailbox::new(requester_name.as_deref(), &requester));
+        view.status = status
+            .parse()
+            .map_err(|e: crate::core::ticket::UnknownWord| corrupt(e.to_string()))?;
+        view.priority = priority
+            .parse()
+            .map_err(|e: crate::core::ticket::UnknownWord| corrupt(e.to_string()))?;
+        view.level = crate::core::ticket::Level::new(level)
+            .ok_or_else(|| corrupt(format!("level {level}")))?;
+        view.queue = queue;
+        view.assignee = assignee;
+        view.subject = subject;
+        view.language = language
+            .parse()
+            .unwrap_or(crate::core::language::Language::En);
+        view.merged_into = merged.map(|m| TicketNumber(m as u64));
         let participants = self
             .tx
-            .prepare_cached("SELECT address FROM participants WHERE ticket = ?1")?
-            .query_map([number.0 as i64], |row| row.get(0))?
+            .prepare_cached("SELECT address, name, role FROM participants WHERE ticket = ?1 ORDER BY added_at, address")?
+            .query_map([n], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        view.participants = participants
+            .iter()
+            .map(|(address, _, _)| address.clone())
+            .collect();
+        view.cc = participants
+            .iter()
+            .filter(|(_, _, role)| role == "cc")
+            .map(|(address, name, _)| Mailbox::new(name.as_deref(), address))
+            .collect();
+        view.tags = self
+            .tx
+            .prepare_cached("SELECT tag FROM ticket_tags WHERE ticket = ?1 ORDER BY tag")?
+            .query_map([n], |row| row.get(0))?
             .collect::<Result<Vec<String>, _>>()?;
-        Ok(Some(TicketView {
-            number,
-            status,
-            participants,
-        }))
+        let messages = self
+            .tx
+            .prepare_cached(
+                "SELECT created_at, from_addr, visibility, text, message_id, direction FROM messages
+                 WHERE ticket = ?1 ORDER BY id",
+            )?
+            .query_map([n], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        for (at, from, visibility, text, message_id, direction) in messages {
+            let internal = visibility == "internal";
+            if !internal {
+                view.thread_ids.extend(message_id);
+            }
+            if direction == "in" {
+                view.history.push(HistoryEntry {
+                    at,
+                    from: from.unwrap_or_default(),
+                    internal,
+                    text,
+                });
+            }
+        }
+        Ok(Some(view))
     }
 
     pub fn next_ticket_number(&self, first: u64) -> StoreResult<TicketNumber> {
@@ -728,14 +815,16 @@ impl<'c> WriteTx<'c> {
                         now
                     ])?;
             }
-            TicketChange::Append { reopen } => {
+            TicketChange::Append { updates } => {
                 self.tx
-                    .prepare_cached(
-                        "UPDATE tickets SET updated_at = ?2,
-                             status = CASE WHEN ?3 THEN 'open' ELSE status END
-                         WHERE number = ?1",
-                    )?
-                    .execute(params![number, now, reopen])?;
+                    .prepare_cached("UPDATE tickets SET updated_at = ?2 WHERE number = ?1")?
+                    .execute(params![number, now])?;
+                for update in updates
+                    .iter()
+                    .filter(|u| !matches!(u, TicketUpdate::MergeInto(_)))
+                {
+                    self.apply_update(number, now, update)?;
+                }
             }
         }
         let mail = inbound.mail;
@@ -750,7 +839,7 @@ impl<'c> WriteTx<'c> {
             to: &mail.to,
             cc: &mail.cc,
             subject: &mail.subject,
-            text: &mail.text,
+            text: &plan.stored_text,
             raw: inbound.raw,
             source: inbound.source,
             sent_date: mail.date,
@@ -787,7 +876,104 @@ impl<'c> WriteTx<'c> {
         for rendered in outgoing {
             self.queue_outgoing(rendered, now)?;
         }
+        // A merge goes last: everything above landed on this ticket and now moves with it.
+        if let TicketChange::Append { updates } = &plan.change {
+            for update in updates
+                .iter()
+                .filter(|u| matches!(u, TicketUpdate::MergeInto(_)))
+            {
+                self.apply_update(number, now, update)?;
+            }
+        }
         Ok(message)
+    }
+
+    fn apply_update(&self, number: i64, now: i64, update: &TicketUpdate) -> StoreResult<()> {
+        let set = |column: &str, value: &dyn rusqlite::ToSql| -> StoreResult<()> {
+            self.tx
+                .prepare_cached(&format!(
+                    "UPDATE tickets SET {column} = ?2 WHERE number = ?1"
+                ))?
+                .execute(params![number, value])?;
+            Ok(())
+        };
+        match update {
+            TicketUpdate::Status(status) => set("status", &status.as_str())?,
+            TicketUpdate::Priority(priority) => set("priority", &priority.as_str())?,
+            TicketUpdate::Level(level) => set("level", &level.get())?,
+            TicketUpdate::Queue(queue) => set("queue", queue)?,
+            TicketUpdate::Assignee(assignee) => set("assignee", assignee)?,
+            TicketUpdate::Resolution(text) => set("resolution", text)?,
+            TicketUpdate::AddParticipant(mailbox, role) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO participants (ticket, address, name, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (ticket, address) DO NOTHING",
+                    )?
+                    .execute(params![number, mailbox.address, mailbox.name, role.as_str(), now])?;
+            }
+            TicketUpdate::RemoveParticipant(address) => {
+                self.tx
+                    .prepare_cached("DELETE FROM participants WHERE ticket = ?1 AND address = ?2 AND role != 'requester'")?
+                    .execute(params![number, address])?;
+            }
+            TicketUpdate::AddTag(tag) => {
+                self.tx
+                    .prepare_cached("INSERT INTO ticket_tags (ticket, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?
+                    .execute(params![number, tag])?;
+            }
+            TicketUpdate::RemoveTag(tag) => {
+                self.tx
+                    .prepare_cached("DELETE FROM ticket_tags WHERE ticket = ?1 AND tag = ?2")?
+                    .execute(params![number, tag])?;
+            }
+            TicketUpdate::Field(name, value) => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO ticket_fields (ticket, name, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (ticket, name) DO UPDATE SET value = ?3",
+                    )?
+                    .execute(params![number, name, value])?;
+            }
+            TicketUpdate::MergeInto(into) => {
+                let into = into.0 as i64;
+                // The target keeps every mail and participant; this number leads there forever.
+                self.tx.execute(
+                    "UPDATE messages SET ticket = ?2 WHERE ticket = ?1",
+                    params![number, into],
+                )?;
+                self.tx.execute(
+                    "INSERT INTO participants (ticket, address, name, role, added_at)
+                     SELECT ?2, address, name, CASE WHEN role = 'requester' THEN 'cc' ELSE role END, added_at
+                     FROM participants WHERE ticket = ?1 ON CONFLICT (ticket, address) DO NOTHING",
+                    params![number, into],
+                )?;
+                self.tx.execute(
+                    "INSERT INTO ticket_tags (ticket, tag) SELECT ?2, tag FROM ticket_tags WHERE ticket = ?1
+                     ON CONFLICT DO NOTHING",
+                    params![number, into],
+                )?;
+                self.tx.execute(
+                    "UPDATE tickets SET merged_into = ?2, status = 'closed', updated_at = ?3 WHERE number = ?1",
+                    params![number, into, now],
+                )?;
+                self.tx.execute(
+                    "UPDATE tickets SET updated_at = ?2 WHERE number = ?1",
+                    params![into, now],
+                )?;
+                self.insert_event(
+                    into,
+                    now,
+                    &EventDraft {
+                        kind: crate::core::intake::EventKind::CommandApplied,
+                        actor: "guichet".into(),
+                        detail: format!("ticket #{number} merged into this one"),
+                    },
+                    None,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn insert_event(

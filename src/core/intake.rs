@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::address::{without_subaddress, Mailbox};
+use super::commands::{Vocabulary, CHEAT_SHEET};
 use super::language::{guess_language, Language};
 use super::loops::{AutoReplyVerdict, LoopPolicy};
 use super::mail::InboundMail;
 use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
+use super::people::{Directory, Trust};
+use super::quotes::visible_text;
 use super::subject::TagFormat;
 use super::templates::{TemplateKind, TemplateSet};
 use super::threading::ThreadDecision;
@@ -37,15 +40,70 @@ pub struct IntakePolicy {
     pub guess_language: bool,
     pub templates: TemplateSet,
     pub acknowledge_new_tickets: bool,
+    pub directory: Directory,
+    pub trust: Trust,
+    pub vocabulary: Vocabulary,
+    /// Mail sent (also) to this address stays internal.
+    pub comment_address: Option<String>,
 }
 
 /// The part of a stored ticket the intake decision needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketView {
     pub number: TicketNumber,
+    /// The number a mail named when it led here through a merge.
+    pub requested_as: Option<TicketNumber>,
     pub status: Status,
-    /// Participant addresses, lowercased.
+    pub priority: Priority,
+    pub level: Level,
+    pub queue: String,
+    /// The assigned agent's name.
+    pub assignee: Option<String>,
+    pub subject: String,
+    pub language: Language,
+    pub requester: Mailbox,
+    /// Participant addresses, lowercased (the requester included).
     pub participants: Vec<String>,
+    /// Participants copied on correspondence.
+    pub cc: Vec<Mailbox>,
+    pub tags: Vec<String>,
+    /// Message-IDs of the ticket's public mail, oldest first (for References).
+    pub thread_ids: Vec<String>,
+    pub history: Vec<HistoryEntry>,
+    pub merged_into: Option<TicketNumber>,
+}
+
+impl TicketView {
+    /// A view with defaults, for tests and new tickets.
+    pub fn new(number: TicketNumber, requester: Mailbox) -> TicketView {
+        TicketView {
+            number,
+            requested_as: None,
+            status: Status::New,
+            priority: Priority::Normal,
+            level: Level::FIRST,
+            queue: "general".into(),
+            assignee: None,
+            subject: String::new(),
+            language: Language::En,
+            participants: vec![requester.address.clone()],
+            requester,
+            cc: Vec::new(),
+            tags: Vec::new(),
+            thread_ids: Vec::new(),
+            history: Vec::new(),
+            merged_into: None,
+        }
+    }
+}
+
+/// One stored message, as notices that hand a ticket over show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub at: i64,
+    pub from: String,
+    pub internal: bool,
+    pub text: String,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +121,8 @@ pub struct IntakeInput<'a> {
     pub id_seed: &'a str,
     /// The queue a new ticket opens in, when the mail's source names one.
     pub queue: Option<&'a str>,
+    /// Other tickets the mail's commands name (`#merge N`), as found in the store.
+    pub others: &'a [TicketView],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -113,7 +173,27 @@ pub struct NewTicket {
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum TicketChange {
     Create(NewTicket),
-    Append { reopen: bool },
+    Append { updates: Vec<TicketUpdate> },
+}
+
+/// One change to an existing ticket, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "update", content = "value", rename_all = "snake_case")]
+pub enum TicketUpdate {
+    Status(Status),
+    Priority(Priority),
+    Level(Level),
+    Queue(String),
+    /// An agent's name, or none.
+    Assignee(Option<String>),
+    AddParticipant(Mailbox, Role),
+    RemoveParticipant(String),
+    AddTag(String),
+    RemoveTag(String),
+    Field(String, String),
+    Resolution(String),
+    /// This ticket into that one: its mail and participants move; its number leads there.
+    MergeInto(TicketNumber),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -126,6 +206,10 @@ pub enum EventKind {
     AutoReplySuppressed,
     AcknowledgementQueued,
     DeliveryFailed,
+    CommandApplied,
+    CommandRefused,
+    Note,
+    NoticeQueued,
 }
 
 impl EventKind {
@@ -138,6 +222,10 @@ impl EventKind {
             EventKind::AutoReplySuppressed => "auto_reply_suppressed",
             EventKind::AcknowledgementQueued => "acknowledgement_queued",
             EventKind::DeliveryFailed => "delivery_failed",
+            EventKind::CommandApplied => "command_applied",
+            EventKind::CommandRefused => "command_refused",
+            EventKind::Note => "note",
+            EventKind::NoticeQueued => "notice_queued",
         }
     }
 }
@@ -160,6 +248,9 @@ pub struct IntakePlan {
     pub events: Vec<EventDraft>,
     pub outgoing: Vec<OutgoingMail>,
     pub auto_reply: AutoReplyVerdict,
+    /// What is stored as the message's text: what the person newly wrote, without quoted
+    /// history and command lines (the raw mail keeps everything).
+    pub stored_text: String,
 }
 
 /// Why a parsed mail cannot make or join a ticket; the pipeline quarantines it.
@@ -199,7 +290,9 @@ pub fn decide_intake(
                 .ticket
                 .filter(|view| view.number == *ticket)
                 .ok_or(Unticketable::MissingTicket(*ticket))?;
-            Ok(plan_follow_up(policy, mail, view, requester, auto_reply))
+            Ok(super::followup::plan(
+                policy, input, view, requester, auto_reply,
+            ))
         }
     }
 }
@@ -256,7 +349,33 @@ fn plan_new_ticket(
         }),
         (AutoReplyVerdict::Allowed, false) => {}
     }
+    let stored_text = visible_text(&mail.text);
+    if let Some(notice) = new_ticket_notice(
+        policy,
+        input,
+        number,
+        &topic,
+        &requester,
+        &queue,
+        &stored_text,
+    ) {
+        events.push(EventDraft {
+            kind: EventKind::NoticeQueued,
+            actor: DAEMON.into(),
+            detail: format!(
+                "new-ticket notice to {}",
+                notice
+                    .to
+                    .iter()
+                    .map(|m| m.address.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+        outgoing.push(notice);
+    }
     IntakePlan {
+        stored_text,
         ticket: number,
         change: TicketChange::Create(NewTicket {
             number,
@@ -276,75 +395,81 @@ fn plan_new_ticket(
     }
 }
 
-fn plan_follow_up(
+/// Tells the queue's triagers about a new ticket: who, what, the text, the attachments, and how
+/// to steer it by replying.
+fn new_ticket_notice(
     policy: &IntakePolicy,
-    mail: &InboundMail,
-    ticket: &TicketView,
-    requester: Mailbox,
-    auto_reply: AutoReplyVerdict,
-) -> IntakePlan {
-    let sender_addresses: Vec<&str> =
-        [mail.from.as_ref(), mail.reply_to.as_ref(), Some(&requester)]
-            .into_iter()
-            .flatten()
-            .map(|mailbox| mailbox.address.as_str())
-            .collect();
-    let is_participant = sender_addresses
+    input: &IntakeInput<'_>,
+    number: TicketNumber,
+    topic: &str,
+    requester: &Mailbox,
+    queue: &str,
+    text: &str,
+) -> Option<OutgoingMail> {
+    let to: Vec<Mailbox> = policy
+        .directory
+        .triagers_of(queue)
         .iter()
-        .any(|address| ticket.participants.iter().any(|known| known == address));
-    let actor = mail
-        .from
-        .as_ref()
-        .map_or(requester.address.clone(), |from| from.address.clone());
-    let mut events = Vec::new();
-    let mut new_participants = Vec::new();
-    let visibility = if is_participant {
-        Visibility::Public
-    } else {
-        match policy.strangers {
-            StrangerPolicy::InternalNote => {
-                events.push(EventDraft {
-                    kind: EventKind::StrangerNote,
-                    actor: actor.clone(),
-                    detail: format!(
-                        "{actor} is not a participant of #{}: kept as an internal note, not copied on correspondence",
-                        ticket.number
-                    ),
-                });
-                Visibility::Internal
-            }
-            StrangerPolicy::Join => {
-                new_participants.push((requester.clone(), Role::Cc));
-                Visibility::Public
-            }
-        }
-    };
-    events.insert(
-        0,
-        EventDraft {
-            kind: EventKind::Correspondence,
-            actor: actor.clone(),
-            detail: format!("{} mail from {actor}", visibility.as_str()),
-        },
-    );
-    let reopen =
-        ticket.status.is_done() && policy.reopen_on_reply && visibility == Visibility::Public;
-    if reopen {
-        events.push(EventDraft {
-            kind: EventKind::Reopened,
-            actor,
-            detail: format!("reply on a {} ticket reopens it", ticket.status),
-        });
+        .filter(|address| **address != requester.address)
+        .map(|address| match policy.directory.agent_by_address(address) {
+            Some(agent) => Mailbox::new(Some(&agent.display_name), address),
+            None => Mailbox::new(None, address),
+        })
+        .collect();
+    if to.is_empty() {
+        return None;
     }
-    IntakePlan {
-        ticket: ticket.number,
-        change: TicketChange::Append { reopen },
-        visibility,
-        new_participants,
-        events,
-        outgoing: Vec::new(),
-        auto_reply,
-    }
+    let attachments = input
+        .mail
+        .attachments
+        .iter()
+        .map(|a| {
+            format!(
+                "Attachment: {} ({}, {} bytes)\n",
+                a.filename, a.content_type, a.size
+            )
+        })
+        .collect::<String>();
+    let values: BTreeMap<&str, String> = [
+        ("tag", policy.tags.tag(number)),
+        ("number", number.to_string()),
+        ("topic", topic.to_string()),
+        ("requester", requester.to_string()),
+        ("queue", queue.to_string()),
+        ("priority", policy.default_priority.to_string()),
+        ("level", policy.default_level.get().to_string()),
+        ("attachments", attachments),
+        ("text", text.to_string()),
+        ("cheat_sheet", CHEAT_SHEET.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let language = policy.language;
+    let (subject, body) = policy
+        .templates
+        .get(TemplateKind::NewTicketNotice, language)
+        .render(&values);
+    Some(OutgoingMail {
+        kind: OutgoingKind::NewTicketNotice,
+        ticket: number,
+        from: policy.support.clone(),
+        to,
+        cc: Vec::new(),
+        reply_to: Some(policy.support.clone()),
+        envelope_from: Some(policy.support.address.clone()),
+        subject,
+        body,
+        message_id: our_message_id(
+            number,
+            OutgoingKind::NewTicketNotice,
+            input.id_seed,
+            policy.support.domain(),
+        ),
+        in_reply_to: None,
+        references: Vec::new(),
+        auto_submitted: Some("auto-generated"),
+        language,
+    })
 }
 
 fn choose_language(policy: &IntakePolicy, mail: &InboundMail) -> Language {
@@ -446,6 +571,10 @@ mod tests {
             guess_language: true,
             templates: TemplateSet::shipped(),
             acknowledge_new_tickets: true,
+            directory: Directory::default(),
+            trust: Trust::None,
+            vocabulary: Vocabulary::builtin(),
+            comment_address: None,
         }
     }
 
@@ -481,6 +610,7 @@ mod tests {
             now: 1_700_000_000,
             id_seed: "seed",
             queue: None,
+            others: &[],
         }
     }
 
@@ -598,9 +728,8 @@ mod tests {
                 },
             },
             TicketView {
-                number: TicketNumber(7),
                 status,
-                participants: vec!["alice@example.test".into()],
+                ..TicketView::new(TicketNumber(7), Mailbox::new(None, "alice@example.test"))
             },
         )
     }
@@ -610,7 +739,12 @@ mod tests {
         let mail = request();
         let (thread, view) = existing(Status::Resolved);
         let plan = decide_intake(&policy(), &input(&mail, &thread, Some(&view))).unwrap();
-        assert_eq!(plan.change, TicketChange::Append { reopen: true });
+        assert_eq!(
+            plan.change,
+            TicketChange::Append {
+                updates: vec![TicketUpdate::Status(Status::Open)]
+            }
+        );
         assert_eq!(plan.visibility, Visibility::Public);
         assert!(plan.outgoing.is_empty(), "replies are not acknowledged");
         assert!(plan.events.iter().any(|e| e.kind == EventKind::Reopened));
@@ -618,7 +752,7 @@ mod tests {
         let mut keep_resolved = policy();
         keep_resolved.reopen_on_reply = false;
         let plan = decide_intake(&keep_resolved, &input(&mail, &thread, Some(&view))).unwrap();
-        assert_eq!(plan.change, TicketChange::Append { reopen: false });
+        assert_eq!(plan.change, TicketChange::Append { updates: vec![] });
     }
 
     #[test]
@@ -630,7 +764,7 @@ mod tests {
         assert_eq!(plan.visibility, Visibility::Internal);
         assert_eq!(
             plan.change,
-            TicketChange::Append { reopen: false },
+            TicketChange::Append { updates: vec![] },
             "a stranger cannot reopen"
         );
         assert!(plan.new_participants.is_empty());
@@ -643,7 +777,13 @@ mod tests {
         open_door.strangers = StrangerPolicy::Join;
         let plan = decide_intake(&open_door, &input(&mail, &thread, Some(&view))).unwrap();
         assert_eq!(plan.visibility, Visibility::Public);
-        assert_eq!(plan.new_participants[0].0.address, "mallory@evil.example");
+        let TicketChange::Append { updates } = &plan.change else {
+            panic!()
+        };
+        assert!(updates.contains(&TicketUpdate::AddParticipant(
+            Mailbox::new(None, "mallory@evil.example"),
+            Role::Cc
+        )));
     }
 
     #[test]

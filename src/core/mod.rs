@@ -5,12 +5,14 @@
 
 pub mod address;
 pub mod commands;
+pub mod followup;
 pub mod intake;
 pub mod language;
 pub mod loops;
 pub mod mail;
 pub mod outgoing;
 pub mod people;
+pub mod quotes;
 pub mod subject;
 pub mod templates;
 pub mod threading;

@@ -7,12 +7,40 @@ use super::language::Language;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TemplateKind {
     Acknowledgement,
+    NewTicketNotice,
+    AssignmentNotice,
+    TransferNotice,
+    EscalationNotice,
+    ResolutionNotice,
+    MergeNotice,
+    CommandReply,
+    Relay,
 }
 
 impl TemplateKind {
+    pub const ALL: [TemplateKind; 9] = [
+        TemplateKind::Acknowledgement,
+        TemplateKind::NewTicketNotice,
+        TemplateKind::AssignmentNotice,
+        TemplateKind::TransferNotice,
+        TemplateKind::EscalationNotice,
+        TemplateKind::ResolutionNotice,
+        TemplateKind::MergeNotice,
+        TemplateKind::CommandReply,
+        TemplateKind::Relay,
+    ];
+
     pub fn file_stem(self) -> &'static str {
         match self {
             TemplateKind::Acknowledgement => "acknowledgement",
+            TemplateKind::NewTicketNotice => "new_ticket_notice",
+            TemplateKind::AssignmentNotice => "assignment_notice",
+            TemplateKind::TransferNotice => "transfer_notice",
+            TemplateKind::EscalationNotice => "escalation_notice",
+            TemplateKind::ResolutionNotice => "resolution_notice",
+            TemplateKind::MergeNotice => "merge_notice",
+            TemplateKind::CommandReply => "command_reply",
+            TemplateKind::Relay => "relay",
         }
     }
 }
@@ -79,7 +107,7 @@ pub struct TemplateSet {
     templates: BTreeMap<(TemplateKind, &'static str), Template>,
 }
 
-const SHIPPED: [(TemplateKind, Language, &str); 3] = [
+const SHIPPED: [(TemplateKind, Language, &str); 27] = [
     (
         TemplateKind::Acknowledgement,
         Language::En,
@@ -94,6 +122,126 @@ const SHIPPED: [(TemplateKind, Language, &str); 3] = [
         TemplateKind::Acknowledgement,
         Language::It,
         include_str!("templates/acknowledgement.it.txt"),
+    ),
+    (
+        TemplateKind::NewTicketNotice,
+        Language::En,
+        include_str!("templates/new_ticket_notice.en.txt"),
+    ),
+    (
+        TemplateKind::NewTicketNotice,
+        Language::Fr,
+        include_str!("templates/new_ticket_notice.fr.txt"),
+    ),
+    (
+        TemplateKind::NewTicketNotice,
+        Language::It,
+        include_str!("templates/new_ticket_notice.it.txt"),
+    ),
+    (
+        TemplateKind::AssignmentNotice,
+        Language::En,
+        include_str!("templates/assignment_notice.en.txt"),
+    ),
+    (
+        TemplateKind::AssignmentNotice,
+        Language::Fr,
+        include_str!("templates/assignment_notice.fr.txt"),
+    ),
+    (
+        TemplateKind::AssignmentNotice,
+        Language::It,
+        include_str!("templates/assignment_notice.it.txt"),
+    ),
+    (
+        TemplateKind::TransferNotice,
+        Language::En,
+        include_str!("templates/transfer_notice.en.txt"),
+    ),
+    (
+        TemplateKind::TransferNotice,
+        Language::Fr,
+        include_str!("templates/transfer_notice.fr.txt"),
+    ),
+    (
+        TemplateKind::TransferNotice,
+        Language::It,
+        include_str!("templates/transfer_notice.it.txt"),
+    ),
+    (
+        TemplateKind::EscalationNotice,
+        Language::En,
+        include_str!("templates/escalation_notice.en.txt"),
+    ),
+    (
+        TemplateKind::EscalationNotice,
+        Language::Fr,
+        include_str!("templates/escalation_notice.fr.txt"),
+    ),
+    (
+        TemplateKind::EscalationNotice,
+        Language::It,
+        include_str!("templates/escalation_notice.it.txt"),
+    ),
+    (
+        TemplateKind::ResolutionNotice,
+        Language::En,
+        include_str!("templates/resolution_notice.en.txt"),
+    ),
+    (
+        TemplateKind::ResolutionNotice,
+        Language::Fr,
+        include_str!("templates/resolution_notice.fr.txt"),
+    ),
+    (
+        TemplateKind::ResolutionNotice,
+        Language::It,
+        include_str!("templates/resolution_notice.it.txt"),
+    ),
+    (
+        TemplateKind::MergeNotice,
+        Language::En,
+        include_str!("templates/merge_notice.en.txt"),
+    ),
+    (
+        TemplateKind::MergeNotice,
+        Language::Fr,
+        include_str!("templates/merge_notice.fr.txt"),
+    ),
+    (
+        TemplateKind::MergeNotice,
+        Language::It,
+        include_str!("templates/merge_notice.it.txt"),
+    ),
+    (
+        TemplateKind::CommandReply,
+        Language::En,
+        include_str!("templates/command_reply.en.txt"),
+    ),
+    (
+        TemplateKind::CommandReply,
+        Language::Fr,
+        include_str!("templates/command_reply.fr.txt"),
+    ),
+    (
+        TemplateKind::CommandReply,
+        Language::It,
+        include_str!("templates/command_reply.it.txt"),
+    ),
+    (
+        TemplateKind::Relay,
+        Language::En,
+        include_str!("templates/relay.en.txt"),
+    ),
+    (
+        TemplateKind::Relay,
+        Language::Fr,
+        include_str!("templates/relay.fr.txt"),
+    ),
+    (
+        TemplateKind::Relay,
+        Language::It,
+        include_str!("templates/relay.it.txt"),
     ),
 ];
 

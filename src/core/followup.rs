@@ -1,0 +1,1296 @@
+//! A mail on an existing ticket: who wrote it (an agent, the requester, a participant, a stranger),
+//! the commands it carries and whether they may be obeyed, what changes, what is relayed to whom,
+//! and which notices go out. Pure: the plan is data for the store and the outbox.
+
+use std::collections::BTreeMap;
+
+use super::address::{without_subaddress, Mailbox};
+use super::commands::{parse_commands, Command, CommandLine, ParsedCommands, CHEAT_SHEET};
+use super::intake::{
+    EventDraft, EventKind, IntakeInput, IntakePlan, IntakePolicy, Role, TicketChange, TicketUpdate,
+    TicketView, Visibility,
+};
+use super::language::Language;
+use super::loops::{AutoReplyVerdict, Suppression};
+use super::mail::InboundMail;
+use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
+use super::people::{refusal, sender_is_trusted, Agent, Standing, Trust};
+use super::quotes::visible_text;
+use super::templates::TemplateKind;
+use super::ticket::{Level, Priority, Status, TicketNumber};
+
+/// Tickets a mail's commands name besides its own (`#merge N`): the store loads them first.
+pub fn named_tickets(mail: &InboundMail, policy: &IntakePolicy) -> Vec<TicketNumber> {
+    parse_commands(&mail.subject, &mail.text, &policy.vocabulary)
+        .commands
+        .iter()
+        .filter_map(|line| match line.command {
+            Command::Merge(number) => Some(number),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ticket as the commands of one mail change it, step by step.
+#[derive(Debug, Clone)]
+struct State {
+    status: Status,
+    priority: Priority,
+    level: Level,
+    queue: String,
+    assignee: Option<String>,
+    cc: Vec<Mailbox>,
+    tags: Vec<String>,
+}
+
+/// What one mail does, gathered while its commands are applied.
+struct Work<'a> {
+    policy: &'a IntakePolicy,
+    input: &'a IntakeInput<'a>,
+    view: &'a TicketView,
+    actor: String,
+    updates: Vec<TicketUpdate>,
+    events: Vec<EventDraft>,
+    outgoing: Vec<OutgoingMail>,
+    internal: bool,
+    note: Option<String>,
+    help: bool,
+}
+
+pub(crate) fn plan(
+    policy: &IntakePolicy,
+    input: &IntakeInput<'_>,
+    view: &TicketView,
+    requester: Mailbox,
+    auto_reply: AutoReplyVerdict,
+) -> IntakePlan {
+    let mail = input.mail;
+    let from = mail.from.as_ref().unwrap_or(&requester);
+    let agent = policy.directory.agent_by_address(&from.address);
+    let automatic = matches!(&auto_reply, AutoReplyVerdict::Suppressed(reason) if !matches!(reason, Suppression::RateLimited { .. }));
+    let parsed = parse_commands(&mail.subject, &mail.text, &policy.vocabulary);
+    let visible = visible_text(&parsed.text);
+    let mut work = Work {
+        policy,
+        input,
+        view,
+        actor: from.address.clone(),
+        updates: Vec::new(),
+        events: Vec::new(),
+        outgoing: Vec::new(),
+        internal: false,
+        note: None,
+        help: false,
+    };
+    match agent {
+        // An agent's out-of-office or a bounce from their mailbox steers nothing and reaches no one.
+        Some(_) if automatic => {
+            work.internal = true;
+            work.event(
+                EventKind::Correspondence,
+                "automatic mail from an agent, kept internal".into(),
+            );
+        }
+        Some(agent) => agent_mail(&mut work, agent, &parsed, &visible),
+        None => participant_mail(&mut work, &requester, from, &parsed, &visible, automatic),
+    }
+    let visibility = if work.internal {
+        Visibility::Internal
+    } else {
+        Visibility::Public
+    };
+    let stored_text = match &work.note {
+        Some(note) if !note.is_empty() => note.clone(),
+        _ => visible,
+    };
+    IntakePlan {
+        ticket: view.number,
+        change: TicketChange::Append {
+            updates: work.updates,
+        },
+        visibility,
+        new_participants: Vec::new(),
+        events: work.events,
+        outgoing: work.outgoing,
+        auto_reply,
+        stored_text,
+    }
+}
+
+impl Work<'_> {
+    fn event(&mut self, kind: EventKind, detail: String) {
+        self.events.push(EventDraft {
+            kind,
+            actor: self.actor.clone(),
+            detail,
+        });
+    }
+
+    fn state(&self) -> State {
+        State {
+            status: self.view.status,
+            priority: self.view.priority,
+            level: self.view.level,
+            queue: self.view.queue.clone(),
+            assignee: self.view.assignee.clone(),
+            cc: self.view.cc.clone(),
+            tags: self.view.tags.clone(),
+        }
+    }
+
+    fn is_to_comment_address(&self) -> bool {
+        let Some(comment) = &self.policy.comment_address else {
+            return false;
+        };
+        let comment = without_subaddress(comment);
+        self.input
+            .mail
+            .to
+            .iter()
+            .chain(&self.input.mail.cc)
+            .any(|m| without_subaddress(&m.address) == comment)
+    }
+
+    fn trusted(&self, agent: Option<&Agent>, token: Option<&str>) -> bool {
+        sender_is_trusted(
+            &self.policy.trust,
+            &self.actor,
+            &self.input.mail.auth_results,
+            token,
+            agent,
+        )
+    }
+
+    fn values(&self, state: &State, language: Language) -> BTreeMap<&'static str, String> {
+        let requester = &self.view.requester;
+        [
+            ("tag", self.policy.tags.tag(self.view.number)),
+            ("number", self.view.number.to_string()),
+            ("topic", self.view.subject.clone()),
+            ("requester", requester.to_string()),
+            ("queue", state.queue.clone()),
+            ("priority", state.priority.to_string()),
+            ("level", state.level.get().to_string()),
+            ("actor", self.actor.clone()),
+            ("history", self.history(language)),
+            ("cheat_sheet", CHEAT_SHEET.to_string()),
+            (
+                "support_name",
+                self.policy
+                    .support
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| self.policy.support.address.clone()),
+            ),
+            (
+                "name_suffix",
+                requester
+                    .name
+                    .as_ref()
+                    .map_or(String::new(), |n| format!(" {n}")),
+            ),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    /// The ticket so far, for notices that hand it to someone new.
+    fn history(&self, _language: Language) -> String {
+        let mut text = String::new();
+        for entry in &self.view.history {
+            text.push_str(&format!(
+                "--- {} {}{}\n{}\n\n",
+                format_time(entry.at),
+                entry.from,
+                if entry.internal { " (internal)" } else { "" },
+                entry.text.trim()
+            ));
+        }
+        text
+    }
+
+    /// A templated mail from the support address, tagged and threaded on the ticket.
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &mut self,
+        kind: OutgoingKind,
+        template: TemplateKind,
+        language: Language,
+        to: Vec<Mailbox>,
+        cc: Vec<Mailbox>,
+        from_name: Option<String>,
+        values: BTreeMap<&'static str, String>,
+    ) {
+        let to: Vec<Mailbox> = to
+            .into_iter()
+            .filter(|m| !self.is_own(&m.address))
+            .collect();
+        if to.is_empty() {
+            return;
+        }
+        let (subject, body) = self
+            .policy
+            .templates
+            .get(template, language)
+            .render(&values);
+        let seed = format!("{}.{}", self.input.id_seed, self.outgoing.len());
+        let references = self
+            .view
+            .thread_ids
+            .iter()
+            .rev()
+            .take(10)
+            .rev()
+            .cloned()
+            .collect::<Vec<_>>();
+        let mut from = self.policy.support.clone();
+        if let Some(name) = from_name {
+            from.name = Some(name);
+        }
+        self.outgoing.push(OutgoingMail {
+            kind,
+            ticket: self.view.number,
+            from,
+            to,
+            cc: cc
+                .into_iter()
+                .filter(|m| !self.is_own(&m.address))
+                .collect(),
+            reply_to: Some(self.policy.support.clone()),
+            // Automatic replies go out with the null sender (RFC 3834); notices and relays can bounce.
+            envelope_from: if kind.is_automatic() {
+                None
+            } else {
+                Some(self.policy.support.address.clone())
+            },
+            subject,
+            body,
+            message_id: our_message_id(self.view.number, kind, &seed, self.policy.support.domain()),
+            in_reply_to: references.last().cloned(),
+            references,
+            // Relayed mail is a person's words; everything else is machine-made (RFC 3834).
+            auto_submitted: match kind {
+                OutgoingKind::Relay | OutgoingKind::RelayToAgents => None,
+                _ if kind.is_automatic() => Some("auto-replied"),
+                _ => Some("auto-generated"),
+            },
+            language,
+        });
+    }
+
+    fn is_own(&self, address: &str) -> bool {
+        let address = without_subaddress(address);
+        self.policy
+            .loops
+            .own_addresses
+            .iter()
+            .any(|own| without_subaddress(own) == address)
+    }
+
+    fn agent_mailbox(&self, agent: &Agent) -> Mailbox {
+        Mailbox::new(Some(&agent.display_name), agent.address())
+    }
+
+    fn agent_language(&self, agent: Option<&Agent>) -> Language {
+        agent
+            .and_then(|a| a.language)
+            .unwrap_or(self.policy.language)
+    }
+
+    /// Tells the sender of commands what went wrong (or the help they asked for).
+    fn command_reply(&mut self, to: Mailbox, language: Language, problems: String) {
+        let mut values = self.values(&self.state(), language);
+        values.insert("problems", problems);
+        self.send(
+            OutgoingKind::CommandReply,
+            TemplateKind::CommandReply,
+            language,
+            vec![to],
+            Vec::new(),
+            None,
+            values,
+        );
+    }
+}
+
+fn format_time(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0).map_or_else(
+        || at.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+fn describe_refusals(refused: &[(String, String, String)], nothing_sent: bool) -> String {
+    let mut text = String::from("Nothing in your mail was applied");
+    text.push_str(if nothing_sent {
+        " and nothing was sent to the requester:\n\n"
+    } else {
+        ":\n\n"
+    });
+    for (line, reason, hint) in refused {
+        text.push_str(&format!("  > {line}\n    {reason}"));
+        if !hint.is_empty() {
+            text.push_str(&format!("; {hint}"));
+        }
+        text.push('\n');
+    }
+    text.push_str("\nCorrect it and send the whole mail again.");
+    text
+}
+
+fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visible: &str) {
+    let token = parsed.commands.iter().find_map(|line| match &line.command {
+        Command::Token(word) => Some(word.as_str()),
+        _ => None,
+    });
+    let acting: Vec<&CommandLine> = parsed
+        .commands
+        .iter()
+        .filter(|l| !matches!(l.command, Command::Token(_)))
+        .collect();
+    let language = work.agent_language(Some(agent));
+    work.internal = work.is_to_comment_address();
+    let mut refused: Vec<(String, String, String)> = parsed
+        .errors
+        .iter()
+        .map(|e| (e.line.clone(), e.reason.clone(), e.hint.clone()))
+        .collect();
+    if !work.trusted(Some(agent), token) {
+        let why = match &work.policy.trust {
+            Trust::Token => "your mail carries no valid #token line".to_string(),
+            _ => format!(
+                "your mail could not be authenticated: no passing DKIM or SPF for {} from a trusted server",
+                super::address::domain(&work.actor)
+            ),
+        };
+        let lines: Vec<String> = if acting.is_empty() {
+            vec![visible.lines().next().unwrap_or("(your reply)").to_string()]
+        } else {
+            acting.iter().map(|l| l.line.clone()).collect()
+        };
+        refused.extend(
+            lines
+                .into_iter()
+                .map(|line| (line, why.clone(), String::new())),
+        );
+    }
+    let state = work.state();
+    let mut simulated = state.clone();
+    if refused.is_empty() {
+        for line in &acting {
+            if let Some(reason) = refusal(
+                Standing::Agent(agent),
+                &line.command,
+                &simulated.queue,
+                simulated.level,
+            ) {
+                refused.push((line.line.clone(), reason, String::new()));
+                continue;
+            }
+            if let Err((reason, hint)) = check(work, &line.command, &mut simulated) {
+                refused.push((line.line.clone(), reason, hint));
+            }
+        }
+    }
+    if !refused.is_empty() {
+        work.internal = true;
+        for (line, reason, _) in &refused {
+            work.event(EventKind::CommandRefused, format!("{line}: {reason}"));
+        }
+        let problems = describe_refusals(&refused, true);
+        work.command_reply(work.agent_mailbox(agent), language, problems);
+        return;
+    }
+    let mut state = state;
+    for line in &acting {
+        apply(work, agent, &line.command, &mut state);
+        work.event(EventKind::CommandApplied, line.line.clone());
+    }
+    if work.help {
+        let problems = "Here is how to steer a ticket by mail.".to_string();
+        work.command_reply(work.agent_mailbox(agent), language, problems);
+    }
+    if work.note.is_some() {
+        work.internal = true;
+    }
+    if work.internal || visible.trim().is_empty() {
+        if !visible.trim().is_empty() {
+            work.event(
+                EventKind::Note,
+                format!("internal note from {}", agent.name),
+            );
+        }
+        return;
+    }
+    // A public answer: to the requester, copying the ticket's participants, from the support
+    // address under the agent's name.
+    // An answer opens a new ticket; on a done ticket it reopens it unless it is what closed it.
+    let closing = acting
+        .iter()
+        .any(|l| matches!(l.command, Command::Resolve(_) | Command::Close));
+    if state.status == Status::New || (state.status.is_done() && !closing) {
+        work.updates.push(TicketUpdate::Status(Status::Open));
+    }
+    let mut values = work.values(&state, work.view.language);
+    values.insert("text", visible.to_string());
+    let from_name = format!(
+        "{} ({})",
+        agent.display_name,
+        work.policy
+            .support
+            .name
+            .clone()
+            .unwrap_or_else(|| work.policy.support.address.clone())
+    );
+    let cc = state
+        .cc
+        .iter()
+        .filter(|m| m.address != work.actor)
+        .cloned()
+        .collect();
+    work.send(
+        OutgoingKind::Relay,
+        TemplateKind::Relay,
+        work.view.language,
+        vec![work.view.requester.clone()],
+        cc,
+        Some(from_name),
+        values,
+    );
+    work.event(
+        EventKind::Correspondence,
+        format!("answer from {} sent to the requester", agent.name),
+    );
+}
+
+/// Checks a command against the ticket as the earlier commands of the mail left it.
+fn check(work: &Work<'_>, command: &Command, state: &mut State) -> Result<(), (String, String)> {
+    let directory = &work.policy.directory;
+    match command {
+        Command::Assign(Some(name)) if directory.agent_by_name(name).is_none() => {
+            let names: Vec<&str> = directory.agents.iter().map(|a| a.name.as_str()).collect();
+            return Err((
+                format!("no agent is called {name}"),
+                format!("agents: {}", names.join(", ")),
+            ));
+        }
+        Command::Queue(queue) => {
+            let known = directory.queue(queue).is_some()
+                || queue.eq_ignore_ascii_case(&work.policy.default_queue);
+            if !known {
+                let mut names: Vec<&str> =
+                    directory.queues.iter().map(|q| q.name.as_str()).collect();
+                names.push(&work.policy.default_queue);
+                return Err((
+                    format!("there is no queue {queue}"),
+                    format!("queues: {}", names.join(", ")),
+                ));
+            }
+            state.queue = queue.clone();
+        }
+        Command::Escalate(_) => {
+            state.level = Level::new(state.level.get() + 1).ok_or_else(|| {
+                (
+                    "the ticket is already at level 4, the last".to_string(),
+                    "#deescalate goes back".to_string(),
+                )
+            })?;
+        }
+        Command::Deescalate => {
+            state.level = Level::new(state.level.get() - 1).ok_or_else(|| {
+                (
+                    "the ticket is already at level 1".to_string(),
+                    String::new(),
+                )
+            })?;
+        }
+        Command::Level(level) => state.level = *level,
+        Command::Merge(into) => {
+            if work.view.merged_into.is_some() {
+                return Err(("this ticket is already merged".into(), String::new()));
+            }
+            match work
+                .input
+                .others
+                .iter()
+                .find(|t| t.number == *into || t.requested_as == Some(*into))
+            {
+                None => return Err((format!("there is no ticket #{into}"), String::new())),
+                Some(target) if target.number == work.view.number => {
+                    return Err((
+                        format!("#{into} is this ticket"),
+                        "name the ticket to merge into".into(),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Command::Uncc(address) => {
+            if !state.cc.iter().any(|m| &m.address == address) {
+                return Err((
+                    format!("{address} is not copied on this ticket"),
+                    String::new(),
+                ));
+            }
+            state.cc.retain(|m| &m.address != address);
+        }
+        Command::Cc(address) if work.is_own(address) => {
+            return Err((format!("{address} is the helpdesk itself"), String::new()));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut State) {
+    let directory = &work.policy.directory;
+    match command {
+        Command::Assign(who) => {
+            let assignee = match who {
+                None => agent.clone(),
+                Some(name) => directory.agent_by_name(name).expect("checked").clone(),
+            };
+            state.assignee = Some(assignee.name.clone());
+            work.updates
+                .push(TicketUpdate::Assignee(Some(assignee.name.clone())));
+            if state.status == Status::New {
+                state.status = Status::Open;
+                work.updates.push(TicketUpdate::Status(Status::Open));
+            }
+            if assignee.name != agent.name {
+                let language = work.agent_language(Some(&assignee));
+                let values = work.values(state, language);
+                let to = vec![work.agent_mailbox(&assignee)];
+                work.send(
+                    OutgoingKind::AssignmentNotice,
+                    TemplateKind::AssignmentNotice,
+                    language,
+                    to,
+                    Vec::new(),
+                    None,
+                    values,
+                );
+            }
+        }
+        Command::Unassign => {
+            state.assignee = None;
+            work.updates.push(TicketUpdate::Assignee(None));
+        }
+        Command::Priority(priority) => {
+            state.priority = *priority;
+            work.updates.push(TicketUpdate::Priority(*priority));
+        }
+        Command::Level(level) => {
+            state.level = *level;
+            work.updates.push(TicketUpdate::Level(*level));
+        }
+        Command::Escalate(reason) => {
+            let level = Level::new(state.level.get() + 1).expect("checked");
+            state.level = level;
+            work.updates.push(TicketUpdate::Level(level));
+            let language = work.policy.language;
+            let mut values = work.values(state, language);
+            values.insert(
+                "reason",
+                reason.clone().unwrap_or_else(|| "(none given)".into()),
+            );
+            let to: Vec<Mailbox> = directory
+                .addresses_of_level(level)
+                .into_iter()
+                .map(|address| match directory.agent_by_address(&address) {
+                    Some(agent) => Mailbox::new(Some(&agent.display_name), &address),
+                    None => Mailbox::new(None, &address),
+                })
+                .collect();
+            work.send(
+                OutgoingKind::EscalationNotice,
+                TemplateKind::EscalationNotice,
+                language,
+                to,
+                Vec::new(),
+                None,
+                values,
+            );
+        }
+        Command::Deescalate => {
+            let level = Level::new(state.level.get() - 1).expect("checked");
+            state.level = level;
+            work.updates.push(TicketUpdate::Level(level));
+        }
+        Command::Queue(queue) => {
+            let queue = directory
+                .queue(queue)
+                .map_or(queue.clone(), |q| q.name.clone());
+            state.queue = queue.clone();
+            work.updates.push(TicketUpdate::Queue(queue.clone()));
+            let language = work.policy.language;
+            let values = work.values(state, language);
+            let to = directory
+                .triagers_of(&queue)
+                .iter()
+                .map(|a| Mailbox::new(None, a))
+                .collect();
+            work.send(
+                OutgoingKind::TransferNotice,
+                TemplateKind::TransferNotice,
+                language,
+                to,
+                Vec::new(),
+                None,
+                values,
+            );
+        }
+        Command::Status(status) => {
+            state.status = *status;
+            work.updates.push(TicketUpdate::Status(*status));
+        }
+        Command::Resolve(resolution) => {
+            state.status = Status::Resolved;
+            work.updates.push(TicketUpdate::Status(Status::Resolved));
+            if let Some(text) = resolution {
+                work.updates.push(TicketUpdate::Resolution(text.clone()));
+            }
+            let language = work.view.language;
+            let mut values = work.values(state, language);
+            values.insert("resolution", resolution.clone().unwrap_or_default());
+            let to = vec![work.view.requester.clone()];
+            let cc = state.cc.clone();
+            work.send(
+                OutgoingKind::ResolutionNotice,
+                TemplateKind::ResolutionNotice,
+                language,
+                to,
+                cc,
+                None,
+                values,
+            );
+        }
+        Command::Close => {
+            state.status = Status::Closed;
+            work.updates.push(TicketUpdate::Status(Status::Closed));
+        }
+        Command::Reopen => {
+            state.status = Status::Open;
+            work.updates.push(TicketUpdate::Status(Status::Open));
+        }
+        Command::Merge(into) => {
+            let target = work
+                .input
+                .others
+                .iter()
+                .find(|t| t.number == *into || t.requested_as == Some(*into))
+                .expect("checked")
+                .clone();
+            work.updates.push(TicketUpdate::MergeInto(target.number));
+            // Both requesters learn the number that now holds the conversation.
+            let language = target.language;
+            let mut values = work.values(state, language);
+            values.insert("tag", work.policy.tags.tag(target.number));
+            values.insert("number", target.number.to_string());
+            values.insert("topic", target.subject.clone());
+            values.insert("from_number", work.view.number.to_string());
+            let mut requesters = vec![work.view.requester.clone()];
+            if target.requester.address != work.view.requester.address {
+                requesters.push(target.requester.clone());
+            }
+            for requester in requesters {
+                let mut values = values.clone();
+                values.insert(
+                    "name_suffix",
+                    requester
+                        .name
+                        .as_ref()
+                        .map_or(String::new(), |n| format!(" {n}")),
+                );
+                work.send(
+                    OutgoingKind::MergeNotice,
+                    TemplateKind::MergeNotice,
+                    language,
+                    vec![requester],
+                    Vec::new(),
+                    None,
+                    values,
+                );
+            }
+        }
+        Command::Cc(address) => {
+            let mailbox = Mailbox::new(None, address);
+            if !state.cc.iter().any(|m| m.address == mailbox.address) {
+                state.cc.push(mailbox.clone());
+                work.updates
+                    .push(TicketUpdate::AddParticipant(mailbox, Role::Cc));
+            }
+        }
+        Command::Uncc(address) => {
+            state.cc.retain(|m| &m.address != address);
+            work.updates
+                .push(TicketUpdate::RemoveParticipant(address.clone()));
+        }
+        Command::Tag(tag) => {
+            if !state.tags.contains(tag) {
+                state.tags.push(tag.clone());
+                work.updates.push(TicketUpdate::AddTag(tag.clone()));
+            }
+        }
+        Command::Untag(tag) => {
+            state.tags.retain(|t| t != tag);
+            work.updates.push(TicketUpdate::RemoveTag(tag.clone()));
+        }
+        Command::Field { name, value } => work
+            .updates
+            .push(TicketUpdate::Field(name.clone(), value.clone())),
+        Command::Note(text) => work.note = Some(text.clone()),
+        Command::Help => work.help = true,
+        Command::Token(_) => {}
+    }
+}
+
+/// A mail from the requester, a copied participant, or someone the ticket does not know.
+fn participant_mail(
+    work: &mut Work<'_>,
+    requester: &Mailbox,
+    from: &Mailbox,
+    parsed: &ParsedCommands,
+    visible: &str,
+    automatic: bool,
+) {
+    let view = work.view;
+    let addresses: Vec<&str> = [
+        Some(from),
+        work.input.mail.reply_to.as_ref(),
+        Some(requester),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|m| m.address.as_str())
+    .collect();
+    let is_requester = addresses.contains(&view.requester.address.as_str());
+    let is_participant = is_requester
+        || addresses
+            .iter()
+            .any(|a| view.participants.iter().any(|p| p == a));
+    if !is_participant {
+        match work.policy.strangers {
+            super::intake::StrangerPolicy::InternalNote => {
+                work.internal = true;
+                work.event(
+                    EventKind::StrangerNote,
+                    format!(
+                        "{} is not a participant of #{}: kept as an internal note, not copied on correspondence",
+                        work.actor, view.number
+                    ),
+                );
+                return;
+            }
+            super::intake::StrangerPolicy::Join => {
+                work.updates
+                    .push(TicketUpdate::AddParticipant(requester.clone(), Role::Cc));
+            }
+        }
+    }
+    work.event(
+        EventKind::Correspondence,
+        format!("public mail from {}", work.actor),
+    );
+    // Only real command words count for people outside the helpdesk: "#1 is broken" is text.
+    let standing = if is_requester {
+        Standing::Requester
+    } else {
+        Standing::Other
+    };
+    let mut state = work.state();
+    if !parsed.commands.is_empty() && !automatic {
+        let token = None;
+        let trusted = work.trusted(None, token) || matches!(work.policy.trust, Trust::Token);
+        let refused: Vec<(String, String, String)> = parsed
+            .commands
+            .iter()
+            .filter_map(|line| {
+                refusal(standing, &line.command, &state.queue, state.level)
+                    .or_else(|| {
+                        (!trusted).then(|| "your mail could not be authenticated".to_string())
+                    })
+                    .map(|reason| (line.line.clone(), reason, String::new()))
+            })
+            .collect();
+        if refused.is_empty() {
+            for line in &parsed.commands {
+                match line.command {
+                    Command::Close => {
+                        state.status = Status::Closed;
+                        work.updates.push(TicketUpdate::Status(Status::Closed));
+                    }
+                    Command::Reopen => {
+                        state.status = Status::Open;
+                        work.updates.push(TicketUpdate::Status(Status::Open));
+                    }
+                    _ => {}
+                }
+                work.event(EventKind::CommandApplied, line.line.clone());
+            }
+        } else {
+            for (line, reason, _) in &refused {
+                work.event(EventKind::CommandRefused, format!("{line}: {reason}"));
+            }
+            let problems = describe_refusals(&refused, false);
+            work.command_reply(from.clone(), view.language, problems);
+        }
+    }
+    let commanded = work
+        .updates
+        .iter()
+        .any(|u| matches!(u, TicketUpdate::Status(_)));
+    if !commanded && view.status.is_done() && work.policy.reopen_on_reply && !automatic {
+        work.updates.push(TicketUpdate::Status(Status::Open));
+        state.status = Status::Open;
+        work.event(
+            EventKind::Reopened,
+            format!("reply on a {} ticket reopens it", view.status),
+        );
+    }
+    if view.status == Status::Waiting && !commanded && !automatic {
+        work.updates.push(TicketUpdate::Status(Status::Open));
+    }
+    if automatic || visible.trim().is_empty() {
+        return;
+    }
+    // Sent on to whoever works the ticket: the assignee, or the queue's triagers.
+    let directory = &work.policy.directory;
+    let (to, language): (Vec<Mailbox>, Language) = match view
+        .assignee
+        .as_deref()
+        .and_then(|name| directory.agent_by_name(name))
+    {
+        Some(agent) => (
+            vec![work.agent_mailbox(agent)],
+            work.agent_language(Some(agent)),
+        ),
+        None => (
+            directory
+                .triagers_of(&state.queue)
+                .iter()
+                .map(|a| Mailbox::new(None, a))
+                .collect(),
+            work.policy.language,
+        ),
+    };
+    let mut values = work.values(&state, language);
+    values.insert("text", visible.to_string());
+    let who = from.name.clone().unwrap_or_else(|| from.address.clone());
+    let from_name = format!(
+        "{who} via {}",
+        work.policy
+            .support
+            .name
+            .clone()
+            .unwrap_or_else(|| work.policy.support.address.clone())
+    );
+    work.send(
+        OutgoingKind::RelayToAgents,
+        TemplateKind::Relay,
+        language,
+        to,
+        Vec::new(),
+        Some(from_name),
+        values,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::intake::{decide_intake, IntakeInput, StrangerPolicy};
+    use crate::core::loops::{LoopPolicy, DEFAULT_ROLE_SENDERS};
+    use crate::core::people::{AgentRole, AuthResult, Directory, Queue};
+    use crate::core::subject::TagFormat;
+    use crate::core::templates::TemplateSet;
+    use crate::core::threading::{ThreadDecision, ThreadVia};
+
+    fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
+        Agent {
+            name: name.into(),
+            display_name: format!("{name} Martin"),
+            addresses: vec![format!("{name}@corp.example")],
+            role,
+            queues: vec![],
+            levels: levels.iter().map(|l| Level::new(*l).unwrap()).collect(),
+            token: None,
+            language: None,
+        }
+    }
+
+    fn policy() -> IntakePolicy {
+        IntakePolicy {
+            tags: TagFormat::new("Helpdesk"),
+            support: Mailbox::new(Some("Helpdesk"), "support@corp.example"),
+            loops: LoopPolicy {
+                own_addresses: vec!["support@corp.example".into()],
+                role_senders: DEFAULT_ROLE_SENDERS.iter().map(|s| s.to_string()).collect(),
+                max_auto_replies_per_hour: 5,
+            },
+            reopen_on_reply: true,
+            strangers: StrangerPolicy::InternalNote,
+            default_queue: "general".into(),
+            default_priority: Priority::Normal,
+            default_level: Level::FIRST,
+            language: Language::En,
+            guess_language: false,
+            templates: TemplateSet::shipped(),
+            acknowledge_new_tickets: true,
+            directory: Directory {
+                agents: vec![
+                    agent("alice", AgentRole::Triager, &[1, 2]),
+                    agent("bob", AgentRole::Agent, &[1, 2]),
+                    agent("acme", AgentRole::Agent, &[4]),
+                ],
+                queues: vec![Queue {
+                    name: "hardware".into(),
+                    triagers: vec!["hw-lead@corp.example".into()],
+                }],
+                level_addresses: Default::default(),
+            },
+            trust: Trust::AuthenticationResults(vec!["mx.corp.example".into()]),
+            vocabulary: crate::core::commands::Vocabulary::builtin(),
+            comment_address: Some("support-comment@corp.example".into()),
+        }
+    }
+
+    fn passing() -> Vec<AuthResult> {
+        vec![AuthResult {
+            authserv_id: "mx.corp.example".into(),
+            method: "dkim".into(),
+            result: "pass".into(),
+            domain: Some("corp.example".into()),
+        }]
+    }
+
+    fn mail_from(from: &str, body: &str, auth: Vec<AuthResult>) -> InboundMail {
+        InboundMail {
+            from: Some(Mailbox::new(None, from)),
+            to: vec![Mailbox::new(None, "support@corp.example")],
+            subject: "Re: [Helpdesk #7] Printer".into(),
+            text: body.into(),
+            auth_results: auth,
+            ..InboundMail::default()
+        }
+    }
+
+    fn ticket() -> TicketView {
+        let mut view = TicketView::new(
+            TicketNumber(7),
+            Mailbox::new(Some("Carla"), "carla@client.example"),
+        );
+        view.subject = "Printer".into();
+        view.cc = vec![Mailbox::new(None, "dan@client.example")];
+        view.participants.push("dan@client.example".into());
+        view
+    }
+
+    fn decide(mail: &InboundMail, view: &TicketView, others: &[TicketView]) -> IntakePlan {
+        let thread = ThreadDecision::Existing {
+            ticket: view.number,
+            via: ThreadVia::SubjectTag {
+                tagged: view.number,
+            },
+        };
+        let input = IntakeInput {
+            mail,
+            thread: &thread,
+            ticket: Some(view),
+            next_number: TicketNumber(99),
+            auto_replies_last_hour: 0,
+            now: 1_700_000_000,
+            id_seed: "seed",
+            queue: None,
+            others,
+        };
+        decide_intake(&policy(), &input).unwrap()
+    }
+
+    fn updates(plan: &IntakePlan) -> Vec<TicketUpdate> {
+        match &plan.change {
+            TicketChange::Append { updates } => updates.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn kinds(plan: &IntakePlan) -> Vec<OutgoingKind> {
+        plan.outgoing.iter().map(|m| m.kind).collect()
+    }
+
+    #[test]
+    fn a_triager_assigns_and_prioritises_and_the_requester_sees_none_of_it() {
+        let plan = decide(
+            &mail_from(
+                "alice@corp.example",
+                "#assign bob\n#priority high\n",
+                passing(),
+            ),
+            &ticket(),
+            &[],
+        );
+        assert_eq!(
+            updates(&plan),
+            vec![
+                TicketUpdate::Assignee(Some("bob".into())),
+                TicketUpdate::Status(Status::Open),
+                TicketUpdate::Priority(Priority::High)
+            ]
+        );
+        assert_eq!(
+            kinds(&plan),
+            vec![OutgoingKind::AssignmentNotice],
+            "no relay: the mail had no text"
+        );
+        assert_eq!(plan.outgoing[0].to[0].address, "bob@corp.example");
+        assert!(plan.outgoing[0]
+            .subject
+            .starts_with("[Helpdesk #7] Assigned to you"));
+        assert_eq!(
+            plan.events
+                .iter()
+                .filter(|e| e.kind == EventKind::CommandApplied)
+                .count(),
+            2
+        );
+        assert!(plan.events.iter().all(|e| e.actor == "alice@corp.example"));
+    }
+
+    #[test]
+    fn an_agents_answer_goes_to_the_requester_without_the_command_lines_or_quotes() {
+        let body = "#status pending\nHello Carla, please restart it.\n\nOn Mon, Carla wrote:\n> it is broken";
+        let plan = decide(
+            &mail_from("bob@corp.example", body, passing()),
+            &ticket(),
+            &[],
+        );
+        let relay = plan
+            .outgoing
+            .iter()
+            .find(|m| m.kind == OutgoingKind::Relay)
+            .unwrap();
+        assert_eq!(relay.to[0].address, "carla@client.example");
+        assert_eq!(relay.cc[0].address, "dan@client.example");
+        assert_eq!(relay.from.address, "support@corp.example");
+        assert_eq!(relay.from.name.as_deref(), Some("bob Martin (Helpdesk)"));
+        assert!(
+            relay.body.starts_with("Hello Carla, please restart it."),
+            "{}",
+            relay.body
+        );
+        assert!(!relay.body.contains("#status") && !relay.body.contains("it is broken"));
+        assert_eq!(relay.auto_submitted, None);
+        assert_eq!(plan.stored_text, "Hello Carla, please restart it.");
+        assert_eq!(plan.visibility, Visibility::Public);
+    }
+
+    #[test]
+    fn notes_and_the_comment_address_stay_internal() {
+        let plan = decide(
+            &mail_from("bob@corp.example", "#note called her back", passing()),
+            &ticket(),
+            &[],
+        );
+        assert_eq!(plan.visibility, Visibility::Internal);
+        assert!(kinds(&plan).is_empty());
+        assert_eq!(plan.stored_text, "called her back");
+        let mut mail = mail_from("bob@corp.example", "Looks like a fuser problem.", passing());
+        mail.to = vec![Mailbox::new(None, "support-comment@corp.example")];
+        let plan = decide(&mail, &ticket(), &[]);
+        assert_eq!(plan.visibility, Visibility::Internal);
+        assert!(kinds(&plan).is_empty());
+    }
+
+    #[test]
+    fn one_bad_command_applies_none_and_the_agent_is_told_why() {
+        let plan = decide(
+            &mail_from(
+                "alice@corp.example",
+                "#priority high\n#assign nobody\nDone.",
+                passing(),
+            ),
+            &ticket(),
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+        assert_eq!(
+            kinds(&plan),
+            vec![OutgoingKind::CommandReply],
+            "nothing relayed, only the explanation"
+        );
+        let reply = &plan.outgoing[0];
+        assert_eq!(reply.to[0].address, "alice@corp.example");
+        assert!(reply.body.contains("> #assign nobody"), "{}", reply.body);
+        assert!(
+            reply
+                .body
+                .contains("no agent is called nobody; agents: alice, bob, acme"),
+            "{}",
+            reply.body
+        );
+        assert!(
+            reply.body.contains("#assign NAME|me"),
+            "the cheat-sheet: {}",
+            reply.body
+        );
+        assert_eq!(
+            plan.events
+                .iter()
+                .filter(|e| e.kind == EventKind::CommandRefused)
+                .count(),
+            1
+        );
+        assert_eq!(plan.visibility, Visibility::Internal);
+    }
+
+    #[test]
+    fn a_forged_agent_is_refused_and_audited() {
+        let plan = decide(
+            &mail_from("alice@corp.example", "#close\nClosing.", vec![]),
+            &ticket(),
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+        assert_eq!(kinds(&plan), vec![OutgoingKind::CommandReply]);
+        assert!(
+            plan.outgoing[0].body.contains("could not be authenticated"),
+            "{}",
+            plan.outgoing[0].body
+        );
+        assert!(plan
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::CommandRefused));
+        // Even without commands, an unauthenticated "agent" answer never reaches the requester.
+        let plan = decide(
+            &mail_from("bob@corp.example", "Please send me your password.", vec![]),
+            &ticket(),
+            &[],
+        );
+        assert!(!kinds(&plan).contains(&OutgoingKind::Relay));
+    }
+
+    #[test]
+    fn escalation_to_the_vendor_and_back() {
+        let mut view = ticket();
+        view.level = Level::new(3).unwrap();
+        let plan = decide(
+            &mail_from("alice@corp.example", "#escalate firmware bug", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(updates(&plan), vec![TicketUpdate::Level(Level::VENDOR)]);
+        let notice = &plan.outgoing[0];
+        assert_eq!(notice.kind, OutgoingKind::EscalationNotice);
+        assert_eq!(notice.to[0].address, "acme@corp.example");
+        assert!(notice.body.contains("Reason: firmware bug"));
+        view.level = Level::VENDOR;
+        let plan = decide(
+            &mail_from("alice@corp.example", "#escalate", passing()),
+            &view,
+            &[],
+        );
+        assert!(plan.outgoing[0].body.contains("already at level 4"));
+    }
+
+    #[test]
+    fn resolving_tells_the_requester_and_merging_tells_both() {
+        let plan = decide(
+            &mail_from("bob@corp.example", "#resolve replaced the fuser", passing()),
+            &ticket(),
+            &[],
+        );
+        assert_eq!(
+            updates(&plan),
+            vec![
+                TicketUpdate::Status(Status::Resolved),
+                TicketUpdate::Resolution("replaced the fuser".into())
+            ]
+        );
+        let notice = &plan.outgoing[0];
+        assert_eq!(notice.kind, OutgoingKind::ResolutionNotice);
+        assert!(notice.body.contains("replaced the fuser") && notice.body.contains("reopened"));
+
+        let mut target =
+            TicketView::new(TicketNumber(3), Mailbox::new(None, "erin@client.example"));
+        target.subject = "Printers down".into();
+        let plan = decide(
+            &mail_from("alice@corp.example", "#merge 3", passing()),
+            &ticket(),
+            &[target],
+        );
+        assert_eq!(
+            updates(&plan),
+            vec![TicketUpdate::MergeInto(TicketNumber(3))]
+        );
+        let told: Vec<&str> = plan
+            .outgoing
+            .iter()
+            .map(|m| m.to[0].address.as_str())
+            .collect();
+        assert_eq!(told, ["carla@client.example", "erin@client.example"]);
+        assert!(plan.outgoing[0].subject.starts_with("[Helpdesk #3]"));
+        let plan = decide(
+            &mail_from("bob@corp.example", "#merge 3", passing()),
+            &ticket(),
+            &[],
+        );
+        assert!(plan.outgoing[0]
+            .body
+            .contains("only triagers merge tickets"));
+    }
+
+    #[test]
+    fn a_requesters_reply_goes_to_the_assignee_and_their_commands_are_limited() {
+        let mut view = ticket();
+        view.assignee = Some("bob".into());
+        let plan = decide(
+            &mail_from("carla@client.example", "Still broken.\n\n> old", passing()),
+            &view,
+            &[],
+        );
+        let relay = &plan.outgoing[0];
+        assert_eq!(relay.kind, OutgoingKind::RelayToAgents);
+        assert_eq!(relay.to[0].address, "bob@corp.example");
+        assert_eq!(relay.body.lines().next(), Some("Still broken."));
+
+        let client_pass = vec![AuthResult {
+            domain: Some("client.example".into()),
+            ..passing()[0].clone()
+        }];
+        let plan = decide(
+            &mail_from(
+                "carla@client.example",
+                "#close\nThanks, fixed.",
+                client_pass.clone(),
+            ),
+            &view,
+            &[],
+        );
+        assert_eq!(updates(&plan), vec![TicketUpdate::Status(Status::Closed)]);
+        let forged = decide(
+            &mail_from("carla@client.example", "#close\nThanks, fixed.", vec![]),
+            &view,
+            &[],
+        );
+        assert!(
+            updates(&forged).is_empty(),
+            "a forged requester cannot close"
+        );
+        let plan = decide(
+            &mail_from(
+                "carla@client.example",
+                "#priority urgent\nPlease hurry",
+                passing(),
+            ),
+            &view,
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+        assert!(kinds(&plan).contains(&OutgoingKind::CommandReply));
+        assert!(
+            kinds(&plan).contains(&OutgoingKind::RelayToAgents),
+            "their words still reach the agent"
+        );
+    }
+}
