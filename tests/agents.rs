@@ -1,0 +1,382 @@
+//! Triage and agent work by email, end to end over the real Postfix and Dovecot: commands in
+//! replies, answers relayed both ways, notices in agents' and the vendor's mailboxes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{header, mailstack, request, unique, wait_until, Instance, MailStack};
+use guichet::adapters::parse::parse_mail;
+use guichet::adapters::store::Store;
+use guichet::core::ticket::TicketNumber;
+
+const WAIT: Duration = Duration::from_secs(45);
+
+/// A helpdesk with a triager (alice), an agent (bob) and a level-4 vendor, whose MTA stamps
+/// `Authentication-Results: mx.example.test`.
+struct Desk {
+    stack: MailStack,
+    desk: Instance,
+    store: Store,
+    alice: String,
+    bob: String,
+    vendor: String,
+}
+
+fn desk() -> Option<Desk> {
+    let stack = mailstack()?;
+    let alice = format!("{}@example.test", unique("alice"));
+    let bob = format!("{}@example.test", unique("bob"));
+    let vendor = format!("{}@example.test", unique("vendor"));
+    let extra = format!(
+        "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n\
+         [[agent]]\nname = \"alice\"\ndisplay_name = \"Alice Triage\"\naddresses = [{alice:?}]\nrole = \"triager\"\n\
+         [[agent]]\nname = \"bob\"\ndisplay_name = \"Bob Martin\"\naddresses = [{bob:?}]\nrole = \"agent\"\nlevels = [1, 2, 3]\n\
+         [[agent]]\nname = \"acme\"\ndisplay_name = \"ACME Support\"\naddresses = [{vendor:?}]\nrole = \"agent\"\nlevels = [4]\n"
+    );
+    let mut desk = Instance::new(&stack, "agents", stack.smtp_port(), &extra);
+    desk.start();
+    let store = desk.store();
+    Some(Desk {
+        stack,
+        desk,
+        store,
+        alice,
+        bob,
+        vendor,
+    })
+}
+
+impl Desk {
+    /// A reply by someone on our side: the MTA vouches for example.test with DKIM.
+    fn agent_mail(&self, from: &str, subject: &str, body: &str, authenticated: bool) {
+        let stamp = if authenticated {
+            "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n"
+        } else {
+            ""
+        };
+        let raw = format!(
+            "{stamp}From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{}>\r\n\r\n{body}\r\n",
+            self.desk.support,
+            unique("agent@example.test")
+        );
+        self.stack.send(from, &self.desk.support, raw.as_bytes());
+    }
+
+    fn open_ticket(&self, requester: &str, subject: &str) -> u64 {
+        let before = self.store.read().list_tickets(None).unwrap().len();
+        self.stack.send(
+            requester,
+            &self.desk.support,
+            &request(
+                requester,
+                &self.desk.support,
+                subject,
+                &unique("req@c"),
+                "It is broken, please help.",
+            ),
+        );
+        wait_until(WAIT, "the new ticket", || {
+            let rows = self.store.read().list_tickets(None).unwrap();
+            (rows.len() > before)
+                .then(|| rows.iter().find(|t| t.subject == subject).map(|t| t.number))
+                .flatten()
+        })
+    }
+
+    fn ticket(&self, number: u64) -> guichet::adapters::store::TicketDetail {
+        self.store
+            .read()
+            .ticket(TicketNumber(number))
+            .unwrap()
+            .unwrap()
+    }
+
+    fn events(&self, number: u64) -> Vec<String> {
+        self.ticket(number)
+            .events
+            .iter()
+            .map(|e| format!("{} {}", e.kind, e.detail))
+            .collect()
+    }
+}
+
+fn text_of(raw: &str) -> String {
+    parse_mail(raw.as_bytes()).unwrap().mail.text
+}
+
+#[test]
+fn triage_assign_answer_and_reply_go_round_by_mail() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("carla"));
+    let n = d.open_ticket(&requester, "Printer jammed");
+    let tag = format!("[Helpdesk #{n}]");
+
+    // The triager is told, and answers with commands only.
+    d.stack.wait_for_mail(&d.alice, WAIT, |raw| {
+        raw.contains("New ticket") && raw.contains(&tag)
+    });
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} New ticket: Printer jammed"),
+        "#assign bob\n#priority high\n",
+        true,
+    );
+    let notice = d
+        .stack
+        .wait_for_mail(&d.bob, WAIT, |raw| raw.contains("Assigned to you"));
+    assert!(header(&notice, "Subject").unwrap().contains(&tag));
+    assert!(
+        text_of(&notice).contains("It is broken, please help."),
+        "the ticket so far"
+    );
+    let row = wait_until(WAIT, "assignee and priority stored", || {
+        let t = d.ticket(n).ticket;
+        (t.assignee.as_deref() == Some("bob")).then_some(t)
+    });
+    assert_eq!(row.priority, "high");
+    assert!(
+        d.events(n)
+            .iter()
+            .any(|e| e == "command_applied #assign bob"),
+        "{:?}",
+        d.events(n)
+    );
+
+    // Bob answers: the requester gets it from the support address, tagged, without Bob's address.
+    d.agent_mail(
+        &d.bob,
+        &format!("Re: {tag} Assigned to you: Printer jammed"),
+        "Hello Carla, open tray 2 and pull the sheet.\n\nOn Monday Alice wrote:\n> #assign bob",
+        true,
+    );
+    let answer = d
+        .stack
+        .wait_for_mail(&requester, WAIT, |raw| raw.contains("open tray 2"));
+    let from = parse_mail(answer.as_bytes()).unwrap().mail.from.unwrap();
+    assert_eq!(from.address, d.desk.support);
+    assert_eq!(from.name.as_deref(), Some("Bob Martin (Example Helpdesk)"));
+    assert!(
+        !answer.contains(&d.bob),
+        "the agent's own address never reaches the requester"
+    );
+    assert!(header(&answer, "Subject").unwrap().contains(&tag));
+    let answer_text = text_of(&answer);
+    assert!(
+        !answer_text.contains("#assign") && !answer_text.contains("Alice wrote"),
+        "{answer_text}"
+    );
+    let seen_by_requester: Vec<String> = d
+        .stack
+        .mailbox(&requester)
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    assert!(
+        seen_by_requester.iter().all(|m| !m.contains("#priority")),
+        "the requester sees nothing of the commands"
+    );
+
+    // The requester replies: Bob gets it.
+    d.stack.send(
+        &requester,
+        &d.desk.support,
+        &request(
+            &requester,
+            &d.desk.support,
+            &format!("Re: {tag} Printer jammed"),
+            &unique("r@c"),
+            "Done, it prints again!",
+        ),
+    );
+    let relayed = d
+        .stack
+        .wait_for_mail(&d.bob, WAIT, |raw| raw.contains("it prints again"));
+    assert!(header(&relayed, "Reply-To")
+        .unwrap()
+        .contains(&d.desk.support));
+
+    // Resolved, then a reply reopens it.
+    d.agent_mail(
+        &d.bob,
+        &format!("Re: {tag} Printer jammed"),
+        "#resolve cleared a paper jam in tray 2",
+        true,
+    );
+    let resolution = d
+        .stack
+        .wait_for_mail(&requester, WAIT, |raw| raw.contains("Resolved"));
+    assert!(text_of(&resolution).contains("cleared a paper jam in tray 2"));
+    wait_until(WAIT, "resolved", || {
+        (d.ticket(n).ticket.status == "resolved").then_some(())
+    });
+    d.stack.send(
+        &requester,
+        &d.desk.support,
+        &request(
+            &requester,
+            &d.desk.support,
+            &format!("Re: {tag} Resolved: Printer jammed"),
+            &unique("r2@c"),
+            "It jammed again.",
+        ),
+    );
+    wait_until(WAIT, "reopened", || {
+        (d.ticket(n).ticket.status == "open").then_some(())
+    });
+    d.desk.stop();
+}
+
+#[test]
+fn escalation_reaches_the_vendor_and_the_vendors_answer_reaches_the_requester() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("dan"));
+    let n = d.open_ticket(&requester, "Firmware crash");
+    let tag = format!("[Helpdesk #{n}]");
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} Firmware crash"),
+        "#level 3\n#escalate crashes on every boot since 4.2\n",
+        true,
+    );
+    let notice = d
+        .stack
+        .wait_for_mail(&d.vendor, WAIT, |raw| raw.contains("Escalated to level 4"));
+    assert!(text_of(&notice).contains("crashes on every boot since 4.2"));
+    wait_until(WAIT, "level 4 stored", || {
+        (d.ticket(n).ticket.level == 4).then_some(())
+    });
+    d.agent_mail(
+        &d.vendor,
+        &format!("Re: {tag} Escalated to level 4: Firmware crash"),
+        "Please install firmware 4.2.1.",
+        true,
+    );
+    let answer = d
+        .stack
+        .wait_for_mail(&requester, WAIT, |raw| raw.contains("firmware 4.2.1"));
+    let from = parse_mail(answer.as_bytes()).unwrap().mail.from.unwrap();
+    assert_eq!(
+        (from.name.as_deref(), from.address.as_str()),
+        (
+            Some("ACME Support (Example Helpdesk)"),
+            d.desk.support.as_str()
+        )
+    );
+    d.desk.stop();
+}
+
+#[test]
+fn merged_tickets_keep_everything_and_both_requesters_hear_of_it() {
+    let Some(mut d) = desk() else { return };
+    let first = format!("{}@example.test", unique("erin"));
+    let second = format!("{}@example.test", unique("fred"));
+    let into = d.open_ticket(&first, "Wi-Fi down on floor 3");
+    let merged = d.open_ticket(&second, "No Wi-Fi floor 3");
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: [Helpdesk #{merged}] No Wi-Fi floor 3"),
+        &format!("#merge {into}"),
+        true,
+    );
+    for requester in [&first, &second] {
+        d.stack.wait_for_mail(requester, WAIT, |raw| {
+            raw.contains("merged into ticket") && raw.contains(&format!("[Helpdesk #{into}]"))
+        });
+    }
+    let target = d.ticket(into);
+    assert!(
+        target.participants.iter().any(|p| p.address == second),
+        "{:?}",
+        target.participants
+    );
+    assert!(
+        target
+            .messages
+            .iter()
+            .any(|m| m.subject == "No Wi-Fi floor 3"),
+        "the merged mail moved"
+    );
+    assert_eq!(d.ticket(merged).ticket.merged_into, Some(into));
+    // Mail to the old number lands on the new one.
+    d.stack.send(
+        &second,
+        &d.desk.support,
+        &request(
+            &second,
+            &d.desk.support,
+            &format!("Re: [Helpdesk #{merged}] No Wi-Fi floor 3"),
+            &unique("m@c"),
+            "Still down here.",
+        ),
+    );
+    wait_until(WAIT, "the reply on the target", || {
+        d.ticket(into)
+            .messages
+            .iter()
+            .any(|m| m.text.contains("Still down here."))
+            .then_some(())
+    });
+    d.desk.stop();
+}
+
+#[test]
+fn forged_and_malformed_commands_change_nothing() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("gina"));
+    let n = d.open_ticket(&requester, "Laptop stolen");
+    let tag = format!("[Helpdesk #{n}]");
+
+    // A From of alice's, without the MTA's word for it.
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} Laptop stolen"),
+        "#close\nClosing this.",
+        false,
+    );
+    let warning = d.stack.wait_for_mail(&d.alice, WAIT, |raw| {
+        raw.contains("About your commands") && raw.contains("#close")
+    });
+    assert!(
+        text_of(&warning).contains("could not be authenticated"),
+        "{}",
+        text_of(&warning)
+    );
+    wait_until(WAIT, "the refusal audited", || {
+        d.events(n)
+            .iter()
+            .any(|e| e.starts_with("command_refused #close"))
+            .then_some(())
+    });
+    assert_eq!(d.ticket(n).ticket.status, "new");
+
+    // One bad command among good ones: none applies.
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} Laptop stolen"),
+        "#priority urgent\n#assign nobody\nOn it.",
+        true,
+    );
+    let refusal = d.stack.wait_for_mail(&d.alice, WAIT, |raw| {
+        raw.contains("About your commands") && raw.contains("nobody")
+    });
+    assert!(text_of(&refusal).contains("no agent is called nobody"));
+    wait_until(WAIT, "the second refusal audited", || {
+        d.events(n)
+            .iter()
+            .any(|e| e.starts_with("command_refused #assign nobody"))
+            .then_some(())
+    });
+    let ticket = d.ticket(n).ticket;
+    assert_eq!(
+        (ticket.priority.as_str(), ticket.assignee.as_deref()),
+        ("normal", None)
+    );
+    let requester_mail = d.stack.mailbox(&requester);
+    assert_eq!(
+        requester_mail.len(),
+        1,
+        "only the acknowledgement: \"On it.\" was not relayed"
+    );
+    d.desk.stop();
+}
