@@ -565,6 +565,12 @@ struct Inspection {
     threading: Option<String>,
     auto_reply: Option<String>,
     language_guess: Option<String>,
+    /// What the person newly wrote: commands and quoted history cut.
+    visible_text: Option<String>,
+    commands: Vec<crate::core::commands::CommandLine>,
+    command_errors: Vec<crate::core::commands::CommandError>,
+    /// The configured agent the From names, if any.
+    agent: Option<String>,
 }
 
 fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> {
@@ -584,6 +590,10 @@ fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> 
         threading: None,
         auto_reply: None,
         language_guess: None,
+        visible_text: None,
+        commands: Vec::new(),
+        command_errors: Vec::new(),
+        agent: None,
     };
     if raw.len() as u64 > config.max_message_bytes {
         report.would_quarantine = Some(format!(
@@ -631,6 +641,19 @@ fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> 
                         Some(crate::core::intake::Unticketable::NoSender.to_string());
                 }
                 report.requester = requester.map(|r| r.to_string());
+                let parsed = crate::core::commands::parse_commands(
+                    &mail.subject,
+                    &mail.text,
+                    &config.intake.vocabulary,
+                );
+                report.visible_text = Some(crate::core::quotes::visible_text(&parsed.text));
+                report.commands = parsed.commands;
+                report.command_errors = parsed.errors;
+                report.agent = mail
+                    .from
+                    .as_ref()
+                    .and_then(|from| config.intake.directory.agent_by_address(&from.address))
+                    .map(|agent| agent.name.clone());
                 report.language_guess = guess_language(&format!("{}\n{}", mail.subject, mail.text))
                     .map(|l| l.code().to_string());
                 report.mail = Some(mail);
@@ -715,8 +738,29 @@ fn print_inspection(report: &Inspection) {
                 a.filename, a.content_type, a.size
             );
         }
-        println!("--- visible text ---");
-        println!("{}", mail.text);
+        if let Some(agent) = &report.agent {
+            println!("Agent:        {agent}");
+        }
+        for command in &report.commands {
+            println!("Command:      {}", command.line);
+        }
+        for error in &report.command_errors {
+            println!(
+                "Bad command:  {}: {}; {}",
+                error.line, error.reason, error.hint
+            );
+        }
+        for result in &mail.auth_results {
+            println!(
+                "Auth:         {} {}={} {}",
+                result.authserv_id,
+                result.method,
+                result.result,
+                result.domain.as_deref().unwrap_or("")
+            );
+        }
+        println!("--- visible text (quoted history and command lines cut) ---");
+        println!("{}", report.visible_text.as_deref().unwrap_or(""));
     }
     if let Some(reason) = &report.would_quarantine {
         println!("Quarantine:   yes: {reason}");

@@ -521,6 +521,7 @@ fn validate_smtp(
     });
     let password = read_secret(
         "smtp",
+        "password",
         smtp.password,
         smtp.password_file,
         smtp.password_credential,
@@ -634,6 +635,7 @@ fn validate_directory(
             .collect::<Result<Vec<_>, _>>()?;
         let token = read_secret(
             &format!("agent[{index}]"),
+            "token",
             raw.token.clone(),
             raw.token_file.clone(),
             None,
@@ -791,6 +793,7 @@ fn validate_mailbox(
     let table = format!("mailbox[{index}]");
     let password = read_secret(
         &table,
+        "password",
         raw.password,
         raw.password_file,
         raw.password_credential,
@@ -875,6 +878,7 @@ fn validate_mailbox(
 /// One of: the value inline, a file holding it, or a systemd credential (`LoadCredential=`).
 fn read_secret(
     table: &str,
+    field: &str,
     inline: Option<String>,
     file: Option<PathBuf>,
     credential: Option<String>,
@@ -887,17 +891,17 @@ fn read_secret(
         .count();
     if given > 1 {
         return Err(error(
-            &format!("{table}.password"),
-            "give only one of password, password_file, password_credential".into(),
+            &format!("{table}.{field}"),
+            format!("give only one of {field}, {field}_file, {field}_credential"),
         ));
     }
     if let Some(password) = inline {
         return Ok(Some(Secret(password)));
     }
     let (key, path) = match (file, credential) {
-        (Some(path), _) => (format!("{table}.password_file"), path),
+        (Some(path), _) => (format!("{table}.{field}_file"), path),
         (_, Some(name)) => {
-            let key = format!("{table}.password_credential");
+            let key = format!("{table}.{field}_credential");
             let dir = env("CREDENTIALS_DIRECTORY").ok_or_else(|| {
                 error(
                     &key,
@@ -983,11 +987,21 @@ support_address = "Support@Desk.Example.Test"
         let mut uncommented = String::new();
         let mut in_example = false;
         for line in text.lines() {
-            in_example |= line == "# [[mailbox]]";
+            in_example |= [
+                "# [[mailbox]]",
+                "# [commands]",
+                "# [[agent]]",
+                "# [[queue]]",
+                "# [[level]]",
+            ]
+            .contains(&line);
             in_example &= line.starts_with('#');
             match line.strip_prefix("# ").filter(|_| in_example) {
                 Some(setting) if setting.starts_with("password_file") => {
                     uncommented.push_str("password = \"x\"")
+                }
+                Some(setting) if setting.starts_with("token_file") => {
+                    uncommented.push_str("token = \"x\"")
                 }
                 Some(setting) => uncommented.push_str(setting),
                 None => uncommented.push_str(line),

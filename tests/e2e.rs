@@ -313,3 +313,38 @@ fn a_french_request_is_acknowledged_in_french() {
     assert!(ack.text.contains("ticket n° 1"), "{}", ack.text);
     desk.stop();
 }
+
+#[test]
+fn acknowledgements_go_out_over_starttls_and_implicit_tls_with_auth() {
+    let Some(stack) = mailstack() else { return };
+    for (security, port_key) in [
+        ("starttls", "MAILSTACK_SUBMISSION_PORT"),
+        ("tls", "MAILSTACK_SUBMISSIONS_PORT"),
+    ] {
+        let smtp = format!(
+            "[smtp]\nhost = \"localhost\"\nport = {}\nsecurity = {security:?}\nca_file = {:?}\n\
+             username = \"support@example.test\"\npassword = \"support-pw\"\ntimeout_secs = 10\n",
+            stack.port(port_key),
+            stack.get("MAILSTACK_CA_CERT")
+        );
+        let name = unique(security);
+        let support = format!("{name}@{}", stack.pipe_domain());
+        let mut desk = Instance::custom(&stack, &name, &support, &smtp, "");
+        desk.start();
+        let requester = format!("{}@example.test", unique("tls"));
+        stack.send(
+            &requester,
+            &desk.support,
+            &request(
+                &requester,
+                &desk.support,
+                "Over TLS",
+                &unique("t@c"),
+                "hello",
+            ),
+        );
+        let ack = stack.wait_for_mail(&requester, WAIT, |raw| raw.contains("[Helpdesk #1]"));
+        assert!(ack.contains("Over TLS"), "{security}");
+        desk.stop();
+    }
+}

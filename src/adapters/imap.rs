@@ -1,18 +1,15 @@
 //! IMAP with async-imap over tokio-rustls: one session on one folder, behind `MailboxSession` so
 //! that the poller's rules are tested against a fake (see `crate::poller`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::Session;
 use futures::TryStreamExt;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_rustls::rustls;
 
 use crate::config::{ImapAuth, ImapSecurity, ImapSettings};
 
@@ -95,29 +92,11 @@ pub struct ImapConnector {
 
 impl ImapConnector {
     pub fn new(settings: ImapSettings) -> Result<ImapConnector, ImapError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &settings.ca_file {
-            let certificates = CertificateDer::pem_file_iter(path)
-                .map_err(|e| ImapError::Tls(format!("CA file {}: {e}", path.display())))?;
-            for certificate in certificates {
-                let certificate = certificate
-                    .map_err(|e| ImapError::Tls(format!("CA file {}: {e}", path.display())))?;
-                roots
-                    .add(certificate)
-                    .map_err(|e| ImapError::Tls(format!("CA file {}: {e}", path.display())))?;
-            }
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ImapError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let config =
+            super::tls::client_config(settings.ca_file.as_deref()).map_err(ImapError::Tls)?;
         Ok(ImapConnector {
             settings,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            tls: tokio_rustls::TlsConnector::from(config),
         })
     }
 

@@ -6,3 +6,4 @@ pub mod parse;
 pub mod render;
 pub mod smtp;
 pub mod store;
+pub mod tls;

@@ -1,13 +1,19 @@
-//! Delivery over SMTP with lettre: a pooled async transport behind the `MailTransport` trait.
+//! Delivery over SMTP: lettre's SMTP client on connections we open and pool ourselves.
+//!
+//! lettre writes a message and its final `.` in two writes; on a socket without TCP_NODELAY the
+//! second waits for the server's delayed ACK (~40 ms a mail, measured). We open the sockets, set
+//! TCP_NODELAY, and hand them to lettre; we also skip the NOOP lettre's pool sends before reusing
+//! a connection, retrying once on a fresh one when a reused connection turns out to be dead.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
 
 use crate::config::{SmtpConfig, SmtpSecurity};
 
@@ -30,8 +36,15 @@ pub trait MailTransport: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(), SendError>> + Send;
 }
 
+/// Idle connections older than this are closed rather than reused (servers time them out).
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+
 pub struct SmtpTransport {
-    inner: AsyncSmtpTransport<Tokio1Executor>,
+    config: SmtpConfig,
+    hello: ClientId,
+    starttls: Option<TlsParameters>,
+    implicit_tls: Option<tokio_rustls::TlsConnector>,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,35 +53,164 @@ pub struct SmtpSetupError(String);
 
 impl SmtpTransport {
     pub fn new(config: &SmtpConfig) -> Result<SmtpTransport, SmtpSetupError> {
-        let tls = match config.security {
-            SmtpSecurity::Plain => Tls::None,
-            SmtpSecurity::StartTls => Tls::Required(tls_parameters(config)?),
-            SmtpSecurity::Tls => Tls::Wrapper(tls_parameters(config)?),
+        let starttls = match config.security {
+            SmtpSecurity::StartTls => Some(starttls_parameters(config)?),
+            _ => None,
         };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-                .port(config.port)
-                .tls(tls)
-                .hello_name(ClientId::Domain(config.hello_name.clone()))
-                .timeout(Some(Duration::from_secs(config.timeout_secs)))
-                .pool_config(
-                    PoolConfig::new()
-                        .max_size(config.connections as u32)
-                        .idle_timeout(Duration::from_secs(60)),
-                );
-        if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose().to_string(),
-            ));
-        }
+        let implicit_tls = match config.security {
+            SmtpSecurity::Tls => Some(tokio_rustls::TlsConnector::from(
+                super::tls::client_config(config.ca_file.as_deref()).map_err(SmtpSetupError)?,
+            )),
+            _ => None,
+        };
         Ok(SmtpTransport {
-            inner: builder.build(),
+            hello: ClientId::Domain(config.hello_name.clone()),
+            config: config.clone(),
+            starttls,
+            implicit_tls,
+            idle: Mutex::new(Vec::new()),
         })
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let config = &self.config;
+        let address = format!("{}:{}", config.host, config.port);
+        let transient = |what: &str, e: &dyn std::fmt::Display| {
+            SendError::Transient(format!("{address}: {what}: {e}"))
+        };
+        let tcp = TcpStream::connect((config.host.as_str(), config.port))
+            .await
+            .map_err(|e| transient("connection refused or unreachable", &e))?;
+        tcp.set_nodelay(true).map_err(|e| transient("socket", &e))?;
+        let mut connection = match &self.implicit_tls {
+            Some(connector) => {
+                let name = ServerName::try_from(config.host.clone())
+                    .map_err(|e| transient("server name", &e))?;
+                let tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| transient("TLS", &e))?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(ImplicitTls(tls)), &self.hello)
+                    .await
+            }
+            None => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await,
+        }
+        .map_err(classify)?;
+        if let Some(parameters) = &self.starttls {
+            if !connection.can_starttls() {
+                return Err(SendError::Transient(format!(
+                    "{address}: the server offers no STARTTLS"
+                )));
+            }
+            connection
+                .starttls(parameters.clone(), &self.hello)
+                .await
+                .map_err(classify)?;
+        }
+        if let Some((user, password)) = &config.credentials {
+            let credentials = Credentials::new(user.clone(), password.expose().to_string());
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(connection)
+    }
+
+    /// A pooled connection (`true`) or a new one.
+    async fn checkout(&self) -> Result<(AsyncSmtpConnection, bool), SendError> {
+        {
+            let mut idle = self.idle.lock().await;
+            while let Some((connection, since)) = idle.pop() {
+                if since.elapsed() < IDLE_LIMIT && !connection.has_broken() {
+                    return Ok((connection, true));
+                }
+            }
+        }
+        Ok((self.connect().await?, false))
+    }
+
+    async fn checkin(&self, connection: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().await;
+        if idle.len() < self.config.connections {
+            idle.push((connection, Instant::now()));
+        }
+    }
+
+    async fn attempt(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), (SendError, bool)> {
+        let (mut connection, reused) = self.checkout().await.map_err(|e| (e, false))?;
+        let timeout = Duration::from_secs(self.config.timeout_secs);
+        match tokio::time::timeout(timeout, connection.send(envelope, raw)).await {
+            Ok(Ok(_)) => {
+                self.checkin(connection).await;
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                let broken = connection.has_broken();
+                if !broken && error.is_permanent() {
+                    // The connection is fine; the server refused this mail.
+                    self.checkin(connection).await;
+                } else {
+                    connection.abort().await;
+                }
+                Err((classify(error), reused && broken))
+            }
+            Err(_) => {
+                connection.abort().await;
+                Err((
+                    SendError::Transient(format!("no answer within {} s", timeout.as_secs())),
+                    false,
+                ))
+            }
+        }
     }
 }
 
-fn tls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SmtpSetupError> {
+/// Our own TLS stream (over our TCP_NODELAY socket), in the shape lettre takes.
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl lettre::transport::smtp::client::AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ImplicitTls {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+fn starttls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SmtpSetupError> {
     let mut builder = TlsParameters::builder(config.host.clone());
     if let Some(path) = &config.ca_file {
         let pem = std::fs::read(path)
@@ -80,6 +222,14 @@ fn tls_parameters(config: &SmtpConfig) -> Result<TlsParameters, SmtpSetupError> 
     builder
         .build_rustls()
         .map_err(|e| SmtpSetupError(format!("TLS setup: {e}")))
+}
+
+fn classify(error: lettre::transport::smtp::Error) -> SendError {
+    if error.is_permanent() {
+        SendError::Permanent(error.to_string())
+    } else {
+        SendError::Transient(error_chain(&error))
+    }
 }
 
 impl MailTransport for SmtpTransport {
@@ -99,10 +249,14 @@ impl MailTransport for SmtpTransport {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SendError::Permanent(format!("bad recipient: {e}")))?;
         let envelope = Envelope::new(from, to).map_err(|e| SendError::Permanent(e.to_string()))?;
-        match self.inner.send_raw(&envelope, raw).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_permanent() => Err(SendError::Permanent(error.to_string())),
-            Err(error) => Err(SendError::Transient(error_chain(&error))),
+        match self.attempt(&envelope, raw).await {
+            Ok(()) => Ok(()),
+            // A pooled connection the server had closed: once more on a fresh one.
+            Err((_, true)) => self
+                .attempt(&envelope, raw)
+                .await
+                .map_err(|(error, _)| error),
+            Err((error, false)) => Err(error),
         }
     }
 }

@@ -374,6 +374,20 @@ impl Instance {
         smtp_port: u16,
         extra: &str,
     ) -> Instance {
+        let smtp = format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"plain\"\ntimeout_secs = 5\n"
+        );
+        Instance::custom(stack, name, support, &smtp, extra)
+    }
+
+    /// An instance with its own `[smtp]` table.
+    pub fn custom(
+        stack: &MailStack,
+        name: &str,
+        support: &str,
+        smtp: &str,
+        extra: &str,
+    ) -> Instance {
         let name = name.to_string();
         let support = support.to_string();
         let dir = Path::new(stack.get("GUICHET_PIPE_ROOT")).join(&name);
@@ -383,7 +397,7 @@ impl Instance {
             &config,
             format!(
                 "[general]\nstate_dir = {:?}\nsupport_address = {support:?}\nsupport_name = \"Example Helpdesk\"\n\
-                 [smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"plain\"\ntimeout_secs = 5\n\
+                 {smtp}\
                  [outbox]\npoll_interval_ms = 100\nretry_initial_secs = 1\nretry_max_secs = 2\n\
                  {extra}\n",
                 dir.join("state")
