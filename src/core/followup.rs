@@ -665,14 +665,8 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                 values,
             );
         }
-        Command::Close => {
-            state.status = Status::Closed;
-            work.updates.push(TicketUpdate::Status(Status::Closed));
-        }
-        Command::Reopen => {
-            state.status = Status::Open;
-            work.updates.push(TicketUpdate::Status(Status::Open));
-        }
+        Command::Close => set_status(work, state, Status::Closed),
+        Command::Reopen => set_status(work, state, Status::Open),
         Command::Merge(into) => {
             let target = work
                 .input
@@ -743,6 +737,11 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
         Command::Help => work.help = true,
         Command::Token(_) => {}
     }
+}
+
+fn set_status(work: &mut Work<'_>, state: &mut State, status: Status) {
+    state.status = status;
+    work.updates.push(TicketUpdate::Status(status));
 }
 
 /// A mail from the requester, a copied participant, or someone the ticket does not know.
@@ -816,14 +815,8 @@ fn participant_mail(
         if refused.is_empty() {
             for line in &parsed.commands {
                 match line.command {
-                    Command::Close => {
-                        state.status = Status::Closed;
-                        work.updates.push(TicketUpdate::Status(Status::Closed));
-                    }
-                    Command::Reopen => {
-                        state.status = Status::Open;
-                        work.updates.push(TicketUpdate::Status(Status::Open));
-                    }
+                    Command::Close => set_status(work, &mut state, Status::Closed),
+                    Command::Reopen => set_status(work, &mut state, Status::Open),
                     _ => {}
                 }
                 work.event(EventKind::CommandApplied, line.line.clone());
@@ -899,11 +892,8 @@ fn participant_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::intake::{decide_intake, IntakeInput, StrangerPolicy};
-    use crate::core::loops::{LoopPolicy, DEFAULT_ROLE_SENDERS};
+    use crate::core::intake::{decide_intake, IntakeInput};
     use crate::core::people::{AgentRole, AuthResult, Directory, Queue};
-    use crate::core::subject::TagFormat;
-    use crate::core::templates::TemplateSet;
     use crate::core::threading::{ThreadDecision, ThreadVia};
 
     fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
@@ -920,39 +910,24 @@ mod tests {
     }
 
     fn policy() -> IntakePolicy {
-        IntakePolicy {
-            tags: TagFormat::new("Helpdesk"),
-            support: Mailbox::new(Some("Helpdesk"), "support@corp.example"),
-            loops: LoopPolicy {
-                own_addresses: vec!["support@corp.example".into()],
-                role_senders: DEFAULT_ROLE_SENDERS.iter().map(|s| s.to_string()).collect(),
-                max_auto_replies_per_hour: 5,
-            },
-            reopen_on_reply: true,
-            strangers: StrangerPolicy::InternalNote,
-            default_queue: "general".into(),
-            default_priority: Priority::Normal,
-            default_level: Level::FIRST,
-            language: Language::En,
-            guess_language: false,
-            templates: TemplateSet::shipped(),
-            acknowledge_new_tickets: true,
-            directory: Directory {
-                agents: vec![
-                    agent("alice", AgentRole::Triager, &[1, 2]),
-                    agent("bob", AgentRole::Agent, &[1, 2]),
-                    agent("acme", AgentRole::Agent, &[4]),
-                ],
-                queues: vec![Queue {
-                    name: "hardware".into(),
-                    triagers: vec!["hw-lead@corp.example".into()],
-                }],
-                level_addresses: Default::default(),
-            },
-            trust: Trust::AuthenticationResults(vec!["mx.corp.example".into()]),
-            vocabulary: crate::core::commands::Vocabulary::builtin(),
-            comment_address: Some("support-comment@corp.example".into()),
-        }
+        let mut policy = crate::core::intake::tests::policy_for("support@corp.example");
+        policy.guess_language = false;
+        policy.support.name = Some("Helpdesk".into());
+        policy.directory = Directory {
+            agents: vec![
+                agent("alice", AgentRole::Triager, &[1, 2]),
+                agent("bob", AgentRole::Agent, &[1, 2]),
+                agent("acme", AgentRole::Agent, &[4]),
+            ],
+            queues: vec![Queue {
+                name: "hardware".into(),
+                triagers: vec!["hw-lead@corp.example".into()],
+            }],
+            level_addresses: Default::default(),
+        };
+        policy.trust = Trust::AuthenticationResults(vec!["mx.corp.example".into()]);
+        policy.comment_address = Some("support-comment@corp.example".into());
+        policy
     }
 
     fn passing() -> Vec<AuthResult> {

@@ -547,18 +547,23 @@ fn acknowledgement(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::loops::{Suppression, DEFAULT_ROLE_SENDERS};
     use crate::core::mail::LoopSignals;
     use crate::core::threading::{NewTicketReason, ThreadVia};
 
     fn policy() -> IntakePolicy {
+        policy_for("support@desk.example.test")
+    }
+
+    /// A policy with defaults, answering as `support`; other modules' tests adjust it.
+    pub(crate) fn policy_for(support: &str) -> IntakePolicy {
         IntakePolicy {
             tags: TagFormat::new("Helpdesk"),
-            support: Mailbox::new(Some("Example Helpdesk"), "support@desk.example.test"),
+            support: Mailbox::new(Some("Example Helpdesk"), support),
             loops: LoopPolicy {
-                own_addresses: vec!["support@desk.example.test".into()],
+                own_addresses: vec![support.into()],
                 role_senders: DEFAULT_ROLE_SENDERS.iter().map(|s| s.to_string()).collect(),
                 max_auto_replies_per_hour: 5,
             },
