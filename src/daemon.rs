@@ -49,7 +49,9 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         let task = MailboxTask {
             connector: ImapConnector::new(mailbox.imap.clone())
                 .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
-            pipeline: Pipeline::open(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            pipeline: Arc::new(std::sync::Mutex::new(
+                Pipeline::open(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
+            )),
             config: mailbox.clone(),
             wake_outbox: wake.clone(),
         };

@@ -16,6 +16,15 @@ use crate::adapters::store::MailboxUpdate;
 use crate::config::MailboxConfig;
 use crate::pipeline::{system_now, IngestError, IngestOutcome, Pipeline, Source};
 
+pub type SharedPipeline = Arc<std::sync::Mutex<Pipeline>>;
+
+fn lock(pipeline: &SharedPipeline) -> std::sync::MutexGuard<'_, Pipeline> {
+    // A panic while storing poisons the lock; the store itself rolled back, so carry on.
+    pipeline
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A batch also stops growing at this many bytes, so large mails never pile up in memory.
 pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 /// IDLE is re-issued before the 29 minutes after which servers may drop it (RFC 2177).
@@ -26,7 +35,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 pub struct MailboxTask<C: MailboxConnector> {
     pub config: MailboxConfig,
     pub connector: C,
-    pub pipeline: Pipeline,
+    /// Shared with the blocking thread that stores one batch while the next is fetched.
+    pub pipeline: SharedPipeline,
     /// Poked after each batch so acknowledgements leave at once.
     pub wake_outbox: Arc<Notify>,
 }
@@ -192,8 +202,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
     }
 
     fn check_uid_validity(&mut self, status: FolderStatus) {
-        let known = self
-            .pipeline
+        let known = lock(&self.pipeline)
             .store()
             .read()
             .mailbox_state(&self.config.name)
@@ -236,14 +245,32 @@ impl<C: MailboxConnector> MailboxTask<C> {
             name: format!("imap:{}", self.config.name),
             queue: self.config.queue.clone(),
         };
-        for batch in batches(&listing, self.config.batch_size, BATCH_BYTES) {
-            if *stop.borrow() {
-                break;
-            }
-            let mails = session.fetch(&batch).await?;
-            let raws: Vec<&[u8]> = mails.iter().map(|(_, raw)| raw.as_slice()).collect();
-            // One transaction for the batch, durable before anything is moved.
-            let outcomes = match self.pipeline.ingest_batch(&raws, &source, system_now()) {
+        let mut pending = batches(&listing, self.config.batch_size, BATCH_BYTES).into_iter();
+        let mut fetched = match pending.next() {
+            Some(batch) if !*stop.borrow() => Some(session.fetch(&batch).await?),
+            _ => None,
+        };
+        while let Some(mails) = fetched.take() {
+            // One transaction for the batch, on a blocking thread, while the next batch is
+            // fetched. Nothing is moved before its own batch has committed.
+            let pipeline = self.pipeline.clone();
+            let batch_source = source.clone();
+            let storing = tokio::task::spawn_blocking(move || {
+                let raws: Vec<&[u8]> = mails.iter().map(|(_, raw)| raw.as_slice()).collect();
+                let result = lock(&pipeline).ingest_batch(&raws, &batch_source, system_now());
+                (mails, result)
+            });
+            let next = if *stop.borrow() { None } else { pending.next() };
+            let prefetch = async {
+                match &next {
+                    Some(batch) => Some(session.fetch(batch).await),
+                    None => None,
+                }
+            };
+            let (stored_batch, prefetched) = tokio::join!(storing, prefetch);
+            let (mails, result) =
+                stored_batch.map_err(|e| RoundError::Store(format!("intake thread: {e}")))?;
+            let outcomes = match result {
                 Ok(outcomes) => outcomes,
                 Err(IngestError::Temporary(error)) => return Err(RoundError::Store(error)),
             };
@@ -270,6 +297,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
                 ..MailboxUpdate::default()
             });
             self.wake_outbox.notify_one();
+            fetched = prefetched.transpose()?;
         }
         Ok(())
     }
@@ -277,7 +305,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
     /// Status bookkeeping is best effort: a failure to record it never stops intake.
     fn record(&mut self, update: &MailboxUpdate<'_>) {
         let name = self.config.name.clone();
-        let result = self.pipeline.store_mut().write().and_then(|tx| {
+        let result = lock(&self.pipeline).store_mut().write().and_then(|tx| {
             tx.update_mailbox(&name, system_now(), update)?;
             tx.commit()
         });

@@ -170,7 +170,9 @@ fn start(dir: &Path, server: FakeConnector) -> Harness {
     let task = MailboxTask {
         config: config.mailboxes[0].clone(),
         connector: server.clone(),
-        pipeline: Pipeline::open(config.clone()).unwrap(),
+        pipeline: Arc::new(std::sync::Mutex::new(
+            Pipeline::open(config.clone()).unwrap(),
+        )),
         wake_outbox: Arc::new(Notify::new()),
     };
     let (stop, stopping) = watch::channel(false);
