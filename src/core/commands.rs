@@ -2,9 +2,6 @@
 //! brackets in the subject (`[#assign alice]`), in English, French or Italian.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use super::address::{looks_like_address, normalize_address};
 use super::ticket::{Level, Priority, Status, TicketNumber};
@@ -283,18 +280,56 @@ fn keyword_list() -> String {
         .join(", ")
 }
 
-/// A command line: `#`, a word, then the argument.
-static COMMAND_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^#\s*([\p{L}][\p{L}\p{N}_-]*)\s*(.*)$").expect("valid pattern"));
-static SUBJECT_COMMAND: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\[\s*(#[^\[\]]+?)\s*\]").expect("valid pattern"));
+/// A command line: `#`, a word starting with a letter, then the argument. Read by hand rather than
+/// with a regex: `guichet ingest` runs once per mail, and compiling Unicode classes costs more than
+/// reading the line.
+fn split_command_line(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('#')?.trim_start();
+    let first = rest.chars().next()?;
+    if !first.is_alphabetic() {
+        return None;
+    }
+    let end = rest
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_' || *c == '-'))
+        .map_or(rest.len(), |(i, _)| i);
+    let (word, argument) = rest.split_at(end);
+    // A word glued to punctuation ("#assign:bob") is not a command word.
+    if !(argument.is_empty() || argument.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    Some((word, argument.trim()))
+}
+
+/// `[#assign alice]` groups in a subject.
+fn subject_commands(subject: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = subject;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find([']', '[']) else {
+            break;
+        };
+        if after.as_bytes()[close] == b']' {
+            let inner = after[..close].trim();
+            if inner.starts_with('#') && inner.len() > 1 {
+                found.push(inner);
+            }
+        }
+        rest = &after[close..];
+        if rest.starts_with(']') {
+            rest = &rest[1..];
+        }
+    }
+    found
+}
 
 /// Reads the commands at the top of `body` (blank lines may separate them; the first line of text
 /// or quote ends them) and those in brackets in `subject`.
 pub fn parse_commands(subject: &str, body: &str, vocabulary: &Vocabulary) -> ParsedCommands {
     let mut parsed = ParsedCommands::default();
-    for captures in SUBJECT_COMMAND.captures_iter(subject) {
-        read_line(captures[1].trim(), vocabulary, &mut parsed);
+    for command in subject_commands(subject) {
+        read_line(command, vocabulary, &mut parsed);
     }
     let mut lines = body.lines().peekable();
     while let Some(line) = lines.peek() {
@@ -303,7 +338,7 @@ pub fn parse_commands(subject: &str, body: &str, vocabulary: &Vocabulary) -> Par
             lines.next();
             continue;
         }
-        if !COMMAND_LINE.is_match(trimmed) {
+        if split_command_line(trimmed).is_none() {
             break;
         }
         read_line(trimmed, vocabulary, &mut parsed);
@@ -314,7 +349,7 @@ pub fn parse_commands(subject: &str, body: &str, vocabulary: &Vocabulary) -> Par
 }
 
 fn read_line(line: &str, vocabulary: &Vocabulary, parsed: &mut ParsedCommands) {
-    let Some(captures) = COMMAND_LINE.captures(line) else {
+    let Some((word, argument)) = split_command_line(line) else {
         parsed.errors.push(CommandError {
             line: line.to_string(),
             reason: "not a command".into(),
@@ -323,8 +358,6 @@ fn read_line(line: &str, vocabulary: &Vocabulary, parsed: &mut ParsedCommands) {
         });
         return;
     };
-    let word = &captures[1];
-    let argument = captures[2].trim();
     let Some(keyword) = vocabulary.command_of(word) else {
         parsed.errors.push(CommandError {
             line: line.to_string(),

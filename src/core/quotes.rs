@@ -69,11 +69,12 @@ const WEEKDAYS: &str = r"Mon|Tue|Wed|Thu|Fri|Sat|Sun|Monday|Tuesday|Wednesday|Th
 const MONTHS: &str = r"Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|January|February|March|April|June|July|August|September|October|November|December|janv|févr|avr|mai|juin|juil|août|sept|déc|gen|mag|giu|lug|ago|set|ott|dic|ene|abr|dez|mrt|okt|Mär|Mai";
 
 static DATE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:19|20)\d{2}\b|\b\d{1,2}[:h]\d{2}\b|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\b")
+    Regex::new(r"\b(?:19|20)[0-9]{2}\b|\b[0-9]{1,2}[:h][0-9]{2}\b|\b[0-9]{1,4}[/.\-][0-9]{1,2}[/.\-][0-9]{1,4}\b")
         .unwrap()
 });
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+").unwrap());
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9_.+\-]+@[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)+").unwrap()
+});
 
 /// Intro + verb, ending with a colon: "On <date>, <name> wrote:", "Am <date> schrieb <name>:".
 static STRONG_INTRO_COLON: LazyLock<Regex> =
@@ -84,7 +85,7 @@ static STRONG_INTRO_DASHED: LazyLock<Regex> =
 /// Starts with a date, ends with verb and colon: "12/03/2024 10:00, Mario <m@x.it> ha scritto:".
 static STRONG_DATE_FIRST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)^(?:\d|(?:{DATE_FIRST_WEEKDAYS})\.?,?\s+(?:\d|(?:{MONTHS})\b)).*\b(?:{VERB})\s*:$"
+        r"(?i)^(?:[0-9]|(?:{DATE_FIRST_WEEKDAYS})\.?,?\s+(?:[0-9]|(?:{MONTHS})\b)).*\b(?:{VERB})\s*:$"
     ))
     .unwrap()
 });
@@ -94,7 +95,7 @@ static INTRO_INSIDE: LazyLock<Regex> =
 /// A line that may begin an attribution: an intro word, a digit, a weekday or month name.
 static ATTRIBUTION_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r#"(?i)^[\s\-*_>"]*(?:(?:{INTRO})\s|\d|(?:{WEEKDAYS}|{MONTHS})\b)"#
+        r#"(?i)^[\s\-*_>"]*(?:(?:{INTRO})\s|[0-9]|(?:{WEEKDAYS}|{MONTHS})\b)"#
     ))
     .unwrap()
 });
@@ -102,7 +103,8 @@ static ATTRIBUTION_START: LazyLock<Regex> = LazyLock::new(|| {
 static ENDS_WITH_VERB: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"(?i)\b(?:{VERB}|{WEAK_VERB})\W*$")).unwrap());
 static STARTS_WITH_DATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[\s\-*_]*(?:\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}|(?:19|20)\d{2}\b)").unwrap()
+    Regex::new(r"^[\s\-*_]*(?:[0-9]{1,4}[/.\-][0-9]{1,2}[/.\-][0-9]{1,4}|(?:19|20)[0-9]{2}\b)")
+        .unwrap()
 });
 
 static FORWARD_MARKER: LazyLock<Regex> = LazyLock::new(|| {
@@ -162,14 +164,14 @@ static INLINE_FIELDS: LazyLock<Vec<(Field, Regex)>> = LazyLock::new(|| {
 
 static MOBILE_SIGNATURES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     [
-        r"^(?i:sent from my)(?:\s+[\p{L}\p{N}'’&\-]+){1,5}\.?$",
-        r"^[Ss]ent (?:from|with|via) \p{Lu}[\p{L}\p{N}'’&\-]*(?:\s+[\p{L}\p{N}'’&\-]+){0,4}\.?$",
-        r"^(?i:envoyé|envoye) (?i:de|depuis) (?i:mon|ma|l'application|l’application|outlook|yahoo)(?:\s+[\p{L}\p{N}'’&\-]+){0,4}\.?$",
-        r"^(?i:inviato da)(?:l mio| il mio)?(?:\s+[\p{L}\p{N}'’&\-]+){1,5}\.?$",
-        r"^(?i:von meinem)(?:\s+[\p{L}\p{N}'’&\-]+){1,4} (?i:gesendet)\.?$",
-        r"^(?i:gesendet) (?i:von|mit) (?:(?i:meinem) )?[\p{L}\p{N}'’&\-]+(?:\s+[\p{L}\p{N}'’&\-]+){0,4}\.?$",
-        r"^(?i:enviado) (?i:desde|do|de|a partir do) (?:(?i:mi|meu|o meu) )?[\p{L}\p{N}'’&\-]+(?:\s+[\p{L}\p{N}'’&\-]+){0,4}\.?$",
-        r"^(?i:verzonden) (?i:met|vanaf|van) (?:(?i:mijn) )?[\p{L}\p{N}'’&\-]+(?:\s+[\p{L}\p{N}'’&\-]+){0,4}\.?$",
+        r"^(?i:sent from my)(?:\s+[^\s.,;:!?()\[\]<>/]+){1,5}\.?$",
+        r"^[Ss]ent (?:from|with|via) [A-ZÀ-ÖØ-ÞА-Я][^\s.,;:!?()\[\]<>/]*(?:\s+[^\s.,;:!?()\[\]<>/]+){0,4}\.?$",
+        r"^(?i:envoyé|envoye) (?i:de|depuis) (?i:mon|ma|l'application|l’application|outlook|yahoo)(?:\s+[^\s.,;:!?()\[\]<>/]+){0,4}\.?$",
+        r"^(?i:inviato da)(?:l mio| il mio)?(?:\s+[^\s.,;:!?()\[\]<>/]+){1,5}\.?$",
+        r"^(?i:von meinem)(?:\s+[^\s.,;:!?()\[\]<>/]+){1,4} (?i:gesendet)\.?$",
+        r"^(?i:gesendet) (?i:von|mit) (?:(?i:meinem) )?[^\s.,;:!?()\[\]<>/]+(?:\s+[^\s.,;:!?()\[\]<>/]+){0,4}\.?$",
+        r"^(?i:enviado) (?i:desde|do|de|a partir do) (?:(?i:mi|meu|o meu) )?[^\s.,;:!?()\[\]<>/]+(?:\s+[^\s.,;:!?()\[\]<>/]+){0,4}\.?$",
+        r"^(?i:verzonden) (?i:met|vanaf|van) (?:(?i:mijn) )?[^\s.,;:!?()\[\]<>/]+(?:\s+[^\s.,;:!?()\[\]<>/]+){0,4}\.?$",
         r"^(?i:get|download|obtenir|télécharger|scarica|descargar|baixe|baixar|holen sie sich) (?i:outlook) (?i:for|pour|per|para|für) (?i:ios|android)$",
         r"^(?i:outlook für) (?i:ios|android) (?i:beziehen|herunterladen)$",
     ]
@@ -182,7 +184,10 @@ static TRAILING_LINK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\s*[<(\[](?:https?://|mailto:)[^\s>)\]]*[>)\]]\s*$").unwrap());
 /// A "-Name" sign-off: "-Abhishek Kona", "--Jo".
 static DASH_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^-{1,2}\p{Lu}[\p{L}.'’\-]*(?:\s+\p{Lu}[\p{L}.'’\-]*){0,2}$").unwrap()
+    Regex::new(
+        r"^-{1,2}[A-ZÀ-ÖØ-ÞА-Я][^\s,;:!?()\[\]<>/]*(?:\s+[A-ZÀ-ÖØ-ÞА-Я][^\s,;:!?()\[\]<>/]*){0,2}$",
+    )
+    .unwrap()
 });
 
 // ---------------------------------------------------------------------------------------------
