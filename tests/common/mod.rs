@@ -229,26 +229,7 @@ impl MailStack {
     }
 
     async fn fetch_all(&self, user: &str) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
-        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(self.get("MAILSTACK_CA_CERT"))? {
-            roots.add(cert?)?;
-        }
-        let tls = tokio_rustls::rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port("MAILSTACK_IMAPS_PORT")))
-            .await?;
-        let stream = connector
-            .connect(ServerName::try_from("localhost")?, tcp)
-            .await?;
-        let mut client = async_imap::Client::new(stream);
-        client.read_response().await?.ok_or("no IMAP greeting")?;
-        let login = format!("{user}*{}", self.get("MAILSTACK_MASTER_USER"));
-        let mut session = client
-            .login(&login, self.get("MAILSTACK_MASTER_PASSWORD"))
-            .await
-            .map_err(|(e, _)| e)?;
+        let mut session = self.login(user).await?;
         let mailbox = session.select("INBOX").await?;
         let mut mails = Vec::new();
         if mailbox.exists > 0 {
