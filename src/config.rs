@@ -12,7 +12,7 @@ use crate::core::commands::Vocabulary;
 use crate::core::intake::{IntakePolicy, StrangerPolicy};
 use crate::core::language::Language;
 use crate::core::loops::{LoopPolicy, DEFAULT_ROLE_SENDERS};
-use crate::core::people::{Agent, AgentRole, Directory, Queue, Trust};
+use crate::core::people::{Agent, AgentRole, Assignment, Directory, Queue, Trust};
 use crate::core::subject::TagFormat;
 use crate::core::templates::{Template, TemplateKind, TemplateSet};
 use crate::core::ticket::{Level, Priority};
@@ -91,6 +91,7 @@ struct RawAgent {
     token: Option<String>,
     token_file: Option<PathBuf>,
     language: Option<String>,
+    away: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +100,7 @@ struct RawQueue {
     name: String,
     #[serde(default)]
     triagers: Vec<String>,
+    assignment: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -660,13 +662,26 @@ fn validate_directory(
             levels,
             token,
             language,
+            away: raw.away.unwrap_or(false),
         });
     }
     for (index, raw) in queues.iter().enumerate() {
         let triagers = address_list(&format!("queue[{index}].triagers"), &raw.triagers, error)?;
+        let assignment = match raw.assignment.as_deref().unwrap_or("none") {
+            "none" => Assignment::None,
+            "round-robin" => Assignment::RoundRobin,
+            "least-open" => Assignment::LeastOpen,
+            other => {
+                return Err(error(
+                    &format!("queue[{index}].assignment"),
+                    format!("`{other}` is not one of: none, round-robin, least-open"),
+                ))
+            }
+        };
         directory.queues.push(Queue {
             name: raw.name.trim().to_string(),
             triagers,
+            assignment,
         });
     }
     for (index, raw) in levels.iter().enumerate() {

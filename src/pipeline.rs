@@ -250,6 +250,17 @@ fn store_mail(
         ThreadDecision::Existing { ticket, .. } => tx.ticket_view(*ticket)?,
         ThreadDecision::New { .. } => None,
     };
+    // Agents' loads, only for a new ticket in a queue that assigns automatically.
+    let queue = source.queue.as_deref().unwrap_or(&policy.default_queue);
+    let assigns = policy
+        .directory
+        .queue(queue)
+        .is_some_and(|q| q.assignment != crate::core::people::Assignment::None);
+    let workloads = if view.is_none() && assigns {
+        tx.read().workloads()?
+    } else {
+        Vec::new()
+    };
     // Tickets the mail's commands name (#merge N), as they stand after any earlier merge.
     let mut others = Vec::new();
     if view.is_some() {
@@ -277,6 +288,7 @@ fn store_mail(
         id_seed: &content_hash[..20],
         queue: source.queue.as_deref(),
         others: &others,
+        workloads: &workloads,
     };
     let plan = match decide_intake(policy, &input) {
         Ok(plan) => plan,

@@ -380,3 +380,115 @@ fn forged_and_malformed_commands_change_nothing() {
     );
     d.desk.stop();
 }
+
+#[test]
+fn round_robin_spreads_nine_tickets_three_each_and_skips_an_agent_who_is_away() {
+    let Some(stack) = mailstack() else { return };
+    let agents: Vec<String> = ["xavier", "yara", "zoe"]
+        .iter()
+        .map(|name| format!("{}@example.test", unique(name)))
+        .collect();
+    let mut extra = String::from(
+        "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n[[queue]]\nname = \"general\"\nassignment = \"round-robin\"\n",
+    );
+    for (name, address) in ["xavier", "yara", "zoe"].iter().zip(&agents) {
+        extra.push_str(&format!(
+            "[[agent]]\nname = \"{name}\"\naddresses = [{address:?}]\n"
+        ));
+    }
+    let mut desk = Instance::new(&stack, "rr", stack.smtp_port(), &extra);
+    desk.start();
+    let store = desk.store();
+    let send_requests = |count: usize| {
+        for i in 0..count {
+            let requester = format!("{}@example.test", unique("rr"));
+            stack.send(
+                &requester,
+                &desk.support,
+                &request(
+                    &requester,
+                    &desk.support,
+                    &format!("Request {i}"),
+                    &unique("rr@c"),
+                    "help",
+                ),
+            );
+        }
+    };
+    let counts = |store: &Store| -> Vec<usize> {
+        let rows = store.read().list_tickets(None).unwrap();
+        ["xavier", "yara", "zoe"]
+            .iter()
+            .map(|name| {
+                rows.iter()
+                    .filter(|t| t.assignee.as_deref() == Some(*name))
+                    .count()
+            })
+            .collect()
+    };
+    send_requests(9);
+    wait_until(WAIT, "nine tickets assigned", || {
+        (store
+            .read()
+            .list_tickets(None)
+            .unwrap()
+            .iter()
+            .filter(|t| t.assignee.is_some())
+            .count()
+            == 9)
+            .then_some(())
+    });
+    assert_eq!(counts(&store), vec![3, 3, 3]);
+    for agent in &agents {
+        wait_until(WAIT, "three assignment notices each", || {
+            let notices = stack
+                .mailbox(agent)
+                .iter()
+                .filter(|m| String::from_utf8_lossy(m).contains("Assigned to you"))
+                .count();
+            (notices == 3).then_some(())
+        });
+    }
+
+    // Zoe goes away by replying to one of her tickets; the next tickets skip her.
+    let zoes = store
+        .read()
+        .list_tickets(None)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.assignee.as_deref() == Some("zoe"))
+        .unwrap();
+    let away = format!(
+        "Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\nFrom: {}\r\nTo: {}\r\n\
+         Subject: Re: [Helpdesk #{}] {}\r\nMessage-ID: <{}>\r\n\r\n#away\r\n",
+        agents[2],
+        desk.support,
+        zoes.number,
+        zoes.subject,
+        unique("away@example.test")
+    );
+    stack.send(&agents[2], &desk.support, away.as_bytes());
+    wait_until(WAIT, "zoe away", || {
+        store
+            .read()
+            .workloads()
+            .unwrap()
+            .iter()
+            .any(|w| w.name == "zoe" && w.away == Some(true))
+            .then_some(())
+    });
+    send_requests(4);
+    wait_until(WAIT, "thirteen tickets assigned", || {
+        (store
+            .read()
+            .list_tickets(None)
+            .unwrap()
+            .iter()
+            .filter(|t| t.assignee.is_some())
+            .count()
+            == 13)
+            .then_some(())
+    });
+    assert_eq!(counts(&store), vec![5, 5, 3], "zoe got none while away");
+    desk.stop();
+}

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_outbox_in_flight.sql"),
     include_str!("migrations/0004_fts_inbound_only.sql"),
     include_str!("migrations/0005_tags_fields_resolution.sql"),
+    include_str!("migrations/0006_agent_state.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -601,6 +602,51 @@ impl Reader<'_> {
         Ok(count as u64)
     }
 
+    /// Every agent the store knows something about: open tickets, away, last assignment.
+    pub fn workloads(&self) -> StoreResult<Vec<crate::core::people::Workload>> {
+        let mut loads: Vec<crate::core::people::Workload> = Vec::new();
+        let mut open = self.conn.prepare_cached(
+            "SELECT assignee, count(*) FROM tickets
+             WHERE assignee IS NOT NULL AND status NOT IN ('resolved', 'closed') AND merged_into IS NULL
+             GROUP BY assignee",
+        )?;
+        for row in open.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })? {
+            let (name, count) = row?;
+            loads.push(crate::core::people::Workload {
+                name,
+                open_tickets: count as u32,
+                ..Default::default()
+            });
+        }
+        let mut states = self
+            .conn
+            .prepare_cached("SELECT name, away, last_assigned FROM agent_state")?;
+        for row in states.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<bool>>(1)?,
+                row.get::<_, Option<i64>>(2)?,
+            ))
+        })? {
+            let (name, away, last) = row?;
+            match loads.iter_mut().find(|w| w.name == name) {
+                Some(load) => {
+                    load.away = away;
+                    load.last_assigned = last;
+                }
+                None => loads.push(crate::core::people::Workload {
+                    name,
+                    away,
+                    last_assigned: last,
+                    open_tickets: 0,
+                }),
+            }
+        }
+        Ok(loads)
+    }
+
     /// The earliest time a pending outbox mail is due, to sleep until then.
     pub fn next_outbox_due(&self) -> StoreResult<Option<i64>> {
         Ok(self
@@ -799,8 +845,8 @@ impl<'c> WriteTx<'c> {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO tickets (number, subject, requester, requester_name, status, priority,
-                                              level, queue, language, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                                              level, queue, language, created_at, updated_at, assignee)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
                     )?
                     .execute(params![
                         number,
@@ -812,8 +858,12 @@ impl<'c> WriteTx<'c> {
                         ticket.level.get(),
                         ticket.queue,
                         ticket.language.code(),
-                        now
+                        now,
+                        ticket.assignee
                     ])?;
+                if let Some(assignee) = &ticket.assignee {
+                    self.note_assignment(assignee)?;
+                }
             }
             TicketChange::Append { updates } => {
                 self.tx
@@ -876,6 +926,9 @@ impl<'c> WriteTx<'c> {
         for rendered in outgoing {
             self.queue_outgoing(rendered, now)?;
         }
+        for (agent, away) in &plan.agents_away {
+            self.set_away(agent, *away)?;
+        }
         // A merge goes last: everything above landed on this ticket and now moves with it.
         if let TicketChange::Append { updates } = &plan.change {
             for update in updates
@@ -886,6 +939,27 @@ impl<'c> WriteTx<'c> {
             }
         }
         Ok(message)
+    }
+
+    fn note_assignment(&self, agent: &str) -> StoreResult<()> {
+        // A sequence, not a time: several tickets can be assigned within one second.
+        self.tx
+            .prepare_cached(
+                "INSERT INTO agent_state (name, last_assigned)
+                 VALUES (?1, (SELECT coalesce(max(last_assigned), 0) + 1 FROM agent_state))
+                 ON CONFLICT (name) DO UPDATE SET last_assigned = excluded.last_assigned",
+            )?
+            .execute(params![agent])?;
+        Ok(())
+    }
+
+    fn set_away(&self, agent: &str, away: bool) -> StoreResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO agent_state (name, away) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET away = ?2",
+            )?
+            .execute(params![agent, away])?;
+        Ok(())
     }
 
     fn apply_update(&self, number: i64, now: i64, update: &TicketUpdate) -> StoreResult<()> {
@@ -902,7 +976,12 @@ impl<'c> WriteTx<'c> {
             TicketUpdate::Priority(priority) => set("priority", &priority.as_str())?,
             TicketUpdate::Level(level) => set("level", &level.get())?,
             TicketUpdate::Queue(queue) => set("queue", queue)?,
-            TicketUpdate::Assignee(assignee) => set("assignee", assignee)?,
+            TicketUpdate::Assignee(assignee) => {
+                set("assignee", assignee)?;
+                if let Some(name) = assignee {
+                    self.note_assignment(name)?;
+                }
+            }
             TicketUpdate::Resolution(text) => set("resolution", text)?,
             TicketUpdate::AddParticipant(mailbox, role) => {
                 self.tx

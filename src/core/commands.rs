@@ -34,6 +34,9 @@ pub enum Command {
     Help,
     /// An agent's secret word: proves who sent the mail, changes nothing.
     Token(String),
+    /// The sending agent is away: no automatic assignments until `#back`.
+    Away,
+    Back,
 }
 
 impl Command {
@@ -60,6 +63,8 @@ impl Command {
             Command::Note(_) => "note",
             Command::Help => "help",
             Command::Token(_) => "token",
+            Command::Away => "away",
+            Command::Back => "back",
         }
     }
 }
@@ -168,6 +173,11 @@ const KEYWORDS: &[(&str, &[&str])] = &[
     ("note", &["note", "commentaire", "nota"]),
     ("help", &["help", "aide", "aiuto"]),
     ("token", &["token", "jeton", "gettone"]),
+    ("away", &["away", "absent", "absente", "assente"]),
+    (
+        "back",
+        &["back", "present", "presente", "retour", "rientro"],
+    ),
 ];
 
 /// Values in the three languages.
@@ -511,6 +521,8 @@ fn interpret(keyword: &str, argument: &str) -> Result<Command, Refusal> {
         },
         "help" => Ok(Command::Help),
         "token" => Ok(Command::Token(one_word("your secret word", "s3cret")?)),
+        "away" => none(Command::Away),
+        "back" => none(Command::Back),
         other => unreachable!("keyword table and interpreter disagree on {other}"),
     }
 }
@@ -523,6 +535,7 @@ Commands (one per line, at the top of your reply, or in the subject as [#priorit
   #status open|pending|waiting|resolved  #resolve [resolution]
   #close  #reopen     #merge NUMBER      #cc ADDRESS        #uncc ADDRESS
   #tag WORD  #untag WORD  #field NAME=VALUE  #note TEXT (internal)  #help
+  #away / #back: no automatic assignments to you meanwhile
 French and Italian work too: #assigner, #priorité, #fermer, #assegna, #priorità, #chiudi, …";
 
 #[cfg(test)]
@@ -673,6 +686,12 @@ mod tests {
             ("#aide", Help),
             ("#aiuto", Help),
             ("#token s3cret", Token("s3cret".into())),
+            ("#away", Away),
+            ("#absent", Away),
+            ("#assente", Away),
+            ("#back", Back),
+            ("#retour", Back),
+            ("#rientro", Back),
         ];
         for (line, expected) in cases {
             assert_eq!(one(line), Ok(expected), "{line}");

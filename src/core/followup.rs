@@ -55,6 +55,7 @@ struct Work<'a> {
     internal: bool,
     note: Option<String>,
     help: bool,
+    agents_away: Vec<(String, bool)>,
 }
 
 pub(crate) fn plan(
@@ -81,6 +82,7 @@ pub(crate) fn plan(
         internal: false,
         note: None,
         help: false,
+        agents_away: Vec::new(),
     };
     match agent {
         // An agent's out-of-office or a bounce from their mailbox steers nothing and reaches no one.
@@ -114,6 +116,7 @@ pub(crate) fn plan(
         outgoing: work.outgoing,
         auto_reply,
         stored_text,
+        agents_away: work.agents_away,
     }
 }
 
@@ -736,6 +739,8 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
         Command::Note(text) => work.note = Some(text.clone()),
         Command::Help => work.help = true,
         Command::Token(_) => {}
+        Command::Away => work.agents_away.push((agent.name.clone(), true)),
+        Command::Back => work.agents_away.push((agent.name.clone(), false)),
     }
 }
 
@@ -906,6 +911,7 @@ mod tests {
             levels: levels.iter().map(|l| Level::new(*l).unwrap()).collect(),
             token: None,
             language: None,
+            away: false,
         }
     }
 
@@ -922,6 +928,7 @@ mod tests {
             queues: vec![Queue {
                 name: "hardware".into(),
                 triagers: vec!["hw-lead@corp.example".into()],
+                assignment: Default::default(),
             }],
             level_addresses: Default::default(),
         };
@@ -978,6 +985,7 @@ mod tests {
             id_seed: "seed",
             queue: None,
             others,
+            workloads: &[],
         };
         decide_intake(&policy(), &input).unwrap()
     }

@@ -9,7 +9,7 @@ use super::language::{guess_language, Language};
 use super::loops::{AutoReplyVerdict, LoopPolicy};
 use super::mail::InboundMail;
 use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
-use super::people::{Directory, Trust};
+use super::people::{choose_assignee, Directory, Trust, Workload};
 use super::quotes::visible_text;
 use super::subject::TagFormat;
 use super::templates::{TemplateKind, TemplateSet};
@@ -123,6 +123,8 @@ pub struct IntakeInput<'a> {
     pub queue: Option<&'a str>,
     /// Other tickets the mail's commands name (`#merge N`), as found in the store.
     pub others: &'a [TicketView],
+    /// Agents' loads, for queues that assign automatically.
+    pub workloads: &'a [Workload],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -167,6 +169,8 @@ pub struct NewTicket {
     pub level: Level,
     pub status: Status,
     pub language: Language,
+    /// Chosen by the queue's automatic assignment, if any.
+    pub assignee: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -210,6 +214,7 @@ pub enum EventKind {
     CommandRefused,
     Note,
     NoticeQueued,
+    Assigned,
 }
 
 impl EventKind {
@@ -226,6 +231,7 @@ impl EventKind {
             EventKind::CommandRefused => "command_refused",
             EventKind::Note => "note",
             EventKind::NoticeQueued => "notice_queued",
+            EventKind::Assigned => "assigned",
         }
     }
 }
@@ -251,6 +257,8 @@ pub struct IntakePlan {
     /// What is stored as the message's text: what the person newly wrote, without quoted
     /// history and command lines (the raw mail keeps everything).
     pub stored_text: String,
+    /// Agents who went away (`true`) or came back (`false`).
+    pub agents_away: Vec<(String, bool)>,
 }
 
 /// Why a parsed mail cannot make or join a ticket; the pipeline quarantines it.
@@ -350,6 +358,32 @@ fn plan_new_ticket(
         (AutoReplyVerdict::Allowed, false) => {}
     }
     let stored_text = visible_text(&mail.text);
+    let assignee = choose_assignee(
+        &policy.directory,
+        &queue,
+        policy.default_level,
+        input.workloads,
+    );
+    if let Some(agent) = assignee {
+        events.push(EventDraft {
+            kind: EventKind::Assigned,
+            actor: DAEMON.into(),
+            detail: format!(
+                "assigned to {} by the queue's automatic assignment",
+                agent.name
+            ),
+        });
+        outgoing.push(assignment_notice(
+            policy,
+            input,
+            number,
+            &topic,
+            &requester,
+            &queue,
+            &stored_text,
+            agent,
+        ));
+    }
     if let Some(notice) = new_ticket_notice(
         policy,
         input,
@@ -376,15 +410,21 @@ fn plan_new_ticket(
     }
     IntakePlan {
         stored_text,
+        agents_away: Vec::new(),
         ticket: number,
         change: TicketChange::Create(NewTicket {
+            assignee: assignee.map(|agent| agent.name.clone()),
             number,
             subject: topic,
             requester,
             queue,
             priority: policy.default_priority,
             level: policy.default_level,
-            status: Status::New,
+            status: if assignee.is_some() {
+                Status::Open
+            } else {
+                Status::New
+            },
             language,
         }),
         visibility: Visibility::Public,
@@ -470,6 +510,60 @@ fn new_ticket_notice(
         auto_submitted: Some("auto-generated"),
         language,
     })
+}
+
+/// Tells an automatically chosen agent the ticket is theirs.
+#[allow(clippy::too_many_arguments)]
+fn assignment_notice(
+    policy: &IntakePolicy,
+    input: &IntakeInput<'_>,
+    number: TicketNumber,
+    topic: &str,
+    requester: &Mailbox,
+    queue: &str,
+    text: &str,
+    agent: &super::people::Agent,
+) -> OutgoingMail {
+    let language = agent.language.unwrap_or(policy.language);
+    let values: BTreeMap<&str, String> = [
+        ("tag", policy.tags.tag(number)),
+        ("number", number.to_string()),
+        ("topic", topic.to_string()),
+        ("requester", requester.to_string()),
+        ("queue", queue.to_string()),
+        ("priority", policy.default_priority.to_string()),
+        ("level", policy.default_level.get().to_string()),
+        ("actor", "The queue's automatic assignment".to_string()),
+        ("history", format!("--- {requester}\n{text}\n")),
+        ("cheat_sheet", CHEAT_SHEET.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let (subject, body) = policy
+        .templates
+        .get(TemplateKind::AssignmentNotice, language)
+        .render(&values);
+    OutgoingMail {
+        kind: OutgoingKind::AssignmentNotice,
+        ticket: number,
+        from: policy.support.clone(),
+        to: vec![Mailbox::new(Some(&agent.display_name), agent.address())],
+        cc: Vec::new(),
+        reply_to: Some(policy.support.clone()),
+        envelope_from: Some(policy.support.address.clone()),
+        subject,
+        body,
+        message_id: our_message_id(
+            number,
+            OutgoingKind::AssignmentNotice,
+            input.id_seed,
+            policy.support.domain(),
+        ),
+        in_reply_to: None,
+        references: Vec::new(),
+        auto_submitted: Some("auto-generated"),
+        language,
+    }
 }
 
 fn choose_language(policy: &IntakePolicy, mail: &InboundMail) -> Language {
@@ -616,6 +710,7 @@ pub(crate) mod tests {
             id_seed: "seed",
             queue: None,
             others: &[],
+            workloads: &[],
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Agent {
     /// The secret word for `#token`, when trust asks for one.
     pub token: Option<String>,
     pub language: Option<Language>,
+    /// Away from the start (config); `#away` / `#back` change it at run time.
+    pub away: bool,
 }
 
 impl Agent {
@@ -50,6 +52,30 @@ pub struct Queue {
     pub name: String,
     /// Addresses that get new-ticket and transfer notices.
     pub triagers: Vec<String>,
+    pub assignment: Assignment,
+}
+
+/// How a queue's new tickets find an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Assignment {
+    /// Triagers assign by hand.
+    #[default]
+    None,
+    /// The agent whose last automatic or manual assignment is oldest.
+    RoundRobin,
+    /// The agent with the fewest open tickets.
+    LeastOpen,
+}
+
+/// What the store knows of an agent's load, for automatic assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Workload {
+    pub name: String,
+    /// Set by `#away` / `#back`; `None` keeps the config's `away`.
+    pub away: Option<bool>,
+    pub open_tickets: u32,
+    /// Increases with every assignment: the smallest was served longest ago.
+    pub last_assigned: Option<i64>,
 }
 
 /// How a command's sender is believed to be who the From says.
@@ -144,6 +170,42 @@ impl Directory {
     }
 }
 
+/// The agent a new ticket in `queue` at `level` goes to, or `None` when the queue assigns by hand
+/// or nobody is available. Ties go to the agent listed first in the config.
+pub fn choose_assignee<'a>(
+    directory: &'a Directory,
+    queue: &str,
+    level: Level,
+    workloads: &[Workload],
+) -> Option<&'a Agent> {
+    let strategy = directory
+        .queue(queue)
+        .map(|q| q.assignment)
+        .unwrap_or_default();
+    let load = |agent: &Agent| {
+        workloads
+            .iter()
+            .find(|w| w.name == agent.name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let available = directory.agents.iter().enumerate().filter(|(_, agent)| {
+        agent.works_in(queue, level) && !load(agent).away.unwrap_or(agent.away)
+    });
+    match strategy {
+        Assignment::None => None,
+        Assignment::RoundRobin => available
+            .min_by_key(|(index, agent)| (load(agent).last_assigned, *index))
+            .map(|(_, agent)| agent),
+        Assignment::LeastOpen => available
+            .min_by_key(|(index, agent)| {
+                let load = load(agent);
+                (load.open_tickets, load.last_assigned, *index)
+            })
+            .map(|(_, agent)| agent),
+    }
+}
+
 /// Whether the mail's From can be believed for commands.
 pub fn sender_is_trusted(
     trust: &Trust,
@@ -220,7 +282,11 @@ pub fn refusal(
                 if !agent.works_in(queue, level)
                     && !matches!(
                         command,
-                        Command::Help | Command::Token(_) | Command::Note(_)
+                        Command::Help
+                            | Command::Token(_)
+                            | Command::Note(_)
+                            | Command::Away
+                            | Command::Back
                     )
                 {
                     return Some(format!("you do not work queue {queue} at level {level}"));
@@ -258,6 +324,7 @@ mod tests {
             levels: vec![Level::FIRST, Level::new(2).unwrap()],
             token: Some("s3cret".into()),
             language: None,
+            away: false,
         }
     }
 
@@ -410,6 +477,87 @@ mod tests {
     }
 
     #[test]
+    fn automatic_assignment_spreads_work() {
+        let mut carol = agent("carol", AgentRole::Agent);
+        carol.away = true;
+        let directory = |assignment| Directory {
+            agents: vec![
+                agent("bob", AgentRole::Agent),
+                agent("alice", AgentRole::Agent),
+                carol.clone(),
+            ],
+            queues: vec![Queue {
+                name: "general".into(),
+                triagers: vec![],
+                assignment,
+            }],
+            level_addresses: Default::default(),
+        };
+        let load = |name: &str, open, last| Workload {
+            name: name.into(),
+            away: None,
+            open_tickets: open,
+            last_assigned: last,
+        };
+        let pick = |assignment, loads: &[Workload]| {
+            choose_assignee(&directory(assignment), "general", Level::FIRST, loads)
+                .map(|a| a.name.clone())
+        };
+        assert_eq!(pick(Assignment::None, &[]), None);
+        assert_eq!(
+            pick(Assignment::RoundRobin, &[]),
+            Some("bob".into()),
+            "never assigned: config order"
+        );
+        assert_eq!(
+            pick(Assignment::RoundRobin, &[load("bob", 0, Some(5))]),
+            Some("alice".into())
+        );
+        assert_eq!(
+            pick(
+                Assignment::RoundRobin,
+                &[load("bob", 0, Some(5)), load("alice", 0, Some(9))]
+            ),
+            Some("bob".into())
+        );
+        assert_eq!(
+            pick(
+                Assignment::LeastOpen,
+                &[load("bob", 4, Some(1)), load("alice", 2, Some(9))]
+            ),
+            Some("alice".into())
+        );
+        // carol is away in the config; #back (away = Some(false)) brings her in.
+        let back = [
+            load("bob", 3, Some(1)),
+            load("alice", 3, Some(2)),
+            Workload {
+                away: Some(false),
+                ..load("carol", 0, None)
+            },
+        ];
+        assert_eq!(pick(Assignment::LeastOpen, &back), Some("carol".into()));
+        let everyone_away: Vec<Workload> = ["bob", "alice"]
+            .iter()
+            .map(|n| Workload {
+                away: Some(true),
+                ..load(n, 0, None)
+            })
+            .collect();
+        assert_eq!(pick(Assignment::RoundRobin, &everyone_away), None);
+        assert_eq!(
+            choose_assignee(
+                &directory(Assignment::RoundRobin),
+                "general",
+                Level::VENDOR,
+                &[]
+            ),
+            None,
+            "nobody at L4"
+        );
+    }
+
+    #[test]
     fn directory_lookups() {
         let mut vendor = agent("acme", AgentRole::Agent);
         vendor.levels = vec![Level::VENDOR];
@@ -423,6 +571,7 @@ mod tests {
             queues: vec![Queue {
                 name: "hardware".into(),
                 triagers: vec!["hw-lead@example.com".into()],
+                assignment: Assignment::None,
             }],
             level_addresses: [vec![], vec!["l2-list@example.com".into()], vec![], vec![]],
         };
