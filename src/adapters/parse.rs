@@ -177,6 +177,10 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         text,
         attachments,
         reported_message_ids,
+        headers: message
+            .headers_raw()
+            .map(|(name, value)| (name.to_ascii_lowercase(), unfold(value)))
+            .collect(),
         auth_results: message
             .headers_raw()
             .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))

@@ -141,6 +141,8 @@ pub struct EventRow {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TicketDetail {
     pub ticket: TicketRow,
+    pub tags: Vec<String>,
+    pub fields: std::collections::BTreeMap<String, String>,
     pub participants: Vec<ParticipantRow>,
     pub messages: Vec<MessageRow>,
     pub events: Vec<EventRow>,
@@ -471,8 +473,20 @@ impl Reader<'_> {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        let tags = self
+            .conn
+            .prepare("SELECT tag FROM ticket_tags WHERE ticket = ?1 ORDER BY tag")?
+            .query_map([n], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        let fields = self
+            .conn
+            .prepare("SELECT name, value FROM ticket_fields WHERE ticket = ?1")?
+            .query_map([n], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         Ok(Some(TicketDetail {
             ticket,
+            tags,
+            fields,
             participants,
             messages,
             events,
@@ -769,6 +783,11 @@ impl<'c> WriteTx<'c> {
             .prepare_cached("SELECT tag FROM ticket_tags WHERE ticket = ?1 ORDER BY tag")?
             .query_map([n], |row| row.get(0))?
             .collect::<Result<Vec<String>, _>>()?;
+        view.fields = self
+            .tx
+            .prepare_cached("SELECT name, value FROM ticket_fields WHERE ticket = ?1")?
+            .query_map([n], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         let messages = self
             .tx
             .prepare_cached(
@@ -863,6 +882,16 @@ impl<'c> WriteTx<'c> {
                     ])?;
                 if let Some(assignee) = &ticket.assignee {
                     self.note_assignment(assignee)?;
+                }
+                for tag in &ticket.tags {
+                    self.apply_update(number, now, &TicketUpdate::AddTag(tag.clone()))?;
+                }
+                for (name, value) in &ticket.fields {
+                    self.apply_update(
+                        number,
+                        now,
+                        &TicketUpdate::Field(name.clone(), value.clone()),
+                    )?;
                 }
             }
             TicketChange::Append { updates } => {

@@ -537,6 +537,16 @@ fn check(work: &Work<'_>, command: &Command, state: &mut State) -> Result<(), (S
             }
             state.cc.retain(|m| &m.address != address);
         }
+        Command::Field { name, value } => {
+            if let Some(spec) = work.policy.fields.iter().find(|f| &f.name == name) {
+                spec.check(value).map_err(|reason| {
+                    (
+                        reason,
+                        format!("e.g. #field {}", spec.prompt.replace(": ", "=")),
+                    )
+                })?;
+            }
+        }
         Command::Cc(address) if work.is_own(address) => {
             return Err((format!("{address} is the helpdesk itself"), String::new()));
         }
@@ -848,6 +858,16 @@ fn participant_mail(
     }
     if view.status == Status::Waiting && !commanded && !automatic {
         work.updates.push(TicketUpdate::Status(Status::Open));
+    }
+    // The requester's answer may carry the fields the acknowledgement asked for.
+    if is_requester && !automatic {
+        let found = super::rules::extract_fields(&work.policy.fields, &state.queue, visible);
+        for (name, value) in found {
+            if !view.fields.contains_key(&name) {
+                work.event(EventKind::FieldSet, format!("{name} = {value}"));
+                work.updates.push(TicketUpdate::Field(name, value));
+            }
+        }
     }
     if automatic || visible.trim().is_empty() {
         return;

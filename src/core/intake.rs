@@ -11,6 +11,7 @@ use super::mail::InboundMail;
 use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
 use super::people::{choose_assignee, Directory, Trust, Workload};
 use super::quotes::visible_text;
+use super::rules::{FieldSpec, Rule};
 use super::subject::TagFormat;
 use super::templates::{TemplateKind, TemplateSet};
 use super::threading::ThreadDecision;
@@ -45,6 +46,10 @@ pub struct IntakePolicy {
     pub vocabulary: Vocabulary,
     /// Mail sent (also) to this address stays internal.
     pub comment_address: Option<String>,
+    /// Custom fields: declared, typed, read from the body.
+    pub fields: Vec<FieldSpec>,
+    /// Routing rules, in order.
+    pub rules: Vec<Rule>,
 }
 
 /// The part of a stored ticket the intake decision needs.
@@ -67,6 +72,8 @@ pub struct TicketView {
     /// Participants copied on correspondence.
     pub cc: Vec<Mailbox>,
     pub tags: Vec<String>,
+    /// Custom field values.
+    pub fields: BTreeMap<String, String>,
     /// Message-IDs of the ticket's public mail, oldest first (for References).
     pub thread_ids: Vec<String>,
     pub history: Vec<HistoryEntry>,
@@ -90,6 +97,7 @@ impl TicketView {
             requester,
             cc: Vec::new(),
             tags: Vec::new(),
+            fields: BTreeMap::new(),
             thread_ids: Vec::new(),
             history: Vec::new(),
             merged_into: None,
@@ -169,8 +177,10 @@ pub struct NewTicket {
     pub level: Level,
     pub status: Status,
     pub language: Language,
-    /// Chosen by the queue's automatic assignment, if any.
+    /// Chosen by a routing rule or the queue's automatic assignment, if any.
     pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub fields: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -215,6 +225,8 @@ pub enum EventKind {
     Note,
     NoticeQueued,
     Assigned,
+    Routed,
+    FieldSet,
 }
 
 impl EventKind {
@@ -232,6 +244,8 @@ impl EventKind {
             EventKind::Note => "note",
             EventKind::NoticeQueued => "notice_queued",
             EventKind::Assigned => "assigned",
+            EventKind::Routed => "routed",
+            EventKind::FieldSet => "field_set",
         }
     }
 }
@@ -332,17 +346,44 @@ fn plan_new_ticket(
             new_participants.push((mailbox.clone(), Role::Cc));
         }
     }
-    let queue = input.queue.unwrap_or(&policy.default_queue).to_string();
+    let stored_text = visible_text(&mail.text);
+    let routing = route_new_ticket(policy, input, &stored_text);
+    let queue = routing.queue.clone();
     let actor = requester.address.clone();
     let mut events = vec![EventDraft {
         kind: EventKind::Created,
         actor: actor.clone(),
         detail: format!("ticket #{number} opened in queue {queue} from {requester}"),
     }];
+    for rule in &routing.matched {
+        events.push(EventDraft {
+            kind: EventKind::Routed,
+            actor: DAEMON.into(),
+            detail: format!("rule {rule} matched"),
+        });
+    }
+    for (name, value) in &routing.fields {
+        events.push(EventDraft {
+            kind: EventKind::FieldSet,
+            actor: DAEMON.into(),
+            detail: format!("{name} = {value}"),
+        });
+    }
     let mut outgoing = Vec::new();
-    match (&auto_reply, policy.acknowledge_new_tickets) {
+    match (
+        &auto_reply,
+        policy.acknowledge_new_tickets && !routing.no_acknowledgement,
+    ) {
         (AutoReplyVerdict::Allowed, true) => {
-            let ack = acknowledgement(policy, input, number, &topic, &requester, language);
+            let ack = acknowledgement(
+                policy,
+                input,
+                number,
+                &topic,
+                &requester,
+                language,
+                &routing.missing,
+            );
             events.push(EventDraft {
                 kind: EventKind::AcknowledgementQueued,
                 actor: DAEMON.into(),
@@ -355,44 +396,31 @@ fn plan_new_ticket(
             actor: DAEMON.into(),
             detail: format!("no acknowledgement: {reason}"),
         }),
+        (AutoReplyVerdict::Allowed, false) if routing.no_acknowledgement => {
+            events.push(EventDraft {
+                kind: EventKind::AutoReplySuppressed,
+                actor: DAEMON.into(),
+                detail: "no acknowledgement: a routing rule says so".into(),
+            })
+        }
         (AutoReplyVerdict::Allowed, false) => {}
     }
-    let stored_text = visible_text(&mail.text);
-    let assignee = choose_assignee(
-        &policy.directory,
-        &queue,
-        policy.default_level,
-        input.workloads,
-    );
-    if let Some(agent) = assignee {
+    let ticket_facts = TicketFacts {
+        number,
+        topic: &topic,
+        requester: &requester,
+        text: &stored_text,
+        routing: &routing,
+    };
+    if let Some(agent) = routing.assignee {
         events.push(EventDraft {
             kind: EventKind::Assigned,
             actor: DAEMON.into(),
-            detail: format!(
-                "assigned to {} by the queue's automatic assignment",
-                agent.name
-            ),
+            detail: format!("assigned to {} automatically", agent.name),
         });
-        outgoing.push(assignment_notice(
-            policy,
-            input,
-            number,
-            &topic,
-            &requester,
-            &queue,
-            &stored_text,
-            agent,
-        ));
+        outgoing.push(assignment_notice(policy, input, &ticket_facts, agent));
     }
-    if let Some(notice) = new_ticket_notice(
-        policy,
-        input,
-        number,
-        &topic,
-        &requester,
-        &queue,
-        &stored_text,
-    ) {
+    if let Some(notice) = new_ticket_notice(policy, input, &ticket_facts) {
         events.push(EventDraft {
             kind: EventKind::NoticeQueued,
             actor: DAEMON.into(),
@@ -413,19 +441,21 @@ fn plan_new_ticket(
         agents_away: Vec::new(),
         ticket: number,
         change: TicketChange::Create(NewTicket {
-            assignee: assignee.map(|agent| agent.name.clone()),
+            assignee: routing.assignee.map(|agent| agent.name.clone()),
             number,
             subject: topic,
             requester,
             queue,
-            priority: policy.default_priority,
-            level: policy.default_level,
-            status: if assignee.is_some() {
+            priority: routing.priority,
+            level: routing.level,
+            status: if routing.assignee.is_some() {
                 Status::Open
             } else {
                 Status::New
             },
             language,
+            tags: routing.tags.clone(),
+            fields: routing.fields.clone(),
         }),
         visibility: Visibility::Public,
         new_participants,
@@ -435,22 +465,99 @@ fn plan_new_ticket(
     }
 }
 
+/// Where a new ticket goes and what it carries, after the custom fields and routing rules.
+pub struct Routing<'p> {
+    pub matched: Vec<String>,
+    pub queue: String,
+    pub level: Level,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    pub fields: BTreeMap<String, String>,
+    pub assignee: Option<&'p super::people::Agent>,
+    pub notify: Vec<String>,
+    pub no_acknowledgement: bool,
+    /// Required fields still missing, as their prompts.
+    pub missing: Vec<String>,
+}
+
+/// Custom fields from the text, then the routing rules in order, then automatic assignment.
+pub fn route_new_ticket<'p>(
+    policy: &'p IntakePolicy,
+    input: &IntakeInput<'_>,
+    text: &str,
+) -> Routing<'p> {
+    let source_queue = input.queue.unwrap_or(&policy.default_queue);
+    let mut fields = super::rules::extract_fields(&policy.fields, source_queue, text);
+    let mail_for_rules = InboundMail {
+        text: text.to_string(),
+        ..input.mail.clone()
+    };
+    let (matched, actions) = super::rules::route(
+        &policy.rules,
+        &super::rules::RuleInput {
+            mail: &mail_for_rules,
+            fields: &fields,
+        },
+    );
+    let queue = actions
+        .queue
+        .clone()
+        .unwrap_or_else(|| source_queue.to_string());
+    let level = actions.level.unwrap_or(policy.default_level);
+    fields.extend(actions.fields.clone());
+    let assignee = actions
+        .assignee
+        .as_deref()
+        .and_then(|name| policy.directory.agent_by_name(name))
+        .or_else(|| choose_assignee(&policy.directory, &queue, level, input.workloads));
+    let missing = super::rules::missing_fields(&policy.fields, &queue, &fields)
+        .iter()
+        .map(|spec| spec.prompt.clone())
+        .collect();
+    Routing {
+        matched: matched.iter().map(|rule| rule.name.clone()).collect(),
+        priority: actions.priority.unwrap_or(policy.default_priority),
+        tags: actions.tags.clone(),
+        notify: actions.notify.clone(),
+        no_acknowledgement: actions.no_acknowledgement,
+        queue,
+        level,
+        fields,
+        assignee,
+        missing,
+    }
+}
+
+/// What notices about a new ticket say.
+struct TicketFacts<'a> {
+    number: TicketNumber,
+    topic: &'a str,
+    requester: &'a Mailbox,
+    text: &'a str,
+    routing: &'a Routing<'a>,
+}
+
+fn fields_list(fields: &BTreeMap<String, String>) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect()
+}
+
 /// Tells the queue's triagers about a new ticket: who, what, the text, the attachments, and how
 /// to steer it by replying.
 fn new_ticket_notice(
     policy: &IntakePolicy,
     input: &IntakeInput<'_>,
-    number: TicketNumber,
-    topic: &str,
-    requester: &Mailbox,
-    queue: &str,
-    text: &str,
+    facts: &TicketFacts<'_>,
 ) -> Option<OutgoingMail> {
-    let to: Vec<Mailbox> = policy
-        .directory
-        .triagers_of(queue)
+    let routing = facts.routing;
+    let mut addresses = policy.directory.triagers_of(&routing.queue);
+    addresses.extend(routing.notify.iter().cloned());
+    addresses.dedup();
+    let to: Vec<Mailbox> = addresses
         .iter()
-        .filter(|address| **address != requester.address)
+        .filter(|address| **address != facts.requester.address)
         .map(|address| match policy.directory.agent_by_address(address) {
             Some(agent) => Mailbox::new(Some(&agent.display_name), address),
             None => Mailbox::new(None, address),
@@ -471,15 +578,18 @@ fn new_ticket_notice(
         })
         .collect::<String>();
     let values: BTreeMap<&str, String> = [
-        ("tag", policy.tags.tag(number)),
-        ("number", number.to_string()),
-        ("topic", topic.to_string()),
-        ("requester", requester.to_string()),
-        ("queue", queue.to_string()),
-        ("priority", policy.default_priority.to_string()),
-        ("level", policy.default_level.get().to_string()),
-        ("attachments", attachments),
-        ("text", text.to_string()),
+        ("tag", policy.tags.tag(facts.number)),
+        ("number", facts.number.to_string()),
+        ("topic", facts.topic.to_string()),
+        ("requester", facts.requester.to_string()),
+        ("queue", routing.queue.clone()),
+        ("priority", routing.priority.to_string()),
+        ("level", routing.level.get().to_string()),
+        (
+            "attachments",
+            format!("{attachments}{}", fields_list(&routing.fields)),
+        ),
+        ("text", facts.text.to_string()),
         ("cheat_sheet", CHEAT_SHEET.to_string()),
     ]
     .into_iter()
@@ -491,7 +601,7 @@ fn new_ticket_notice(
         .render(&values);
     Some(OutgoingMail {
         kind: OutgoingKind::NewTicketNotice,
-        ticket: number,
+        ticket: facts.number,
         from: policy.support.clone(),
         to,
         cc: Vec::new(),
@@ -500,7 +610,7 @@ fn new_ticket_notice(
         subject,
         body,
         message_id: our_message_id(
-            number,
+            facts.number,
             OutgoingKind::NewTicketNotice,
             input.id_seed,
             policy.support.domain(),
@@ -512,28 +622,28 @@ fn new_ticket_notice(
     })
 }
 
-/// Tells an automatically chosen agent the ticket is theirs.
-#[allow(clippy::too_many_arguments)]
 fn assignment_notice(
     policy: &IntakePolicy,
     input: &IntakeInput<'_>,
-    number: TicketNumber,
-    topic: &str,
-    requester: &Mailbox,
-    queue: &str,
-    text: &str,
+    facts: &TicketFacts<'_>,
     agent: &super::people::Agent,
 ) -> OutgoingMail {
+    let (number, topic, requester, text) = (facts.number, facts.topic, facts.requester, facts.text);
+    let (queue, priority, level) = (
+        &facts.routing.queue,
+        facts.routing.priority,
+        facts.routing.level,
+    );
     let language = agent.language.unwrap_or(policy.language);
     let values: BTreeMap<&str, String> = [
         ("tag", policy.tags.tag(number)),
         ("number", number.to_string()),
         ("topic", topic.to_string()),
         ("requester", requester.to_string()),
-        ("queue", queue.to_string()),
-        ("priority", policy.default_priority.to_string()),
-        ("level", policy.default_level.get().to_string()),
-        ("actor", "The queue's automatic assignment".to_string()),
+        ("queue", queue.clone()),
+        ("priority", priority.to_string()),
+        ("level", level.get().to_string()),
+        ("actor", "Automatic assignment".to_string()),
         ("history", format!("--- {requester}\n{text}\n")),
         ("cheat_sheet", CHEAT_SHEET.to_string()),
     ]
@@ -583,7 +693,22 @@ fn acknowledgement(
     topic: &str,
     requester: &Mailbox,
     language: Language,
+    missing_fields: &[String],
 ) -> OutgoingMail {
+    let fields_request = if missing_fields.is_empty() {
+        String::new()
+    } else {
+        let intro = match language {
+            Language::En => "To help us, please reply with these lines filled in:",
+            Language::Fr => "Pour nous aider, merci de répondre avec ces lignes complétées :",
+            Language::It => "Per aiutarci, risponda con queste righe compilate:",
+        };
+        let lines: String = missing_fields
+            .iter()
+            .map(|prompt| format!("    {prompt}\n"))
+            .collect();
+        format!("\n{intro}\n\n{lines}")
+    };
     let mail = input.mail;
     let values: BTreeMap<&str, String> = [
         ("tag", policy.tags.tag(number)),
@@ -604,6 +729,7 @@ fn acknowledgement(
                 .clone()
                 .unwrap_or_else(|| policy.support.address.clone()),
         ),
+        ("fields_request", fields_request),
     ]
     .into_iter()
     .collect();
@@ -674,6 +800,8 @@ pub(crate) mod tests {
             trust: Trust::None,
             vocabulary: Vocabulary::builtin(),
             comment_address: None,
+            fields: Vec::new(),
+            rules: Vec::new(),
         }
     }
 

@@ -25,6 +25,8 @@ pub struct InboundMail {
     pub reported_message_ids: Vec<String>,
     /// `Authentication-Results` verdicts, topmost header first.
     pub auth_results: Vec<crate::core::people::AuthResult>,
+    /// Every header as (lowercased name, unfolded raw value), in order: for routing rules.
+    pub headers: Vec<(String, String)>,
 }
 
 /// The headers that tell an automatic or bulk mail from a person's.

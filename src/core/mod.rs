@@ -14,6 +14,7 @@ pub mod mail;
 pub mod outgoing;
 pub mod people;
 pub mod quotes;
+pub mod rules;
 pub mod subject;
 pub mod templates;
 pub mod threading;

@@ -279,24 +279,41 @@ mod tests {
     fn every_shipped_template_has_its_placeholders_filled() {
         let set = TemplateSet::shipped();
         let values: BTreeMap<&str, String> = [
-            ("tag", "[Helpdesk #7]".to_string()),
-            ("topic", "Printer".to_string()),
-            ("number", "7".to_string()),
-            ("name_suffix", " Alice".to_string()),
-            ("support_name", "Helpdesk".to_string()),
+            "tag",
+            "topic",
+            "number",
+            "name_suffix",
+            "support_name",
+            "requester",
+            "queue",
+            "priority",
+            "level",
+            "attachments",
+            "text",
+            "cheat_sheet",
+            "actor",
+            "history",
+            "reason",
+            "resolution",
+            "from_number",
+            "problems",
+            "fields_request",
         ]
         .into_iter()
+        .map(|key| (key, format!("<{key}>")))
         .collect();
-        for language in Language::ALL {
-            let (subject, body) = set
-                .get(TemplateKind::Acknowledgement, language)
-                .render(&values);
-            assert_eq!(subject, "[Helpdesk #7] Printer");
-            assert!(body.contains('7'), "{language:?}");
-            assert!(
-                !body.contains('{'),
-                "unfilled placeholder in {language:?}: {body}"
-            );
+        for kind in TemplateKind::ALL {
+            for language in Language::ALL {
+                let (subject, body) = set.get(kind, language).render(&values);
+                assert!(
+                    subject.starts_with("<tag>"),
+                    "{kind:?} {language:?}: {subject}"
+                );
+                assert!(
+                    !subject.contains('{') && !body.contains('{'),
+                    "unfilled placeholder in {kind:?} {language:?}: {body}"
+                );
+            }
         }
     }
 
