@@ -298,6 +298,13 @@ fn merged_tickets_keep_everything_and_both_requesters_hear_of_it() {
         "the merged mail moved"
     );
     assert_eq!(d.ticket(merged).ticket.merged_into, Some(into));
+    let history = d.events(into);
+    assert!(
+        history
+            .iter()
+            .any(|e| e.starts_with("created ticket #") && e.contains(&format!("#{merged}"))),
+        "the merged ticket's history shows on the target: {history:?}"
+    );
     // Mail to the old number lands on the new one.
     d.stack.send(
         &second,

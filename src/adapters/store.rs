@@ -461,7 +461,9 @@ impl Reader<'_> {
         let events = self
             .conn
             .prepare(
-                "SELECT at, actor, kind, detail, message FROM events WHERE ticket = ?1 ORDER BY id",
+                "SELECT at, actor, kind, detail, message FROM events
+             WHERE ticket = ?1 OR ticket IN (SELECT number FROM tickets WHERE merged_into = ?1)
+             ORDER BY id",
             )?
             .query_map([n], |row| {
                 Ok(EventRow {
