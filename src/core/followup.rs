@@ -164,7 +164,7 @@ impl Work<'_> {
         )
     }
 
-    fn values(&self, state: &State, language: Language) -> BTreeMap<&'static str, String> {
+    fn values(&self, state: &State) -> BTreeMap<&'static str, String> {
         let requester = &self.view.requester;
         [
             ("tag", self.policy.tags.tag(self.view.number)),
@@ -175,7 +175,7 @@ impl Work<'_> {
             ("priority", state.priority.to_string()),
             ("level", state.level.get().to_string()),
             ("actor", self.actor.clone()),
-            ("history", self.history(language)),
+            ("history", self.history()),
             ("cheat_sheet", CHEAT_SHEET.to_string()),
             (
                 "support_name",
@@ -198,7 +198,7 @@ impl Work<'_> {
     }
 
     /// The ticket so far, for notices that hand it to someone new.
-    fn history(&self, _language: Language) -> String {
+    fn history(&self) -> String {
         let mut text = String::new();
         for entry in &self.view.history {
             text.push_str(&format!(
@@ -302,7 +302,7 @@ impl Work<'_> {
 
     /// Tells the sender of commands what went wrong (or the help they asked for).
     fn command_reply(&mut self, to: Mailbox, language: Language, problems: String) {
-        let mut values = self.values(&self.state(), language);
+        let mut values = self.values(&self.state());
         values.insert("problems", problems);
         self.send(
             OutgoingKind::CommandReply,
@@ -434,7 +434,7 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
     if state.status == Status::New || (state.status.is_done() && !closing) {
         work.updates.push(TicketUpdate::Status(Status::Open));
     }
-    let mut values = work.values(&state, work.view.language);
+    let mut values = work.values(&state);
     values.insert("text", visible.to_string());
     let from_name = format!(
         "{} ({})",
@@ -572,7 +572,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
             }
             if assignee.name != agent.name {
                 let language = work.agent_language(Some(&assignee));
-                let values = work.values(state, language);
+                let values = work.values(state);
                 let to = vec![work.agent_mailbox(&assignee)];
                 work.send(
                     OutgoingKind::AssignmentNotice,
@@ -602,7 +602,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
             state.level = level;
             work.updates.push(TicketUpdate::Level(level));
             let language = work.policy.language;
-            let mut values = work.values(state, language);
+            let mut values = work.values(state);
             values.insert(
                 "reason",
                 reason.clone().unwrap_or_else(|| "(none given)".into()),
@@ -637,7 +637,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
             state.queue = queue.clone();
             work.updates.push(TicketUpdate::Queue(queue.clone()));
             let language = work.policy.language;
-            let values = work.values(state, language);
+            let values = work.values(state);
             let to = directory
                 .triagers_of(&queue)
                 .iter()
@@ -664,7 +664,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                 work.updates.push(TicketUpdate::Resolution(text.clone()));
             }
             let language = work.view.language;
-            let mut values = work.values(state, language);
+            let mut values = work.values(state);
             values.insert("resolution", resolution.clone().unwrap_or_default());
             let to = vec![work.view.requester.clone()];
             let cc = state.cc.clone();
@@ -691,7 +691,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
             work.updates.push(TicketUpdate::MergeInto(target.number));
             // Both requesters learn the number that now holds the conversation.
             let language = target.language;
-            let mut values = work.values(state, language);
+            let mut values = work.values(state);
             values.insert("tag", work.policy.tags.tag(target.number));
             values.insert("number", target.number.to_string());
             values.insert("topic", target.subject.clone());
@@ -814,8 +814,9 @@ fn participant_mail(
     };
     let mut state = work.state();
     if !parsed.commands.is_empty() && !automatic {
-        let token = None;
-        let trusted = work.trusted(None, token) || matches!(work.policy.trust, Trust::Token);
+        // Requesters have no #token: under token trust their From is taken as it is (they may
+        // only close or reopen their own ticket); otherwise the same check as for agents.
+        let trusted = matches!(work.policy.trust, Trust::Token) || work.trusted(None, None);
         let refused: Vec<(String, String, String)> = parsed
             .commands
             .iter()
@@ -892,7 +893,7 @@ fn participant_mail(
             work.policy.language,
         ),
     };
-    let mut values = work.values(&state, language);
+    let mut values = work.values(&state);
     values.insert("text", visible.to_string());
     let who = from.name.clone().unwrap_or_else(|| from.address.clone());
     let from_name = format!(
