@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::core::address::{looks_like_address, normalize_address, Mailbox};
+use crate::core::calendar::{BusinessCalendar, SlaClock};
 use crate::core::commands::Vocabulary;
 use crate::core::intake::{IntakePolicy, StrangerPolicy};
 use crate::core::language::Language;
@@ -17,6 +18,7 @@ use crate::core::rules::{
     Actions as RuleActions, Condition as RuleCondition, FieldKind, FieldSpec, Rule,
     Subject as RuleSubject, Test as RuleTest,
 };
+use crate::core::sla::{parse_duration, SlaPlan, SlaPolicy};
 use crate::core::subject::TagFormat;
 use crate::core::templates::{Template, TemplateKind, TemplateSet};
 use crate::core::ticket::{Level, Priority};
@@ -72,6 +74,54 @@ struct RawConfig {
     fields: Vec<RawField>,
     #[serde(default, rename = "rule")]
     rules: Vec<RawRule>,
+    #[serde(default, rename = "calendar")]
+    calendars: Vec<RawCalendar>,
+    #[serde(default, rename = "sla")]
+    slas: Vec<RawSla>,
+    #[serde(default)]
+    escalation: RawEscalation,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    name: String,
+    time_zone: String,
+    #[serde(default)]
+    monday: Vec<String>,
+    #[serde(default)]
+    tuesday: Vec<String>,
+    #[serde(default)]
+    wednesday: Vec<String>,
+    #[serde(default)]
+    thursday: Vec<String>,
+    #[serde(default)]
+    friday: Vec<String>,
+    #[serde(default)]
+    saturday: Vec<String>,
+    #[serde(default)]
+    sunday: Vec<String>,
+    #[serde(default)]
+    holidays: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSla {
+    queue: Option<String>,
+    priority: Option<String>,
+    calendar: Option<String>,
+    first_response: Option<String>,
+    next_response: Option<String>,
+    resolution: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    warn_at: Option<f64>,
+    raise_priority: Option<bool>,
+    check_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -358,6 +408,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub log_level: String,
     pub mailboxes: Vec<MailboxConfig>,
+    pub sla: SlaPolicy,
 }
 
 impl Config {
@@ -506,6 +557,7 @@ impl Config {
         validate_commands(raw.commands, &mut intake, &error)?;
         intake.fields = validate_fields(&raw.fields, &error)?;
         intake.rules = validate_rules(&raw.rules, &intake, &error)?;
+        let sla = validate_sla(&raw.calendars, &raw.slas, &raw.escalation, &intake, &error)?;
 
         let smtp = raw
             .smtp
@@ -549,6 +601,7 @@ impl Config {
             mailboxes.push(mailbox);
         }
         Ok(Config {
+            sla,
             mailboxes,
             file: path.to_path_buf(),
             state_dir: general.state_dir,
@@ -1046,6 +1099,106 @@ fn validate_rules(
         });
     }
     Ok(rules)
+}
+
+fn validate_sla(
+    calendars: &[RawCalendar],
+    slas: &[RawSla],
+    escalation: &RawEscalation,
+    intake: &IntakePolicy,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<SlaPolicy, ConfigError> {
+    let mut named: Vec<(String, BusinessCalendar)> = Vec::new();
+    for (index, raw) in calendars.iter().enumerate() {
+        let key = |name: &str| format!("calendar[{index}] ({}).{name}", raw.name);
+        let holidays = raw
+            .holidays
+            .iter()
+            .map(|day| {
+                chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+                    error(
+                        &key("holidays"),
+                        format!("`{day}` is not a date like 2026-12-25"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let week = [
+            &raw.monday,
+            &raw.tuesday,
+            &raw.wednesday,
+            &raw.thursday,
+            &raw.friday,
+            &raw.saturday,
+            &raw.sunday,
+        ]
+        .map(|day| day.iter().map(String::as_str).collect::<Vec<_>>());
+        let calendar = BusinessCalendar::new(&raw.time_zone, week, holidays)
+            .map_err(|e| error(&key("time_zone"), e.to_string()))?;
+        named.push((raw.name.clone(), calendar));
+    }
+    let mut plans = Vec::new();
+    for (index, raw) in slas.iter().enumerate() {
+        let key = |name: &str| format!("sla[{index}].{name}");
+        if let Some(queue) = &raw.queue {
+            if intake.directory.queue(queue).is_none() && *queue != intake.default_queue {
+                return Err(error(
+                    &key("queue"),
+                    format!("there is no [[queue]] called `{queue}`"),
+                ));
+            }
+        }
+        let priority = raw
+            .priority
+            .as_deref()
+            .map(|p| {
+                p.parse::<Priority>()
+                    .map_err(|e| error(&key("priority"), e.to_string()))
+            })
+            .transpose()?;
+        let clock = match &raw.calendar {
+            Some(name) => SlaClock::Business(
+                named
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, c)| c.clone())
+                    .ok_or_else(|| {
+                        error(
+                            &key("calendar"),
+                            format!("no [[calendar]] is called `{name}`"),
+                        )
+                    })?,
+            ),
+            None => SlaClock::WallClock,
+        };
+        let duration = |name: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|text| parse_duration(text).map_err(|e| error(&key(name), e)))
+                .transpose()
+        };
+        plans.push(SlaPlan {
+            queue: raw.queue.clone(),
+            priority,
+            first_response: duration("first_response", &raw.first_response)?,
+            next_response: duration("next_response", &raw.next_response)?,
+            resolution: duration("resolution", &raw.resolution)?,
+            clock,
+        });
+    }
+    let warn_at = escalation.warn_at.unwrap_or(0.8);
+    if !(0.0..=1.0).contains(&warn_at) {
+        return Err(error(
+            "escalation.warn_at",
+            format!("{warn_at} is not a share between 0 and 1"),
+        ));
+    }
+    Ok(SlaPolicy {
+        plans,
+        warn_at,
+        raise_priority: escalation.raise_priority.unwrap_or(true),
+        check_interval_secs: escalation.check_interval_secs.unwrap_or(60).max(1),
+    })
 }
 
 fn validate_mailbox(

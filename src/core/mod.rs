@@ -15,6 +15,7 @@ pub mod outgoing;
 pub mod people;
 pub mod quotes;
 pub mod rules;
+pub mod sla;
 pub mod subject;
 pub mod templates;
 pub mod threading;
