@@ -408,7 +408,6 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub log_level: String,
     pub mailboxes: Vec<MailboxConfig>,
-    pub sla: SlaPolicy,
 }
 
 impl Config {
@@ -553,11 +552,12 @@ impl Config {
             comment_address: None,
             fields: Vec::new(),
             rules: Vec::new(),
+            sla: SlaPolicy::default(),
         };
         validate_commands(raw.commands, &mut intake, &error)?;
         intake.fields = validate_fields(&raw.fields, &error)?;
         intake.rules = validate_rules(&raw.rules, &intake, &error)?;
-        let sla = validate_sla(&raw.calendars, &raw.slas, &raw.escalation, &intake, &error)?;
+        intake.sla = validate_sla(&raw.calendars, &raw.slas, &raw.escalation, &intake, &error)?;
 
         let smtp = raw
             .smtp
@@ -601,7 +601,6 @@ impl Config {
             mailboxes.push(mailbox);
         }
         Ok(Config {
-            sla,
             mailboxes,
             file: path.to_path_buf(),
             state_dir: general.state_dir,

@@ -12,6 +12,7 @@ use crate::core::intake::{
 };
 use crate::core::mail::InboundMail;
 use crate::core::outgoing::OutgoingMail;
+use crate::core::sla::SlaState;
 use crate::core::ticket::{Status, TicketNumber};
 
 /// Append-only: a shipped migration is never edited; a change is a new entry.
@@ -22,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_fts_inbound_only.sql"),
     include_str!("migrations/0005_tags_fields_resolution.sql"),
     include_str!("migrations/0006_agent_state.sql"),
+    include_str!("migrations/0007_sla.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -716,7 +718,9 @@ impl<'c> WriteTx<'c> {
         let row = self
             .tx
             .prepare_cached(
-                "SELECT status, priority, level, queue, assignee, subject, language, requester, requester_name, merged_into
+                "SELECT status, priority, level, queue, assignee, subject, language, requester, requester_name, merged_into,
+                        created_at, first_response_due, next_response_due, resolution_due, sla_paused_at,
+                        sla_warned_for, awaiting_since
                  FROM tickets WHERE number = ?1",
             )?
             .query_row([n], |row| {
@@ -731,6 +735,17 @@ impl<'c> WriteTx<'c> {
                     row.get::<_, String>(7)?,
                     row.get::<_, Option<String>>(8)?,
                     row.get::<_, Option<i64>>(9)?,
+                    (
+                        row.get::<_, i64>(10)?,
+                        SlaState {
+                            first_response_due: row.get(11)?,
+                            next_response_due: row.get(12)?,
+                            resolution_due: row.get(13)?,
+                            paused_at: row.get(14)?,
+                            warned_for: row.get(15)?,
+                        },
+                        row.get::<_, Option<i64>>(16)?,
+                    ),
                 ))
             })
             .optional()?;
@@ -745,6 +760,7 @@ impl<'c> WriteTx<'c> {
             requester,
             requester_name,
             merged,
+            (created_at, sla, awaiting_since),
         )) = row
         else {
             return Ok(None);
@@ -766,6 +782,9 @@ impl<'c> WriteTx<'c> {
             .parse()
             .unwrap_or(crate::core::language::Language::En);
         view.merged_into = merged.map(|m| TicketNumber(m as u64));
+        view.created_at = created_at;
+        view.sla = sla;
+        view.awaiting_since = awaiting_since;
         let participants = self
             .tx
             .prepare_cached("SELECT address, name, role FROM participants WHERE ticket = ?1 ORDER BY added_at, address")?
@@ -1045,6 +1064,22 @@ impl<'c> WriteTx<'c> {
                     )?
                     .execute(params![number, name, value])?;
             }
+            TicketUpdate::Sla(state) => {
+                self.tx
+                    .prepare_cached(
+                        "UPDATE tickets SET first_response_due = ?2, next_response_due = ?3, resolution_due = ?4,
+                             sla_paused_at = ?5, sla_warned_for = ?6 WHERE number = ?1",
+                    )?
+                    .execute(params![
+                        number,
+                        state.first_response_due,
+                        state.next_response_due,
+                        state.resolution_due,
+                        state.paused_at,
+                        state.warned_for
+                    ])?;
+            }
+            TicketUpdate::AwaitingSince(since) => set("awaiting_since", since)?,
             TicketUpdate::MergeInto(into) => {
                 let into = into.0 as i64;
                 // The target keeps every mail and participant; this number leads there forever.

@@ -16,6 +16,7 @@ use super::mail::InboundMail;
 use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
 use super::people::{refusal, sender_is_trusted, Agent, Standing, Trust};
 use super::quotes::visible_text;
+use super::sla::{advance, SlaEvent, SlaState};
 use super::templates::TemplateKind;
 use super::ticket::{Level, Priority, Status, TicketNumber};
 
@@ -96,6 +97,8 @@ pub(crate) fn plan(
         Some(agent) => agent_mail(&mut work, agent, &parsed, &visible),
         None => participant_mail(&mut work, &requester, from, &parsed, &visible, automatic),
     }
+    let deadlines = sla_after(&work, agent.is_some());
+    work.updates.extend(deadlines);
     let visibility = if work.internal {
         Visibility::Internal
     } else {
@@ -314,6 +317,84 @@ impl Work<'_> {
             values,
         );
     }
+}
+
+/// The deadlines after this mail: an agent's public answer, the requester's words, status,
+/// priority or queue changes. `from_agent` tells whose mail it was.
+fn sla_after(work: &Work<'_>, from_agent: bool) -> Vec<TicketUpdate> {
+    let view = work.view;
+    let now = work.input.now;
+    let (mut status, mut priority, mut queue) = (view.status, view.priority, view.queue.clone());
+    let mut statuses = Vec::new();
+    for update in &work.updates {
+        match update {
+            TicketUpdate::Status(to) => {
+                statuses.push((status, *to));
+                status = *to;
+            }
+            TicketUpdate::Priority(p) => priority = *p,
+            TicketUpdate::Queue(q) => queue = q.clone(),
+            _ => {}
+        }
+    }
+    let plan = work.policy.sla.plan_for(&queue, priority);
+    let mut state = view.sla;
+    // A new plan (priority or queue changed) re-arms the running deadlines from their start.
+    let old_plan = work.policy.sla.plan_for(&view.queue, view.priority);
+    if priority != view.priority || queue != view.queue {
+        let fresh = advance(
+            SlaState::default(),
+            plan,
+            SlaEvent::Created {
+                at: view.created_at,
+            },
+        );
+        state = SlaState {
+            first_response_due: state.first_response_due.and(fresh.first_response_due),
+            resolution_due: state.resolution_due.and(fresh.resolution_due),
+            next_response_due: match (state.next_response_due, plan, view.awaiting_since) {
+                (Some(_), Some(plan), Some(since)) => {
+                    plan.next_response.map(|t| plan.clock.add(since, t))
+                }
+                _ => None,
+            },
+            ..state
+        };
+    } else if old_plan.is_none() && plan.is_none() {
+        return Vec::new();
+    }
+    let public = !work.internal;
+    let answered =
+        from_agent && public && work.outgoing.iter().any(|m| m.kind == OutgoingKind::Relay);
+    let requester_wrote = !from_agent
+        && public
+        && work
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::Correspondence);
+    // Status first (a resume shifts the deadlines already running), then what this mail starts.
+    for (from, to) in statuses {
+        if from != to {
+            state = advance(state, plan, SlaEvent::StatusChanged { at: now, from, to });
+        }
+    }
+    let mut awaiting = view.awaiting_since;
+    if answered {
+        state = advance(state, plan, SlaEvent::AgentAnswered { at: now });
+        awaiting = None;
+    }
+    if requester_wrote {
+        state = advance(state, plan, SlaEvent::RequesterWrote { at: now });
+        awaiting = awaiting.or(Some(now));
+    }
+    let mut updates = Vec::new();
+    if state != view.sla {
+        updates.push(TicketUpdate::Sla(state));
+    }
+    if awaiting != view.awaiting_since {
+        updates.push(TicketUpdate::AwaitingSince(awaiting));
+    }
+    updates
 }
 
 fn format_time(at: i64) -> String {
@@ -1296,5 +1377,93 @@ mod tests {
             kinds(&plan).contains(&OutgoingKind::RelayToAgents),
             "their words still reach the agent"
         );
+    }
+
+    #[test]
+    fn deadlines_move_with_the_conversation() {
+        use crate::core::calendar::SlaClock;
+        use crate::core::sla::{SlaPlan, SlaState};
+        let mut policy = policy();
+        policy.sla.plans = vec![SlaPlan {
+            queue: None,
+            priority: None,
+            first_response: Some(3600),
+            next_response: Some(7200),
+            resolution: Some(86_400),
+            clock: SlaClock::WallClock,
+        }];
+        let decide_with = |policy: &IntakePolicy, mail: &InboundMail, view: &TicketView| {
+            let thread = ThreadDecision::Existing {
+                ticket: view.number,
+                via: ThreadVia::SubjectTag {
+                    tagged: view.number,
+                },
+            };
+            let input = IntakeInput {
+                mail,
+                thread: &thread,
+                ticket: Some(view),
+                next_number: TicketNumber(99),
+                auto_replies_last_hour: 0,
+                now: 10_000,
+                id_seed: "seed",
+                queue: None,
+                others: &[],
+                workloads: &[],
+            };
+            decide_intake(policy, &input).unwrap()
+        };
+        let sla_of = |plan: &IntakePlan| {
+            updates(plan).into_iter().find_map(|u| match u {
+                TicketUpdate::Sla(state) => Some(state),
+                _ => None,
+            })
+        };
+        let mut view = ticket();
+        view.created_at = 0;
+        view.sla = SlaState {
+            first_response_due: Some(3600),
+            resolution_due: Some(86_400),
+            ..SlaState::default()
+        };
+        // Bob answers: the first-response deadline is met.
+        let plan = decide_with(
+            &policy,
+            &mail_from("bob@corp.example", "Try this.", passing()),
+            &view,
+        );
+        assert_eq!(sla_of(&plan).unwrap().first_response_due, None);
+        // Waiting on Carla pauses the clock; her answer resumes it with the time left.
+        view.sla.first_response_due = None;
+        let plan = decide_with(
+            &policy,
+            &mail_from(
+                "bob@corp.example",
+                "#status waiting\nWhich model?",
+                passing(),
+            ),
+            &view,
+        );
+        assert_eq!(sla_of(&plan).unwrap().paused_at, Some(10_000));
+        view.status = Status::Waiting;
+        view.sla.paused_at = Some(4_000);
+        let plan = decide_with(
+            &policy,
+            &mail_from("carla@client.example", "An HP 4200.", passing()),
+            &view,
+        );
+        let resumed = sla_of(&plan).unwrap();
+        assert_eq!(resumed.paused_at, None);
+        assert_eq!(
+            resumed.resolution_due,
+            Some(86_400 + 6_000),
+            "shifted by the 6,000 s it stood still"
+        );
+        assert_eq!(
+            resumed.next_response_due,
+            Some(10_000 + 7_200),
+            "her mail awaits an answer"
+        );
+        assert!(updates(&plan).contains(&TicketUpdate::AwaitingSince(Some(10_000))));
     }
 }

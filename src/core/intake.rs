@@ -12,6 +12,7 @@ use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
 use super::people::{choose_assignee, Directory, Trust, Workload};
 use super::quotes::visible_text;
 use super::rules::{FieldSpec, Rule};
+use super::sla::{advance, SlaEvent, SlaPolicy, SlaState};
 use super::subject::TagFormat;
 use super::templates::{TemplateKind, TemplateSet};
 use super::threading::ThreadDecision;
@@ -50,6 +51,7 @@ pub struct IntakePolicy {
     pub fields: Vec<FieldSpec>,
     /// Routing rules, in order.
     pub rules: Vec<Rule>,
+    pub sla: SlaPolicy,
 }
 
 /// The part of a stored ticket the intake decision needs.
@@ -78,6 +80,10 @@ pub struct TicketView {
     pub thread_ids: Vec<String>,
     pub history: Vec<HistoryEntry>,
     pub merged_into: Option<TicketNumber>,
+    pub created_at: i64,
+    pub sla: SlaState,
+    /// Since when the requester has waited for an answer.
+    pub awaiting_since: Option<i64>,
 }
 
 impl TicketView {
@@ -101,6 +107,9 @@ impl TicketView {
             thread_ids: Vec::new(),
             history: Vec::new(),
             merged_into: None,
+            created_at: 0,
+            sla: SlaState::default(),
+            awaiting_since: None,
         }
     }
 }
@@ -181,12 +190,13 @@ pub struct NewTicket {
     pub assignee: Option<String>,
     pub tags: Vec<String>,
     pub fields: BTreeMap<String, String>,
+    pub sla: SlaState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum TicketChange {
-    Create(NewTicket),
+    Create(Box<NewTicket>),
     Append { updates: Vec<TicketUpdate> },
 }
 
@@ -208,6 +218,9 @@ pub enum TicketUpdate {
     Resolution(String),
     /// This ticket into that one: its mail and participants move; its number leads there.
     MergeInto(TicketNumber),
+    /// New deadlines.
+    Sla(SlaState),
+    AwaitingSince(Option<i64>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -440,7 +453,7 @@ fn plan_new_ticket(
         stored_text,
         agents_away: Vec::new(),
         ticket: number,
-        change: TicketChange::Create(NewTicket {
+        change: TicketChange::Create(Box::new(NewTicket {
             assignee: routing.assignee.map(|agent| agent.name.clone()),
             number,
             subject: topic,
@@ -456,7 +469,12 @@ fn plan_new_ticket(
             language,
             tags: routing.tags.clone(),
             fields: routing.fields.clone(),
-        }),
+            sla: advance(
+                SlaState::default(),
+                policy.sla.plan_for(&routing.queue, routing.priority),
+                SlaEvent::Created { at: input.now },
+            ),
+        })),
         visibility: Visibility::Public,
         new_participants,
         events,
@@ -802,6 +820,7 @@ pub(crate) mod tests {
             comment_address: None,
             fields: Vec::new(),
             rules: Vec::new(),
+            sla: SlaPolicy::default(),
         }
     }
 
