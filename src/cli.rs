@@ -82,6 +82,17 @@ pub enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// The work list: open tickets, most urgent first (priority, the requester's wait, the
+    /// nearest SLA deadline).
+    Queue {
+        /// Only this queue.
+        name: Option<String>,
+        /// Only this support level (1 to 4).
+        #[arg(long)]
+        level: Option<u8>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Routing rules and custom fields.
     Rules {
         #[command(subcommand)]
@@ -205,6 +216,9 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                 Command::Rules {
                     command: RulesCommand::Test { file, json },
                 } => rules_test(&config, &file, json),
+                Command::Queue { name, level, json } => {
+                    work_list(&config, name.as_deref(), level, json)
+                }
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -477,6 +491,61 @@ struct RulesReport {
     notify: Vec<String>,
     acknowledge: bool,
     missing_fields: Vec<String>,
+}
+
+fn work_list(
+    config: &Config,
+    queue: Option<&str>,
+    level: Option<u8>,
+    json: bool,
+) -> Result<(), CliError> {
+    if level.is_some_and(|l| !(1..=4).contains(&l)) {
+        return Err(CliError::Usage("--level is 1 to 4".into()));
+    }
+    let store = open_read_only(config)?;
+    let now = system_now();
+    let mut rows = store.read().work_list(queue, level)?;
+    for row in &mut rows {
+        let priority = row
+            .priority
+            .parse()
+            .unwrap_or(crate::core::ticket::Priority::Normal);
+        let plan = config.intake.sla.plan_for(&row.queue, priority);
+        row.urgency = crate::core::sla::urgency(priority, row.awaiting_since, &row.sla, plan, now);
+    }
+    rows.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.number.cmp(&b.number)));
+    if json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("nothing open");
+        return Ok(());
+    }
+    println!(
+        "{:>7}  {:>7}  {:<8}  {:<7}  {:<3}  {:<10}  {:<10}  {:<22}  subject",
+        "score", "number", "status", "prio", "lvl", "queue", "assignee", "next deadline"
+    );
+    for row in rows {
+        let deadline = match (row.sla.next_due(), row.sla.paused_at) {
+            (_, Some(_)) => "paused (waiting)".to_string(),
+            (Some((_, due)), None) if due <= now => format!("LATE {}", time(due)),
+            (Some((_, due)), None) => time(due),
+            (None, None) => "-".to_string(),
+        };
+        println!(
+            "{:>7}  {:>7}  {:<8}  {:<7}  L{:<2}  {:<10}  {:<10}  {:<22}  {}",
+            row.urgency,
+            format!("#{}", row.number),
+            row.status,
+            row.priority,
+            row.level,
+            row.queue,
+            row.assignee.as_deref().unwrap_or("-"),
+            deadline,
+            row.subject
+        );
+    }
+    Ok(())
 }
 
 fn rules_test(config: &Config, file: &Path, json: bool) -> Result<(), CliError> {

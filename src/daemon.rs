@@ -62,6 +62,22 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             (name, Ok(()))
         });
     }
+    if !config.intake.sla.plans.is_empty() {
+        let scheduler = crate::scheduler::Scheduler {
+            database: config.database_path(),
+            policy: config.intake.clone(),
+            wake_outbox: wake.clone(),
+        };
+        let stopping = stopping.clone();
+        tasks.spawn(async move {
+            let result = scheduler.run(stopping).await.map_err(anyhow::Error::from);
+            ("SLA scheduler".to_string(), result)
+        });
+        tracing::info!(
+            plans = config.intake.sla.plans.len(),
+            "SLA scheduler started"
+        );
+    }
     let heartbeat = {
         let database = config.database_path();
         let stopping = stopping.clone();

@@ -8,3 +8,4 @@ pub mod daemon;
 pub mod outbox;
 pub mod pipeline;
 pub mod poller;
+pub mod scheduler;

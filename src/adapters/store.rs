@@ -171,6 +171,23 @@ pub struct OutboxItem {
     pub created_at: i64,
 }
 
+/// An open ticket in the work list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WorkRow {
+    pub number: u64,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub level: u8,
+    pub queue: String,
+    pub assignee: Option<String>,
+    pub requester: String,
+    pub awaiting_since: Option<i64>,
+    pub sla: SlaState,
+    /// Filled by the caller: higher is more urgent.
+    pub urgency: i64,
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct MailboxStateRow {
     pub name: String,
@@ -665,6 +682,57 @@ impl Reader<'_> {
         Ok(loads)
     }
 
+    /// Open tickets with a running (not paused) deadline: the scheduler looks at these.
+    pub fn sla_candidates(&self) -> StoreResult<Vec<TicketNumber>> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT number FROM tickets
+                 WHERE status NOT IN ('resolved', 'closed') AND merged_into IS NULL AND sla_paused_at IS NULL
+                   AND (first_response_due IS NOT NULL OR next_response_due IS NOT NULL OR resolution_due IS NOT NULL)
+                 ORDER BY number",
+            )?
+            .query_map([], |row| row.get::<_, i64>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows.into_iter().map(|n| TicketNumber(n as u64)).collect())
+    }
+
+    /// Open tickets with what the work-list order needs.
+    pub fn work_list(&self, queue: Option<&str>, level: Option<u8>) -> StoreResult<Vec<WorkRow>> {
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT number, subject, status, priority, level, queue, assignee, requester, awaiting_since,
+                        first_response_due, next_response_due, resolution_due, sla_paused_at, sla_warned_for
+                 FROM tickets
+                 WHERE status NOT IN ('resolved', 'closed') AND merged_into IS NULL
+                   AND (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR level = ?2)",
+            )?
+            .query_map(params![queue, level], |row| {
+                Ok(WorkRow {
+                    number: row.get::<_, i64>(0)? as u64,
+                    subject: row.get(1)?,
+                    status: row.get(2)?,
+                    priority: row.get(3)?,
+                    level: row.get(4)?,
+                    queue: row.get(5)?,
+                    assignee: row.get(6)?,
+                    requester: row.get(7)?,
+                    awaiting_since: row.get(8)?,
+                    sla: SlaState {
+                        first_response_due: row.get(9)?,
+                        next_response_due: row.get(10)?,
+                        resolution_due: row.get(11)?,
+                        paused_at: row.get(12)?,
+                        warned_for: row.get(13)?,
+                    },
+                    urgency: 0,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The earliest time a pending outbox mail is due, to sleep until then.
     pub fn next_outbox_due(&self) -> StoreResult<Option<i64>> {
         Ok(self
@@ -914,6 +982,8 @@ impl<'c> WriteTx<'c> {
                         &TicketUpdate::Field(name.clone(), value.clone()),
                     )?;
                 }
+                self.apply_update(number, now, &TicketUpdate::Sla(ticket.sla))?;
+                self.apply_update(number, now, &TicketUpdate::AwaitingSince(Some(now)))?;
             }
             TicketChange::Append { updates } => {
                 self.tx
@@ -989,6 +1059,27 @@ impl<'c> WriteTx<'c> {
             }
         }
         Ok(message)
+    }
+
+    /// Carries out what the SLA clock decided for one ticket.
+    pub fn apply_clock(
+        &self,
+        ticket: TicketNumber,
+        now: i64,
+        plan: &crate::core::escalation::ClockPlan,
+        outgoing: &[RenderedMail<'_>],
+    ) -> StoreResult<()> {
+        let number = ticket.0 as i64;
+        for update in &plan.updates {
+            self.apply_update(number, now, update)?;
+        }
+        for event in &plan.events {
+            self.insert_event(number, now, event, None)?;
+        }
+        for rendered in outgoing {
+            self.queue_outgoing(rendered, now)?;
+        }
+        Ok(())
     }
 
     fn note_assignment(&self, agent: &str) -> StoreResult<()> {

@@ -240,6 +240,8 @@ pub enum EventKind {
     Assigned,
     Routed,
     FieldSet,
+    SlaWarning,
+    SlaBreach,
 }
 
 impl EventKind {
@@ -259,6 +261,8 @@ impl EventKind {
             EventKind::Assigned => "assigned",
             EventKind::Routed => "routed",
             EventKind::FieldSet => "field_set",
+            EventKind::SlaWarning => "sla_warning",
+            EventKind::SlaBreach => "sla_breach",
         }
     }
 }

@@ -20,6 +20,7 @@ pub enum OutgoingKind {
     MergeNotice,
     /// An answer to a command mail: help, or why nothing was applied.
     CommandReply,
+    SlaWarning,
 }
 
 impl OutgoingKind {
@@ -35,6 +36,7 @@ impl OutgoingKind {
             OutgoingKind::ResolutionNotice => "resolution_notice",
             OutgoingKind::MergeNotice => "merge_notice",
             OutgoingKind::CommandReply => "command_reply",
+            OutgoingKind::SlaWarning => "sla_warning",
         }
     }
 

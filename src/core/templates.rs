@@ -15,10 +15,11 @@ pub enum TemplateKind {
     MergeNotice,
     CommandReply,
     Relay,
+    SlaWarning,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 9] = [
+    pub const ALL: [TemplateKind; 10] = [
         TemplateKind::Acknowledgement,
         TemplateKind::NewTicketNotice,
         TemplateKind::AssignmentNotice,
@@ -28,6 +29,7 @@ impl TemplateKind {
         TemplateKind::MergeNotice,
         TemplateKind::CommandReply,
         TemplateKind::Relay,
+        TemplateKind::SlaWarning,
     ];
 
     pub fn file_stem(self) -> &'static str {
@@ -41,6 +43,7 @@ impl TemplateKind {
             TemplateKind::MergeNotice => "merge_notice",
             TemplateKind::CommandReply => "command_reply",
             TemplateKind::Relay => "relay",
+            TemplateKind::SlaWarning => "sla_warning",
         }
     }
 }
@@ -107,7 +110,7 @@ pub struct TemplateSet {
     templates: BTreeMap<(TemplateKind, &'static str), Template>,
 }
 
-const SHIPPED: [(TemplateKind, Language, &str); 27] = [
+const SHIPPED: [(TemplateKind, Language, &str); 30] = [
     (
         TemplateKind::Acknowledgement,
         Language::En,
@@ -242,6 +245,21 @@ const SHIPPED: [(TemplateKind, Language, &str); 27] = [
         TemplateKind::Relay,
         Language::It,
         include_str!("templates/relay.it.txt"),
+    ),
+    (
+        TemplateKind::SlaWarning,
+        Language::En,
+        include_str!("templates/sla_warning.en.txt"),
+    ),
+    (
+        TemplateKind::SlaWarning,
+        Language::Fr,
+        include_str!("templates/sla_warning.fr.txt"),
+    ),
+    (
+        TemplateKind::SlaWarning,
+        Language::It,
+        include_str!("templates/sla_warning.it.txt"),
     ),
 ];
 

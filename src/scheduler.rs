@@ -1,0 +1,81 @@
+//! The SLA clock in the daemon: every `check_interval_secs`, each open ticket's deadlines are
+//! checked; warnings and escalations are written with their notices in one transaction.
+//!
+//! **Invariant:** a ticket's new deadlines and the notices they cause commit together, so a
+//! restart never sends the same warning or escalation twice, and a daemon that was down sends
+//! one escalation per ticket, not one per missed check.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::adapters::render::render;
+use crate::adapters::store::{RenderedMail, Store, StoreError};
+use crate::core::escalation::on_clock;
+use crate::core::intake::IntakePolicy;
+use crate::pipeline::system_now;
+
+pub struct Scheduler {
+    pub database: PathBuf,
+    pub policy: IntakePolicy,
+    pub wake_outbox: Arc<Notify>,
+}
+
+impl Scheduler {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<(), StoreError> {
+        let mut store = Store::open(&self.database)?;
+        let interval = Duration::from_secs(self.policy.sla.check_interval_secs);
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            match tick(&mut store, &self.policy, system_now()) {
+                Ok(0) => {}
+                Ok(mails) => {
+                    tracing::info!(mails, "SLA notices queued");
+                    self.wake_outbox.notify_one();
+                }
+                Err(error) if error.is_temporary() => tracing::warn!(%error, "SLA check postponed"),
+                Err(error) => return Err(error),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// One pass over the open tickets; returns how many mails were queued.
+pub fn tick(store: &mut Store, policy: &IntakePolicy, now: i64) -> Result<usize, StoreError> {
+    let tx = store.write()?;
+    let mut mails = 0;
+    for number in tx.read().sla_candidates()? {
+        let Some(view) = tx.ticket_view(number)? else {
+            continue;
+        };
+        let Some(plan) = on_clock(policy, &view, now, &format!("sla{now}")) else {
+            continue;
+        };
+        let rendered: Vec<RenderedMail<'_>> = plan
+            .outgoing
+            .iter()
+            .filter_map(|mail| match render(mail, now) {
+                Ok(raw) => Some(RenderedMail { mail, raw }),
+                Err(error) => {
+                    tracing::warn!(ticket = %number, %error, "SLA notice not queued");
+                    None
+                }
+            })
+            .collect();
+        mails += rendered.len();
+        for event in &plan.events {
+            tracing::info!(ticket = %number, kind = event.kind.as_str(), detail = %event.detail, "SLA");
+        }
+        tx.apply_clock(number, now, &plan, &rendered)?;
+    }
+    tx.commit()?;
+    Ok(mails)
+}
