@@ -499,3 +499,97 @@ fn round_robin_spreads_nine_tickets_three_each_and_skips_an_agent_who_is_away() 
     assert_eq!(counts(&store), vec![5, 5, 3], "zoe got none while away");
     desk.stop();
 }
+
+#[test]
+fn an_unanswered_ticket_is_warned_then_escalated_up_to_the_vendor_and_a_restart_sends_nothing_twice(
+) {
+    let Some(stack) = mailstack() else { return };
+    let [bob, tech, specialists, vendor] =
+        ["bob", "tech", "spec", "vendor"].map(|name| format!("{}@example.test", unique(name)));
+    let extra = format!(
+        "[commands]\ntrust = \"none\"\n\
+         [[agent]]\nname = \"bob\"\naddresses = [{bob:?}]\nlevels = [1]\n\
+         [[agent]]\nname = \"tech\"\naddresses = [{tech:?}]\nlevels = [2]\n\
+         [[agent]]\nname = \"acme\"\naddresses = [{vendor:?}]\nlevels = [4]\n\
+         [[level]]\nlevel = 3\naddresses = [{specialists:?}]\n\
+         [[rule]]\nname = \"bob-first\"\nconditions = [{{ field = \"subject\", contains = \"Server\" }}]\nactions = {{ assign = \"bob\" }}\n\
+         [[sla]]\nfirst_response = \"6s\"\n\
+         [escalation]\nwarn_at = 0.5\ncheck_interval_secs = 1\n"
+    );
+    let mut desk = Instance::new(&stack, "clock", stack.smtp_port(), &extra);
+    desk.start();
+    let store = desk.store();
+    let requester = format!("{}@example.test", unique("waiting"));
+    stack.send(
+        &requester,
+        &desk.support,
+        &request(
+            &requester,
+            &desk.support,
+            "Server room too hot",
+            &unique("hot@c"),
+            "38 degrees.",
+        ),
+    );
+    let notices = |address: &str, marker: &str| {
+        stack
+            .mailbox(address)
+            .iter()
+            .filter(|m| String::from_utf8_lossy(m).contains(marker))
+            .count()
+    };
+    stack.wait_for_mail(&bob, WAIT, |raw| raw.contains("SLA warning"));
+    stack.wait_for_mail(&tech, WAIT, |raw| raw.contains("Escalated to level 2"));
+    // Restart right after the first escalation: it is not sent again.
+    desk.stop();
+    desk.start();
+    stack.wait_for_mail(&specialists, WAIT, |raw| {
+        raw.contains("Escalated to level 3")
+    });
+    let to_vendor = stack.wait_for_mail(&vendor, WAIT, |raw| raw.contains("Escalated to level 4"));
+    assert!(
+        text_of(&to_vendor).contains("first response target was missed"),
+        "{}",
+        text_of(&to_vendor)
+    );
+    assert!(
+        text_of(&to_vendor).contains("38 degrees."),
+        "the history travels with it"
+    );
+    desk.stop();
+    assert_eq!(
+        notices(&tech, "Escalated to level 2"),
+        1,
+        "never twice, restart or not"
+    );
+    // One warning per deadline (each escalation re-arms it), none repeated.
+    let number = store.read().list_tickets(None).unwrap()[0].number;
+    let events = store
+        .read()
+        .ticket(TicketNumber(number))
+        .unwrap()
+        .unwrap()
+        .events;
+    let warnings: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "sla_warning")
+        .map(|e| e.detail.as_str())
+        .collect();
+    let mut distinct = warnings.clone();
+    distinct.dedup();
+    assert_eq!(warnings, distinct, "a deadline warned twice");
+    assert_eq!(
+        notices(&bob, "SLA warning"),
+        warnings.len(),
+        "the mailbox holds exactly what was decided"
+    );
+    assert_eq!(events.iter().filter(|e| e.kind == "sla_breach").count(), 3);
+    let ticket = store
+        .read()
+        .list_tickets(None)
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    assert_eq!((ticket.level, ticket.priority.as_str()), (4, "urgent"));
+}

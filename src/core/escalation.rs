@@ -22,7 +22,7 @@ pub struct ClockPlan {
 fn time(at: i64) -> String {
     chrono::DateTime::from_timestamp(at, 0).map_or_else(
         || at.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
     )
 }
 
