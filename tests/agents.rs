@@ -593,3 +593,80 @@ fn an_unanswered_ticket_is_warned_then_escalated_up_to_the_vendor_and_a_restart_
         .unwrap();
     assert_eq!((ticket.level, ticket.priority.as_str()), (4, "urgent"));
 }
+
+#[test]
+fn waiting_on_the_requester_stops_the_clock_until_they_answer() {
+    let Some(stack) = mailstack() else { return };
+    let [bob, tech] = ["bob", "tech"].map(|name| format!("{}@example.test", unique(name)));
+    let extra = format!(
+        "[commands]\ntrust = \"none\"\n\
+         [[agent]]\nname = \"bob\"\naddresses = [{bob:?}]\nlevels = [1]\n\
+         [[agent]]\nname = \"tech\"\naddresses = [{tech:?}]\nlevels = [2]\n\
+         [[sla]]\nfirst_response = \"4s\"\nnext_response = \"4s\"\n\
+         [escalation]\nwarn_at = 1.0\ncheck_interval_secs = 1\n"
+    );
+    let mut desk = Instance::new(&stack, "pause", stack.smtp_port(), &extra);
+    desk.start();
+    let store = desk.store();
+    let requester = format!("{}@example.test", unique("dana"));
+    stack.send(
+        &requester,
+        &desk.support,
+        &request(
+            &requester,
+            &desk.support,
+            "VPN drops",
+            &unique("v@c"),
+            "Every hour.",
+        ),
+    );
+    let number = wait_until(WAIT, "the ticket", || {
+        store
+            .read()
+            .list_tickets(None)
+            .unwrap()
+            .first()
+            .map(|t| t.number)
+    });
+    let tag = format!("[Helpdesk #{number}]");
+    // Bob answers with a question and waits on the requester: the clock stops.
+    let question = format!(
+        "From: {bob}\r\nTo: {}\r\nSubject: Re: {tag} VPN drops\r\nMessage-ID: <{}>\r\n\r\n#status waiting\r\nWhich VPN client version?\r\n",
+        desk.support,
+        unique("q@example.test")
+    );
+    stack.send(&bob, &desk.support, question.as_bytes());
+    wait_until(WAIT, "waiting", || {
+        (store
+            .read()
+            .ticket(TicketNumber(number))
+            .unwrap()
+            .unwrap()
+            .ticket
+            .status
+            == "waiting")
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(
+        stack.mailbox(&tech).len(),
+        0,
+        "no escalation while waiting on the requester"
+    );
+    // The requester answers: the clock runs again, and with nobody answering it escalates.
+    stack.send(
+        &requester,
+        &desk.support,
+        &request(
+            &requester,
+            &desk.support,
+            &format!("Re: {tag} VPN drops"),
+            &unique("r@c"),
+            "Version 5.2.",
+        ),
+    );
+    stack.wait_for_mail(&tech, WAIT, |raw| {
+        raw.contains("Escalated to level 2") && raw.contains("next response")
+    });
+    desk.stop();
+}
