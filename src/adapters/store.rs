@@ -953,8 +953,10 @@ impl<'c> WriteTx<'c> {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO tickets (number, subject, requester, requester_name, status, priority,
-                                              level, queue, language, created_at, updated_at, assignee)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
+                                              level, queue, language, created_at, updated_at, assignee,
+                                              first_response_due, next_response_due, resolution_due,
+                                              awaiting_since)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14, ?10)",
                     )?
                     .execute(params![
                         number,
@@ -967,7 +969,10 @@ impl<'c> WriteTx<'c> {
                         ticket.queue,
                         ticket.language.code(),
                         now,
-                        ticket.assignee
+                        ticket.assignee,
+                        ticket.sla.first_response_due,
+                        ticket.sla.next_response_due,
+                        ticket.sla.resolution_due
                     ])?;
                 if let Some(assignee) = &ticket.assignee {
                     self.note_assignment(assignee)?;
@@ -982,8 +987,6 @@ impl<'c> WriteTx<'c> {
                         &TicketUpdate::Field(name.clone(), value.clone()),
                     )?;
                 }
-                self.apply_update(number, now, &TicketUpdate::Sla(ticket.sla))?;
-                self.apply_update(number, now, &TicketUpdate::AwaitingSince(Some(now)))?;
             }
             TicketChange::Append { updates } => {
                 self.tx

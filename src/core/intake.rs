@@ -510,14 +510,11 @@ pub fn route_new_ticket<'p>(
 ) -> Routing<'p> {
     let source_queue = input.queue.unwrap_or(&policy.default_queue);
     let mut fields = super::rules::extract_fields(&policy.fields, source_queue, text);
-    let mail_for_rules = InboundMail {
-        text: text.to_string(),
-        ..input.mail.clone()
-    };
     let (matched, actions) = super::rules::route(
         &policy.rules,
         &super::rules::RuleInput {
-            mail: &mail_for_rules,
+            mail: input.mail,
+            text,
             fields: &fields,
         },
     );

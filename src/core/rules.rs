@@ -155,9 +155,10 @@ pub struct Rule {
     pub actions: Actions,
 }
 
-/// What the rules look at: the mail and the fields found in it.
+/// What the rules look at: the mail, its visible text and the fields found in it.
 pub struct RuleInput<'a> {
     pub mail: &'a InboundMail,
+    pub text: &'a str,
     pub fields: &'a BTreeMap<String, String>,
 }
 
@@ -169,7 +170,7 @@ impl Condition {
             Subject::To => mail.to.iter().map(|m| m.address.clone()).collect(),
             Subject::Cc => mail.cc.iter().map(|m| m.address.clone()).collect(),
             Subject::Subject => vec![mail.subject.clone()],
-            Subject::Body => vec![mail.text.clone()],
+            Subject::Body => vec![input.text.to_string()],
             Subject::Header(name) => mail
                 .headers
                 .iter()
@@ -349,6 +350,7 @@ mod tests {
         let fields = extract_fields(&specs(), "general", &mail.text);
         let input = RuleInput {
             mail: &mail,
+            text: &mail.text,
             fields: &fields,
         };
         let cases: Vec<(Subject, Test, bool)> = vec![
@@ -411,6 +413,7 @@ mod tests {
         let fields = BTreeMap::new();
         let input = RuleInput {
             mail: &mail,
+            text: &mail.text,
             fields: &fields,
         };
         let printers = rule(
