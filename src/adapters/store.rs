@@ -719,13 +719,7 @@ impl Reader<'_> {
                     assignee: row.get(6)?,
                     requester: row.get(7)?,
                     awaiting_since: row.get(8)?,
-                    sla: SlaState {
-                        first_response_due: row.get(9)?,
-                        next_response_due: row.get(10)?,
-                        resolution_due: row.get(11)?,
-                        paused_at: row.get(12)?,
-                        warned_for: row.get(13)?,
-                    },
+                    sla: sla_state(row, 9)?,
                     urgency: 0,
                 })
             })?
@@ -805,13 +799,7 @@ impl<'c> WriteTx<'c> {
                     row.get::<_, Option<i64>>(9)?,
                     (
                         row.get::<_, i64>(10)?,
-                        SlaState {
-                            first_response_due: row.get(11)?,
-                            next_response_due: row.get(12)?,
-                            resolution_due: row.get(13)?,
-                            paused_at: row.get(14)?,
-                            warned_for: row.get(15)?,
-                        },
+                        sla_state(row, 11)?,
                         row.get::<_, Option<i64>>(16)?,
                     ),
                 ))
@@ -1472,6 +1460,17 @@ fn enable_wal(conn: &Connection) -> StoreResult<()> {
             }
         }
     }
+}
+
+/// The five deadline columns, in their usual order, from column `first` on.
+fn sla_state(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<SlaState> {
+    Ok(SlaState {
+        first_response_due: row.get(first)?,
+        next_response_due: row.get(first + 1)?,
+        resolution_due: row.get(first + 2)?,
+        paused_at: row.get(first + 3)?,
+        warned_for: row.get(first + 4)?,
+    })
 }
 
 fn ticket_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {

@@ -1071,6 +1071,16 @@ mod tests {
     }
 
     fn decide(mail: &InboundMail, view: &TicketView, others: &[TicketView]) -> IntakePlan {
+        decide_at(&policy(), mail, view, others, 1_700_000_000)
+    }
+
+    fn decide_at(
+        policy: &IntakePolicy,
+        mail: &InboundMail,
+        view: &TicketView,
+        others: &[TicketView],
+        now: i64,
+    ) -> IntakePlan {
         let thread = ThreadDecision::Existing {
             ticket: view.number,
             via: ThreadVia::SubjectTag {
@@ -1083,13 +1093,13 @@ mod tests {
             ticket: Some(view),
             next_number: TicketNumber(99),
             auto_replies_last_hour: 0,
-            now: 1_700_000_000,
+            now,
             id_seed: "seed",
             queue: None,
             others,
             workloads: &[],
         };
-        decide_intake(&policy(), &input).unwrap()
+        decide_intake(policy, &input).unwrap()
     }
 
     fn updates(plan: &IntakePlan) -> Vec<TicketUpdate> {
@@ -1393,25 +1403,7 @@ mod tests {
             clock: SlaClock::WallClock,
         }];
         let decide_with = |policy: &IntakePolicy, mail: &InboundMail, view: &TicketView| {
-            let thread = ThreadDecision::Existing {
-                ticket: view.number,
-                via: ThreadVia::SubjectTag {
-                    tagged: view.number,
-                },
-            };
-            let input = IntakeInput {
-                mail,
-                thread: &thread,
-                ticket: Some(view),
-                next_number: TicketNumber(99),
-                auto_replies_last_hour: 0,
-                now: 10_000,
-                id_seed: "seed",
-                queue: None,
-                others: &[],
-                workloads: &[],
-            };
-            decide_intake(policy, &input).unwrap()
+            decide_at(policy, mail, view, &[], 10_000)
         };
         let sla_of = |plan: &IntakePlan| {
             updates(plan).into_iter().find_map(|u| match u {
