@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::address::Mailbox;
 use super::commands::CHEAT_SHEET;
-use super::intake::{EventDraft, EventKind, IntakePolicy, TicketUpdate, TicketView};
-use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
+use super::intake::{format_time, EventDraft, EventKind, IntakePolicy, TicketUpdate, TicketView};
+use super::outgoing::{OutgoingKind, OutgoingMail};
 use super::sla::{acknowledge, check, raised, Alarm};
 use super::templates::TemplateKind;
 use super::ticket::Level;
@@ -17,13 +17,6 @@ pub struct ClockPlan {
     pub updates: Vec<TicketUpdate>,
     pub events: Vec<EventDraft>,
     pub outgoing: Vec<OutgoingMail>,
-}
-
-fn time(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0).map_or_else(
-        || at.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    )
 }
 
 /// `None` when the ticket's deadlines need nothing now.
@@ -61,7 +54,7 @@ pub fn on_clock(
             out.events.push(EventDraft {
                 kind: EventKind::SlaWarning,
                 actor: "guichet".into(),
-                detail: format!("{} due {}", target.describe(), time(due)),
+                detail: format!("{} due {}", target.describe(), format_time(due)),
             });
             (
                 view.level,
@@ -69,7 +62,7 @@ pub fn on_clock(
                 OutgoingKind::SlaWarning,
                 TemplateKind::SlaWarning,
                 to,
-                (target.describe().to_string(), time(due)),
+                (target.describe().to_string(), format_time(due)),
             )
         }
         Alarm::Breach { target, due, .. } => {
@@ -96,13 +89,13 @@ pub fn on_clock(
                 detail: format!(
                     "{} target missed (due {}): escalated to level {level}, priority {priority}",
                     target.describe(),
-                    time(due)
+                    format_time(due)
                 ),
             });
             let reason = format!(
                 "the {} target was missed (due {})",
                 target.describe(),
-                time(due)
+                format_time(due)
             );
             (
                 level,
@@ -110,7 +103,7 @@ pub fn on_clock(
                 OutgoingKind::EscalationNotice,
                 TemplateKind::EscalationNotice,
                 to,
-                (reason, time(due)),
+                (reason, format_time(due)),
             )
         }
     };
@@ -119,18 +112,7 @@ pub fn on_clock(
         .filter(|m| !policy.loops.own_addresses.contains(&m.address))
         .collect();
     if !to.is_empty() {
-        let history = view
-            .history
-            .iter()
-            .map(|entry| {
-                format!(
-                    "--- {} {}\n{}\n\n",
-                    time(entry.at),
-                    entry.from,
-                    entry.text.trim()
-                )
-            })
-            .collect::<String>();
+        let history = view.history_text();
         let values: BTreeMap<&str, String> = [
             ("tag", policy.tags.tag(view.number)),
             ("number", view.number.to_string()),
@@ -147,33 +129,21 @@ pub fn on_clock(
         ]
         .into_iter()
         .collect();
-        let (subject, body) = policy
+        let rendered = policy
             .templates
             .get(template, policy.language)
             .render(&values);
-        out.outgoing.push(OutgoingMail {
+        let mut mail = OutgoingMail::from_support(
+            &policy.support,
             kind,
-            ticket: view.number,
-            from: policy.support.clone(),
+            view.number,
             to,
-            cc: Vec::new(),
-            reply_to: Some(policy.support.clone()),
-            envelope_from: Some(policy.support.address.clone()),
-            subject,
-            body,
-            message_id: our_message_id(view.number, kind, seed, policy.support.domain()),
-            in_reply_to: None,
-            references: view
-                .thread_ids
-                .iter()
-                .rev()
-                .take(10)
-                .rev()
-                .cloned()
-                .collect(),
-            auto_submitted: Some("auto-generated"),
-            language: policy.language,
-        });
+            rendered,
+            seed,
+            policy.language,
+        );
+        mail.references = view.recent_thread_ids();
+        out.outgoing.push(mail);
     }
     Some(out)
 }

@@ -13,7 +13,7 @@ use super::intake::{
 use super::language::Language;
 use super::loops::{AutoReplyVerdict, Suppression};
 use super::mail::InboundMail;
-use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
+use super::outgoing::{OutgoingKind, OutgoingMail};
 use super::people::{refusal, sender_is_trusted, Agent, Standing, Trust};
 use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
@@ -178,7 +178,7 @@ impl Work<'_> {
             ("priority", state.priority.to_string()),
             ("level", state.level.get().to_string()),
             ("actor", self.actor.clone()),
-            ("history", self.history()),
+            ("history", self.view.history_text()),
             ("cheat_sheet", CHEAT_SHEET.to_string()),
             (
                 "support_name",
@@ -201,20 +201,6 @@ impl Work<'_> {
     }
 
     /// The ticket so far, for notices that hand it to someone new.
-    fn history(&self) -> String {
-        let mut text = String::new();
-        for entry in &self.view.history {
-            text.push_str(&format!(
-                "--- {} {}{}\n{}\n\n",
-                format_time(entry.at),
-                entry.from,
-                if entry.internal { " (internal)" } else { "" },
-                entry.text.trim()
-            ));
-        }
-        text
-    }
-
     /// A templated mail from the support address, tagged and threaded on the ticket.
     #[allow(clippy::too_many_arguments)]
     fn send(
@@ -234,54 +220,31 @@ impl Work<'_> {
         if to.is_empty() {
             return;
         }
-        let (subject, body) = self
+        let rendered = self
             .policy
             .templates
             .get(template, language)
             .render(&values);
         let seed = format!("{}.{}", self.input.id_seed, self.outgoing.len());
-        let references = self
-            .view
-            .thread_ids
-            .iter()
-            .rev()
-            .take(10)
-            .rev()
-            .cloned()
-            .collect::<Vec<_>>();
-        let mut from = self.policy.support.clone();
-        if let Some(name) = from_name {
-            from.name = Some(name);
-        }
-        self.outgoing.push(OutgoingMail {
+        let mut mail = OutgoingMail::from_support(
+            &self.policy.support,
             kind,
-            ticket: self.view.number,
-            from,
+            self.view.number,
             to,
-            cc: cc
-                .into_iter()
-                .filter(|m| !self.is_own(&m.address))
-                .collect(),
-            reply_to: Some(self.policy.support.clone()),
-            // Automatic replies go out with the null sender (RFC 3834); notices and relays can bounce.
-            envelope_from: if kind.is_automatic() {
-                None
-            } else {
-                Some(self.policy.support.address.clone())
-            },
-            subject,
-            body,
-            message_id: our_message_id(self.view.number, kind, &seed, self.policy.support.domain()),
-            in_reply_to: references.last().cloned(),
-            references,
-            // Relayed mail is a person's words; everything else is machine-made (RFC 3834).
-            auto_submitted: match kind {
-                OutgoingKind::Relay | OutgoingKind::RelayToAgents => None,
-                _ if kind.is_automatic() => Some("auto-replied"),
-                _ => Some("auto-generated"),
-            },
+            rendered,
+            &seed,
             language,
-        });
+        );
+        if let Some(name) = from_name {
+            mail.from.name = Some(name);
+        }
+        mail.cc = cc
+            .into_iter()
+            .filter(|m| !self.is_own(&m.address))
+            .collect();
+        mail.references = self.view.recent_thread_ids();
+        mail.in_reply_to = mail.references.last().cloned();
+        self.outgoing.push(mail);
     }
 
     fn is_own(&self, address: &str) -> bool {
@@ -395,13 +358,6 @@ fn sla_after(work: &Work<'_>, from_agent: bool) -> Vec<TicketUpdate> {
         updates.push(TicketUpdate::AwaitingSince(awaiting));
     }
     updates
-}
-
-fn format_time(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0).map_or_else(
-        || at.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
 }
 
 fn describe_refusals(refused: &[(String, String, String)], nothing_sent: bool) -> String {

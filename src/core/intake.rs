@@ -8,7 +8,7 @@ use super::commands::{Vocabulary, CHEAT_SHEET};
 use super::language::{guess_language, Language};
 use super::loops::{AutoReplyVerdict, LoopPolicy};
 use super::mail::InboundMail;
-use super::outgoing::{our_message_id, OutgoingKind, OutgoingMail};
+use super::outgoing::{OutgoingKind, OutgoingMail};
 use super::people::{choose_assignee, Directory, Trust, Workload};
 use super::quotes::visible_text;
 use super::rules::{FieldSpec, Rule};
@@ -112,6 +112,38 @@ impl TicketView {
             awaiting_since: None,
         }
     }
+}
+
+impl TicketView {
+    /// The ticket so far, for notices that hand it to someone new.
+    pub fn history_text(&self) -> String {
+        self.history
+            .iter()
+            .map(|entry| {
+                format!(
+                    "--- {} {}{}\n{}\n\n",
+                    format_time(entry.at),
+                    entry.from,
+                    if entry.internal { " (internal)" } else { "" },
+                    entry.text.trim()
+                )
+            })
+            .collect()
+    }
+
+    /// The Message-IDs a mail about this ticket refers to (the last ten of its public mail).
+    pub fn recent_thread_ids(&self) -> Vec<String> {
+        let skip = self.thread_ids.len().saturating_sub(10);
+        self.thread_ids[skip..].to_vec()
+    }
+}
+
+/// Instants as notices and the audit trail show them.
+pub fn format_time(at: i64) -> String {
+    chrono::DateTime::from_timestamp(at, 0).map_or_else(
+        || at.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
 }
 
 /// One stored message, as notices that hand a ticket over show it.
@@ -614,31 +646,19 @@ fn new_ticket_notice(
     .into_iter()
     .collect();
     let language = policy.language;
-    let (subject, body) = policy
+    let rendered = policy
         .templates
         .get(TemplateKind::NewTicketNotice, language)
         .render(&values);
-    Some(OutgoingMail {
-        kind: OutgoingKind::NewTicketNotice,
-        ticket: facts.number,
-        from: policy.support.clone(),
+    Some(OutgoingMail::from_support(
+        &policy.support,
+        OutgoingKind::NewTicketNotice,
+        facts.number,
         to,
-        cc: Vec::new(),
-        reply_to: Some(policy.support.clone()),
-        envelope_from: Some(policy.support.address.clone()),
-        subject,
-        body,
-        message_id: our_message_id(
-            facts.number,
-            OutgoingKind::NewTicketNotice,
-            input.id_seed,
-            policy.support.domain(),
-        ),
-        in_reply_to: None,
-        references: Vec::new(),
-        auto_submitted: Some("auto-generated"),
+        rendered,
+        input.id_seed,
         language,
-    })
+    ))
 }
 
 fn assignment_notice(
@@ -668,31 +688,19 @@ fn assignment_notice(
     ]
     .into_iter()
     .collect();
-    let (subject, body) = policy
+    let rendered = policy
         .templates
         .get(TemplateKind::AssignmentNotice, language)
         .render(&values);
-    OutgoingMail {
-        kind: OutgoingKind::AssignmentNotice,
-        ticket: number,
-        from: policy.support.clone(),
-        to: vec![Mailbox::new(Some(&agent.display_name), agent.address())],
-        cc: Vec::new(),
-        reply_to: Some(policy.support.clone()),
-        envelope_from: Some(policy.support.address.clone()),
-        subject,
-        body,
-        message_id: our_message_id(
-            number,
-            OutgoingKind::AssignmentNotice,
-            input.id_seed,
-            policy.support.domain(),
-        ),
-        in_reply_to: None,
-        references: Vec::new(),
-        auto_submitted: Some("auto-generated"),
+    OutgoingMail::from_support(
+        &policy.support,
+        OutgoingKind::AssignmentNotice,
+        number,
+        vec![Mailbox::new(Some(&agent.display_name), agent.address())],
+        rendered,
+        input.id_seed,
         language,
-    }
+    )
 }
 
 fn choose_language(policy: &IntakePolicy, mail: &InboundMail) -> Language {
@@ -752,7 +760,7 @@ fn acknowledgement(
     ]
     .into_iter()
     .collect();
-    let (subject, body) = policy
+    let rendered = policy
         .templates
         .get(TemplateKind::Acknowledgement, language)
         .render(&values);
@@ -762,27 +770,19 @@ fn acknowledgement(
             references.push(id.clone());
         }
     }
-    OutgoingMail {
-        kind: OutgoingKind::Acknowledgement,
-        ticket: number,
-        from: policy.support.clone(),
-        to: vec![requester.clone()],
-        cc: Vec::new(),
-        reply_to: None,
-        envelope_from: None,
-        subject,
-        body,
-        message_id: our_message_id(
-            number,
-            OutgoingKind::Acknowledgement,
-            input.id_seed,
-            policy.support.domain(),
-        ),
-        in_reply_to: mail.message_id.clone(),
-        references,
-        auto_submitted: Some("auto-replied"),
+    let mut ack = OutgoingMail::from_support(
+        &policy.support,
+        OutgoingKind::Acknowledgement,
+        number,
+        vec![requester.clone()],
+        rendered,
+        input.id_seed,
         language,
-    }
+    );
+    ack.reply_to = None;
+    ack.in_reply_to = mail.message_id.clone();
+    ack.references = references;
+    ack
 }
 
 #[cfg(test)]

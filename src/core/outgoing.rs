@@ -73,6 +73,44 @@ pub struct OutgoingMail {
     pub language: Language,
 }
 
+impl OutgoingMail {
+    /// A mail from the support address about `ticket`, with the headers its kind calls for:
+    /// automatic replies go out with the null sender and `Auto-Submitted: auto-replied`
+    /// (RFC 3834), notices with `auto-generated` and a sender that can receive bounces, relayed
+    /// mail (a person's words) without Auto-Submitted. Replies go to the support address; callers
+    /// set threading headers, copies and the display name where they differ.
+    pub fn from_support(
+        support: &Mailbox,
+        kind: OutgoingKind,
+        ticket: TicketNumber,
+        to: Vec<Mailbox>,
+        (subject, body): (String, String),
+        seed: &str,
+        language: Language,
+    ) -> OutgoingMail {
+        OutgoingMail {
+            kind,
+            ticket,
+            from: support.clone(),
+            to,
+            cc: Vec::new(),
+            reply_to: Some(support.clone()),
+            envelope_from: (!kind.is_automatic()).then(|| support.address.clone()),
+            subject,
+            body,
+            message_id: our_message_id(ticket, kind, seed, support.domain()),
+            in_reply_to: None,
+            references: Vec::new(),
+            auto_submitted: match kind {
+                OutgoingKind::Relay | OutgoingKind::RelayToAgents => None,
+                _ if kind.is_automatic() => Some("auto-replied"),
+                _ => Some("auto-generated"),
+            },
+            language,
+        }
+    }
+}
+
 /// A Message-ID of ours: unique from the ticket, the kind and a seed the caller makes unique
 /// (time and content hash), under our own domain so that replies can be recognised.
 pub fn our_message_id(
