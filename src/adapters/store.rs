@@ -34,6 +34,9 @@ pub enum StoreError {
     TooNew { found: usize, supported: usize },
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// Read-only access to a database not yet created or upgraded (the daemon is starting).
+    #[error("the database is at schema version {found} of {wanted}: it is being created or upgraded, try again")]
+    NotReady { found: usize, wanted: usize },
     /// The mail cannot make or join a ticket (no sender, a vanished ticket): quarantine it.
     #[error("{0}")]
     Refused(String),
@@ -55,7 +58,7 @@ impl StoreError {
                     | ErrorCode::OutOfMemory
                     | ErrorCode::ReadOnly
             ),
-            StoreError::Io(_) => true,
+            StoreError::Io(_) | StoreError::NotReady { .. } => true,
             _ => false,
         }
     }
@@ -260,6 +263,12 @@ impl Store {
             return Err(StoreError::TooNew {
                 found: version,
                 supported: MIGRATIONS.len(),
+            });
+        }
+        if version < MIGRATIONS.len() {
+            return Err(StoreError::NotReady {
+                found: version,
+                wanted: MIGRATIONS.len(),
             });
         }
         Ok(store)
