@@ -150,6 +150,22 @@ pub enum CliError {
     Software(#[from] anyhow::Error),
 }
 
+impl Command {
+    /// Commands that only print what they read, and hold no connection or mail.
+    pub fn only_prints(&self) -> bool {
+        matches!(
+            self,
+            Command::Status { .. }
+                | Command::CheckConfig
+                | Command::Tickets { .. }
+                | Command::Inspect { .. }
+                | Command::Quarantine { .. }
+                | Command::Queue { .. }
+                | Command::Rules { .. }
+        )
+    }
+}
+
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -200,7 +216,15 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Inspect { file, json } => inspect(&cli.config, &file, json),
         command => {
-            let config = Config::load(&cli.config)?;
+            let config = match Config::load(&cli.config) {
+                Ok(config) => config,
+                // The MTA keeps a mail it could not hand us and tries again: a config mistake
+                // must not bounce every mail until it is fixed.
+                Err(error) if matches!(command, Command::Ingest { .. }) => {
+                    return Err(CliError::TempFail(error.to_string()))
+                }
+                Err(error) => return Err(error.into()),
+            };
             init_logging(&config.log_level);
             match command {
                 Command::Run => run(config),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::core::address::{looks_like_address, normalize_address, Mailbox};
+use crate::core::address::{check_address, Mailbox};
 use crate::core::calendar::{BusinessCalendar, SlaClock};
 use crate::core::commands::Vocabulary;
 use crate::core::intake::{IntakePolicy, StrangerPolicy};
@@ -449,26 +449,24 @@ impl Config {
             .general
             .ok_or_else(|| error("general", "the [general] table is required".into()))?;
 
-        let support_address = normalize_address(&general.support_address);
-        if !looks_like_address(&support_address) {
-            return Err(error(
+        let support_address = check_address(&general.support_address).map_err(|why| {
+            error(
                 "general.support_address",
-                format!("`{}` is not a mail address", general.support_address),
-            ));
-        }
+                format!("`{}` is not a mail address: {why}", general.support_address),
+            )
+        })?;
         let support = Mailbox::new(
             Some(general.support_name.as_deref().unwrap_or("Helpdesk")),
             &support_address,
         );
         let mut own_addresses = vec![support_address.clone()];
         for (index, address) in general.own_addresses.iter().enumerate() {
-            let address = normalize_address(address);
-            if !looks_like_address(&address) {
-                return Err(error(
+            let address = check_address(address).map_err(|why| {
+                error(
                     &format!("general.own_addresses[{index}]"),
-                    format!("`{address}` is not a mail address"),
-                ));
-            }
+                    format!("`{address}` is not a mail address: {why}"),
+                )
+            })?;
             own_addresses.push(address);
         }
         let tag_prefix = general.tag_prefix.unwrap_or_else(|| "Helpdesk".into());
@@ -693,12 +691,8 @@ fn address_list(
 ) -> Result<Vec<String>, ConfigError> {
     list.iter()
         .map(|address| {
-            let address = normalize_address(address);
-            if looks_like_address(&address) {
-                Ok(address)
-            } else {
-                Err(error(key, format!("`{address}` is not a mail address")))
-            }
+            check_address(address)
+                .map_err(|why| error(key, format!("`{address}` is not a mail address: {why}")))
         })
         .collect()
 }
@@ -861,13 +855,12 @@ fn validate_commands(
         }
     }
     if let Some(address) = raw.comment_address {
-        let address = normalize_address(&address);
-        if !looks_like_address(&address) {
-            return Err(error(
+        let address = check_address(&address).map_err(|why| {
+            error(
                 "commands.comment_address",
-                format!("`{address}` is not a mail address"),
-            ));
-        }
+                format!("`{address}` is not a mail address: {why}"),
+            )
+        })?;
         intake.loops.own_addresses.push(address.clone());
         intake.comment_address = Some(address);
     }
@@ -1291,17 +1284,17 @@ fn validate_mailbox(
     }
     let address = match raw.address {
         Some(address) => {
-            let address = normalize_address(&address);
-            if !looks_like_address(&address) {
-                return Err(error(
+            let address = check_address(&address).map_err(|why| {
+                error(
                     &key("address"),
-                    format!("`{address}` is not a mail address"),
-                ));
-            }
+                    format!("`{address}` is not a mail address: {why}"),
+                )
+            })?;
             Some(address)
         }
-        None => Some(normalize_address(&raw.username))
-            .filter(|u| looks_like_address(u) && !u.contains('*')),
+        None => check_address(&raw.username)
+            .ok()
+            .filter(|u| !u.contains('*')),
     };
     Ok(MailboxConfig {
         address,

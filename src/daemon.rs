@@ -20,9 +20,10 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 type TaskResult = (String, anyhow::Result<()>);
 
 pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.state_dir)?;
+    crate::adapters::state_dir::prepare(&config.state_dir)?;
     // Migrate once up front so every task opens a current schema.
-    drop(Store::open(&config.database_path())?);
+    let database = config.database_path();
+    drop(Store::open(&database).map_err(|e| anyhow::anyhow!("{}: {e}", database.display()))?);
     let (stop, stopping) = watch::channel(false);
     let wake = Arc::new(Notify::new());
     let mut tasks: tokio::task::JoinSet<TaskResult> = tokio::task::JoinSet::new();

@@ -9,3 +9,12 @@ pub mod outbox;
 pub mod pipeline;
 pub mod poller;
 pub mod scheduler;
+
+/// The text of a caught panic, for the reason a mail was quarantined or not rendered.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
-use crate::adapters::render::render;
-use crate::adapters::store::{RenderedMail, Store, StoreError};
+use crate::adapters::render::render_all;
+use crate::adapters::store::{Store, StoreError};
 use crate::core::escalation::on_clock;
 use crate::core::intake::IntakePolicy;
 use crate::pipeline::system_now;
@@ -56,20 +56,12 @@ pub fn tick(store: &mut Store, policy: &IntakePolicy, now: i64) -> Result<usize,
         let Some(view) = tx.ticket_view(number)? else {
             continue;
         };
-        let Some(plan) = on_clock(policy, &view, now, &format!("sla{now}")) else {
+        let Some(mut plan) = on_clock(policy, &view, now, &format!("sla{now}")) else {
             continue;
         };
-        let rendered: Vec<RenderedMail<'_>> = plan
-            .outgoing
-            .iter()
-            .filter_map(|mail| match render(mail, now) {
-                Ok(raw) => Some(RenderedMail { mail, raw }),
-                Err(error) => {
-                    tracing::warn!(ticket = %number, %error, "SLA notice not queued");
-                    None
-                }
-            })
-            .collect();
+        let outgoing = std::mem::take(&mut plan.outgoing);
+        let (rendered, render_events) = render_all(&outgoing, now);
+        plan.events.extend(render_events);
         mails += rendered.len();
         for event in &plan.events {
             tracing::info!(ticket = %number, kind = event.kind.as_str(), detail = %event.detail, "SLA");

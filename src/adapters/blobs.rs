@@ -33,13 +33,16 @@ impl BlobStore {
             return Ok(path);
         }
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let mut temporary = tempfile_in(dir)?;
-        temporary.1.write_all(bytes)?;
+        let naming = |error: std::io::Error| {
+            std::io::Error::new(error.kind(), format!("{}: {error}", dir.display()))
+        };
+        std::fs::create_dir_all(dir).map_err(naming)?;
+        let mut temporary = tempfile_in(dir).map_err(naming)?;
+        temporary.1.write_all(bytes).map_err(naming)?;
         if durable {
-            temporary.1.sync_all()?;
+            temporary.1.sync_all().map_err(naming)?;
         }
-        std::fs::rename(&temporary.0, &path)?;
+        std::fs::rename(&temporary.0, &path).map_err(naming)?;
         Ok(path)
     }
 }

@@ -5,5 +5,6 @@ pub mod imap;
 pub mod parse;
 pub mod render;
 pub mod smtp;
+pub mod state_dir;
 pub mod store;
 pub mod tls;

@@ -7,8 +7,8 @@ use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, Par
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use crate::core::address::{looks_like_address, normalize_address, Mailbox};
-use crate::core::mail::{AttachmentMeta, InboundMail, LoopSignals};
+use crate::core::address::{normalize_address, one_line, Mailbox};
+use crate::core::mail::{clean_message_id, AttachmentMeta, InboundMail, LoopSignals};
 use crate::core::people::AuthResult;
 
 /// A parsed mail. It keeps mail-parser's message (which borrows the raw bytes) so that attachment
@@ -86,13 +86,7 @@ pub fn parse_mail(raw: &[u8]) -> Result<ParsedMail<'_>, ParseRejection> {
             message,
         }),
         Ok(_) => Err(ParseRejection::NoHeaders),
-        Err(panic) => Err(ParseRejection::ParserPanic(
-            panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into()),
-        )),
+        Err(panic) => Err(ParseRejection::ParserPanic(crate::panic_message(&*panic))),
     }
 }
 
@@ -100,9 +94,12 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
     if message.headers().is_empty() {
         return None;
     }
-    let from = first_mailbox(message.from());
-    let reply_to = first_mailbox(message.reply_to());
-    let sender = first_mailbox(message.sender());
+    let mut cuts = Vec::new();
+    let from = first_mailbox("From", message.from(), &mut cuts);
+    let reply_to = first_mailbox("Reply-To", message.reply_to(), &mut cuts);
+    let sender = first_mailbox("Sender", message.sender(), &mut cuts);
+    let to = mailboxes("To", message.to(), &mut cuts);
+    let cc = mailboxes("Cc", message.cc(), &mut cuts);
     let raw_header = |name: &str| message.header_raw(name).map(unfold);
     let is_delivery_report = message.content_type().is_some_and(|ct| {
         ct.ctype().eq_ignore_ascii_case("multipart")
@@ -160,17 +157,14 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         from,
         reply_to,
         sender,
-        to: mailboxes(message.to()),
-        cc: mailboxes(message.cc()),
+        to,
+        cc,
         subject: message
             .subject()
-            .map(|s| unfold(s).trim().to_string())
+            .map(|s| one_line(s, MAX_SUBJECT_CHARS))
             .unwrap_or_default(),
         date: message.date().map(|date| date.to_timestamp()),
-        message_id: message
-            .message_id()
-            .map(clean_id)
-            .filter(|id| !id.is_empty()),
+        message_id: message.message_id().and_then(clean_message_id),
         in_reply_to: id_list(message.in_reply_to()),
         references: id_list(message.references()),
         loop_signals,
@@ -186,6 +180,7 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
             .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
             .flat_map(|(_, value)| parse_authentication_results(&unfold(value)))
             .collect(),
+        cuts,
     };
     Some(mail)
 }
@@ -257,54 +252,67 @@ pub fn parse_authentication_results(value: &str) -> Vec<AuthResult> {
         .collect()
 }
 
-fn first_mailbox(address: Option<&Address<'_>>) -> Option<Mailbox> {
-    address?
-        .iter()
-        .filter_map(|addr| {
-            let email = addr.address()?;
-            let email = normalize_address(email);
-            looks_like_address(&email).then(|| Mailbox::new(addr.name(), &email))
-        })
-        .next()
+/// Longest subject kept, in characters; the raw mail keeps the rest.
+const MAX_SUBJECT_CHARS: usize = 998;
+/// Addresses read from one address header; a mail naming more is a mass mailing, not a request.
+const MAX_ADDRESSES: usize = 100;
+/// Message-IDs read from In-Reply-To or References, newest kept (threading needs the last few).
+const MAX_REFERENCES: usize = 100;
+
+fn first_mailbox(
+    header: &str,
+    address: Option<&Address<'_>>,
+    cuts: &mut Vec<String>,
+) -> Option<Mailbox> {
+    mailboxes(header, address, cuts).into_iter().next()
 }
 
-fn mailboxes(address: Option<&Address<'_>>) -> Vec<Mailbox> {
+/// The deliverable mailboxes of an address header, each once; every other address is named in
+/// `cuts` with the reason it was left out.
+fn mailboxes(header: &str, address: Option<&Address<'_>>, cuts: &mut Vec<String>) -> Vec<Mailbox> {
     let Some(address) = address else {
         return Vec::new();
     };
     let mut list: Vec<Mailbox> = Vec::new();
-    for addr in address.iter() {
-        if let Some(email) = addr.address() {
-            let email = normalize_address(email);
-            if looks_like_address(&email) && !list.iter().any(|known| known.address == email) {
-                list.push(Mailbox::new(addr.name(), &email));
+    for (index, addr) in address.iter().enumerate() {
+        if index == MAX_ADDRESSES {
+            cuts.push(format!(
+                "{header}: only the first {MAX_ADDRESSES} addresses were read"
+            ));
+            break;
+        }
+        let Some(email) = addr.address() else {
+            continue;
+        };
+        match Mailbox::parse(addr.name(), email) {
+            Ok(mailbox) => {
+                if !list.iter().any(|known| known.address == mailbox.address) {
+                    list.push(mailbox);
+                }
             }
+            Err(why) => cuts.push(format!(
+                "{header} address `{}` left out: {why}",
+                one_line(email, 100)
+            )),
         }
     }
     list
 }
 
 fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
-    let ids: Vec<String> = match value {
-        HeaderValue::Text(text) => vec![clean_id(text)],
-        HeaderValue::TextList(list) => list.iter().map(|id| clean_id(id)).collect(),
+    let ids: Vec<&str> = match value {
+        HeaderValue::Text(text) => vec![text.as_ref()],
+        HeaderValue::TextList(list) => list.iter().map(|id| id.as_ref()).collect(),
         _ => Vec::new(),
     };
-    let mut unique: Vec<String> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !id.is_empty() && !unique.contains(&id) {
+    let skip = ids.len().saturating_sub(MAX_REFERENCES);
+    let mut unique: Vec<String> = Vec::with_capacity(ids.len() - skip);
+    for id in ids.into_iter().skip(skip).filter_map(clean_message_id) {
+        if !unique.contains(&id) {
             unique.push(id);
         }
     }
     unique
-}
-
-fn clean_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_string()
 }
 
 static HEADER_MESSAGE_ID: LazyLock<Regex> =
@@ -317,8 +325,8 @@ fn reported_message_ids(message: &Message<'_>) -> Vec<String> {
     for part in message.parts.iter().skip(1) {
         match &part.body {
             PartType::Message(inner) => {
-                if let Some(id) = inner.message_id() {
-                    ids.push(clean_id(id));
+                if let Some(id) = inner.message_id().and_then(clean_message_id) {
+                    ids.push(id);
                 }
             }
             PartType::Text(_) | PartType::Binary(_) | PartType::InlineBinary(_)
@@ -328,7 +336,7 @@ fn reported_message_ids(message: &Message<'_>) -> Vec<String> {
                 ids.extend(
                     HEADER_MESSAGE_ID
                         .captures_iter(&text)
-                        .map(|c| c[1].to_string()),
+                        .filter_map(|c| clean_message_id(&c[1])),
                 );
             }
             _ => {}
@@ -359,11 +367,30 @@ fn strip_comment(value: &str) -> String {
         .to_string()
 }
 
-/// CRLF to LF, no NULs, no trailing spaces, at most one blank line in a row at the ends.
+/// LF line ends, no control characters but tabs, no trailing spaces, no blank lines at the
+/// ends. One pass over the text.
 fn normalize_text(text: &str) -> String {
-    let text = text.replace("\r\n", "\n").replace(['\r', '\0'], "");
-    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
-    lines.join("\n").trim_matches('\n').to_string()
+    let mut out = String::with_capacity(text.len());
+    let mut line_start = 0usize;
+    for c in text.chars() {
+        match c {
+            '\n' => {
+                out.truncate(line_start + out[line_start..].trim_end().len());
+                out.push('\n');
+                line_start = out.len();
+            }
+            '\t' => out.push(c),
+            _ if c.is_control() => {}
+            _ => out.push(c),
+        }
+    }
+    out.truncate(line_start + out[line_start..].trim_end().len());
+    let trimmed = out.trim_matches('\n');
+    if trimmed.len() == out.len() {
+        out
+    } else {
+        trimmed.to_string()
+    }
 }
 
 fn sanitize_filename(name: &str) -> String {

@@ -1,12 +1,21 @@
 //! `OutgoingMail` → RFC 5322 bytes, with lettre's builder (header encoding, transfer encoding).
+//!
+//! **Total:** `render` never panics and never lets a value from a mail add a header or a
+//! recipient. Intake already refuses undeliverable addresses and cleans names, subjects and
+//! Message-IDs; rendering checks again, because the store may hold older data, and drops what
+//! still cannot be written (a recipient) or fails the one mail with its reason.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, UNIX_EPOCH};
 
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox as LettreMailbox;
 use lettre::Message;
 
-use crate::core::address::Mailbox;
+use crate::adapters::store::RenderedMail;
+use crate::core::address::{check_address, clean_display_name, one_line, Mailbox};
+use crate::core::intake::{EventDraft, EventKind};
+use crate::core::mail::clean_message_id;
 use crate::core::outgoing::OutgoingMail;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,50 +49,98 @@ text_header!(AutoResponseSuppress, "X-Auto-Response-Suppress");
 text_header!(GuichetTicket, "X-Guichet-Ticket");
 
 fn mailbox(m: &Mailbox) -> Result<LettreMailbox, String> {
-    let address = m
-        .address
+    let address = check_address(&m.address)
+        .map_err(|why| format!("`{}` is not a deliverable address: {why}", m.address))?
         .parse()
         .map_err(|e| format!("`{}` is not a deliverable address: {e}", m.address))?;
-    Ok(LettreMailbox::new(m.name.clone(), address))
+    let name = m.name.as_deref().and_then(clean_display_name);
+    Ok(LettreMailbox::new(name, address))
 }
 
+/// A rendered mail: its bytes, the envelope recipients it was written for, and the recipients
+/// that had to be left out, with why.
+#[derive(Debug)]
+pub struct Rendered {
+    pub raw: Vec<u8>,
+    pub recipients: Vec<String>,
+    pub left_out: Vec<String>,
+}
+
+/// Longest subject written, in characters (one header line).
+const MAX_SUBJECT_CHARS: usize = 998;
+
 /// The bytes that go into the outbox; `now` becomes the Date header.
-pub fn render(mail: &OutgoingMail, now: i64) -> Result<Vec<u8>, RenderError> {
+pub fn render(mail: &OutgoingMail, now: i64) -> Result<Rendered, RenderError> {
     let error = |reason: String| RenderError {
         to: mail
             .to
             .iter()
-            .map(|m| m.address.as_str())
+            .chain(&mail.cc)
+            .map(|m| one_line(&m.address, 254))
             .collect::<Vec<_>>()
             .join(", "),
         reason,
     };
-    let mut builder = Message::builder()
-        .from(mailbox(&mail.from).map_err(error)?)
-        .subject(mail.subject.clone())
-        .date(UNIX_EPOCH + Duration::from_secs(now.max(0) as u64))
-        .message_id(Some(format!("<{}>", mail.message_id)))
-        .header(GuichetTicket(mail.ticket.to_string()));
-    for to in &mail.to {
-        builder = builder.to(mailbox(to).map_err(error)?);
+    match catch_unwind(AssertUnwindSafe(|| build(mail, now))) {
+        Ok(result) => result.map_err(error),
+        Err(panic) => Err(error(format!(
+            "the mail builder failed: {}",
+            crate::panic_message(&*panic)
+        ))),
     }
-    for cc in &mail.cc {
-        builder = builder.cc(mailbox(cc).map_err(error)?);
+}
+
+fn build(mail: &OutgoingMail, now: i64) -> Result<Rendered, String> {
+    let mut builder = Message::builder()
+        .from(mailbox(&mail.from)?)
+        .subject(one_line(&mail.subject, MAX_SUBJECT_CHARS))
+        .date(UNIX_EPOCH + Duration::from_secs(now.max(0) as u64))
+        .header(GuichetTicket(mail.ticket.to_string()));
+    builder = match clean_message_id(&mail.message_id) {
+        Some(id) => builder.message_id(Some(format!("<{id}>"))),
+        None => return Err(format!("our Message-ID `{}` is not valid", mail.message_id)),
+    };
+    let mut recipients = Vec::with_capacity(mail.to.len() + mail.cc.len());
+    let mut left_out = Vec::new();
+    for (is_cc, person) in mail
+        .to
+        .iter()
+        .map(|m| (false, m))
+        .chain(mail.cc.iter().map(|m| (true, m)))
+    {
+        match mailbox(person) {
+            Ok(lettre_mailbox) if !recipients.contains(&person.address) => {
+                recipients.push(person.address.clone());
+                builder = if is_cc {
+                    builder.cc(lettre_mailbox)
+                } else {
+                    builder.to(lettre_mailbox)
+                };
+            }
+            Ok(_) => {}
+            Err(why) => left_out.push(why),
+        }
+    }
+    if recipients.is_empty() {
+        return Err(match left_out.is_empty() {
+            true => "no recipient".to_string(),
+            false => left_out.join("; "),
+        });
     }
     if let Some(reply_to) = &mail.reply_to {
-        builder = builder.reply_to(mailbox(reply_to).map_err(error)?);
+        builder = builder.reply_to(mailbox(reply_to)?);
     }
-    if let Some(id) = &mail.in_reply_to {
+    if let Some(id) = mail.in_reply_to.as_deref().and_then(clean_message_id) {
         builder = builder.in_reply_to(format!("<{id}>"));
     }
-    if !mail.references.is_empty() {
-        let references = mail
-            .references
-            .iter()
-            .map(|id| format!("<{id}>"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        builder = builder.references(references);
+    let references: Vec<String> = mail
+        .references
+        .iter()
+        .filter_map(|id| clean_message_id(id))
+        .map(|id| format!("<{id}>"))
+        .collect();
+    if !references.is_empty() {
+        builder = builder.references(references.join(" "));
     }
     if let Some(value) = mail.auto_submitted {
         // RFC 3834, and Exchange's way of saying "do not auto-reply to this".
@@ -93,9 +150,63 @@ pub fn render(mail: &OutgoingMail, now: i64) -> Result<Vec<u8>, RenderError> {
     }
     let message = builder
         .header(ContentType::TEXT_PLAIN)
-        .body(mail.body.clone())
-        .map_err(|e| error(e.to_string()))?;
-    Ok(message.formatted())
+        .body(crlf_body(&mail.body))
+        .map_err(|e| e.to_string())?;
+    Ok(Rendered {
+        raw: message.formatted(),
+        recipients,
+        left_out,
+    })
+}
+
+/// The body with CRLF line ends and no other control characters but tabs, in one pass: lettre
+/// treats a bare LF slowly (quadratic in the number of lines) and a bare CR or NUL is not text.
+fn crlf_body(body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + body.len() / 16);
+    for c in body.chars() {
+        match c {
+            '\n' => out.push_str("\r\n"),
+            '\t' => out.push(c),
+            _ if c.is_control() => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders a plan's outgoing mail. A mail that cannot be rendered is not queued: it becomes an
+/// error event on its ticket, as does every recipient left out of a mail that was.
+pub fn render_all(outgoing: &[OutgoingMail], now: i64) -> (Vec<RenderedMail<'_>>, Vec<EventDraft>) {
+    let mut rendered = Vec::with_capacity(outgoing.len());
+    let mut events = Vec::new();
+    for mail in outgoing {
+        match render(mail, now) {
+            Ok(done) => {
+                for why in &done.left_out {
+                    tracing::warn!(ticket = %mail.ticket, kind = mail.kind.as_str(), reason = %why, "recipient left out");
+                    events.push(EventDraft {
+                        kind: EventKind::RecipientLeftOut,
+                        actor: "guichet".into(),
+                        detail: format!("{} left out: {why}", mail.kind.as_str()),
+                    });
+                }
+                rendered.push(RenderedMail {
+                    mail,
+                    raw: done.raw,
+                    recipients: done.recipients,
+                });
+            }
+            Err(error) => {
+                tracing::error!(ticket = %mail.ticket, kind = mail.kind.as_str(), %error, "outgoing mail not queued");
+                events.push(EventDraft {
+                    kind: EventKind::MailNotRendered,
+                    actor: "guichet".into(),
+                    detail: format!("{} not sent: {error}", mail.kind.as_str()),
+                });
+            }
+        }
+    }
+    (rendered, events)
 }
 
 #[cfg(test)]
@@ -124,7 +235,7 @@ mod tests {
             auto_submitted: Some("auto-replied"),
             language: Language::Fr,
         };
-        let raw = render(&mail, 1_700_000_000).unwrap();
+        let raw = render(&mail, 1_700_000_000).unwrap().raw;
         let back = parse_mail(&raw).unwrap().mail;
         assert_eq!(back.subject, mail.subject);
         assert_eq!(back.from, Some(mail.from.clone()));
@@ -140,5 +251,105 @@ mod tests {
         );
         assert_eq!(back.text, "Bonjour Hélène,\n\nticket n° 1042.");
         assert_eq!(back.date, Some(1_700_000_000));
+    }
+
+    fn hostile() -> OutgoingMail {
+        OutgoingMail {
+            kind: OutgoingKind::Relay,
+            ticket: TicketNumber(7),
+            from: Mailbox::new(Some("Helpdesk"), "support@desk.example.test"),
+            // Built field by field, as older rows of the store could hold them.
+            to: vec![Mailbox {
+                name: Some("a\r\nBcc: victim@else.test\0".into()),
+                address: "alice@example.test".into(),
+            }],
+            cc: vec![
+                Mailbox {
+                    name: None,
+                    address: "x..y@example.test".into(),
+                },
+                Mailbox {
+                    name: Some("\u{202e}Carol".into()),
+                    address: "carol@example.test".into(),
+                },
+            ],
+            reply_to: Some(Mailbox::new(None, "support@desk.example.test")),
+            envelope_from: Some("support@desk.example.test".into()),
+            subject: "Re: [Helpdesk #7] a\r\nBcc: victim@else.test".into(),
+            body: "line one\nline two\r\nthree\rfour\0five\n".into(),
+            message_id: "guichet.7.relay.x@desk.example.test".into(),
+            in_reply_to: Some("m1@example.test>\r\nBcc: victim@else.test".into()),
+            references: vec!["m0@example.test".into(), "bad id@x".into()],
+            auto_submitted: None,
+            language: Language::En,
+        }
+    }
+
+    #[test]
+    fn hostile_values_render_without_adding_headers_or_recipients() {
+        let rendered = render(&hostile(), 1_700_000_000).unwrap();
+        assert_eq!(
+            rendered.recipients,
+            vec![
+                "alice@example.test".to_string(),
+                "carol@example.test".to_string()
+            ]
+        );
+        assert_eq!(rendered.left_out.len(), 1);
+        assert!(
+            rendered.left_out[0].contains("x..y@example.test"),
+            "{:?}",
+            rendered.left_out
+        );
+        let text = String::from_utf8(rendered.raw.clone()).unwrap();
+        let header_end = text.find("\r\n\r\n").unwrap();
+        let names: Vec<&str> = text[..header_end]
+            .split("\r\n")
+            .filter(|line| !line.starts_with([' ', '\t']))
+            .map(|line| line.split(':').next().unwrap())
+            .collect();
+        for name in &names {
+            assert!(
+                [
+                    "From",
+                    "Reply-To",
+                    "To",
+                    "Cc",
+                    "Subject",
+                    "Date",
+                    "Message-ID",
+                    "References",
+                    "X-Guichet-Ticket",
+                    "Content-Type",
+                    "Content-Transfer-Encoding",
+                    "MIME-Version"
+                ]
+                .contains(name),
+                "unexpected header {name} in\n{text}"
+            );
+        }
+        assert!(!text.to_ascii_lowercase().contains("\r\nbcc:"));
+        let back = parse_mail(&rendered.raw).unwrap().mail;
+        assert_eq!(back.to[0].address, "alice@example.test");
+        assert_eq!(back.to[0].name.as_deref(), Some("a Bcc: victim@else.test"));
+        assert_eq!(back.cc.len(), 1);
+        assert_eq!(back.cc[0].name.as_deref(), Some("Carol"));
+        assert_eq!(back.subject, "Re: [Helpdesk #7] a Bcc: victim@else.test");
+        assert!(back.in_reply_to.is_empty());
+        assert_eq!(back.references, vec!["m0@example.test".to_string()]);
+        assert_eq!(back.text, "line one\nline two\nthreefourfive");
+    }
+
+    #[test]
+    fn a_mail_with_no_deliverable_recipient_is_an_error_not_a_panic() {
+        let mut mail = hostile();
+        mail.to[0].address = ".x@example.test".into();
+        mail.cc.clear();
+        let error = render(&mail, 0).unwrap_err();
+        assert!(error.reason.contains(".x@example.test"), "{error}");
+        let (rendered, events) = render_all(std::slice::from_ref(&mail), 0);
+        assert!(rendered.is_empty());
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, EventKind::MailNotRendered);
     }
 }

@@ -74,6 +74,8 @@ pub struct Store {
 pub struct RenderedMail<'a> {
     pub mail: &'a OutgoingMail,
     pub raw: Vec<u8>,
+    /// The envelope recipients the mail was rendered for (its To and Cc, less any left out).
+    pub recipients: Vec<String>,
 }
 
 /// What the ingestion of one inbound mail writes, beyond the plan.
@@ -1279,12 +1281,7 @@ impl<'c> WriteTx<'c> {
             sent_date: Some(now),
             now,
         })?;
-        let recipients: Vec<&str> = mail
-            .to
-            .iter()
-            .chain(&mail.cc)
-            .map(|m| m.address.as_str())
-            .collect();
+        let recipients = &rendered.recipients;
         self.tx
             .prepare_cached(
                 "INSERT INTO outbox (message, envelope_from, recipients, status, next_attempt_at, created_at)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::address::{looks_like_address, normalize_address};
+use super::address::check_address;
 use super::ticket::{Level, Priority, Status, TicketNumber};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -418,15 +418,12 @@ fn interpret(keyword: &str, argument: &str) -> Result<Command, Refusal> {
     let optional_text = || (!argument.is_empty()).then(|| argument.to_string());
     let address = |example: &str| -> Result<String, Refusal> {
         let word = one_word("an address", example)?;
-        let address = normalize_address(&word);
-        if looks_like_address(&address) {
-            Ok(address)
-        } else {
-            Err((
-                format!("`{word}` is not a mail address"),
+        check_address(&word).map_err(|why| {
+            (
+                format!("`{word}` is not a mail address: {why}"),
                 format!("e.g. #{keyword} {example}"),
-            ))
-        }
+            )
+        })
     };
     match keyword {
         "assign" => {
@@ -713,7 +710,7 @@ mod tests {
             ("#status closed", "`closed` is not a status you can set"),
             ("#merge abc", "`abc` is not a ticket number"),
             ("#merge 0", "`0` is not a ticket number"),
-            ("#cc carol", "`carol` is not a mail address"),
+            ("#cc carol", "`carol` is not a mail address: it has no `@`"),
             ("#field location", "#field needs NAME=VALUE, got `location`"),
             ("#field =x", "#field needs NAME=VALUE, got `=x`"),
             ("#close now", "#close takes no argument, got `now`"),

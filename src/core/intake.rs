@@ -274,6 +274,12 @@ pub enum EventKind {
     FieldSet,
     SlaWarning,
     SlaBreach,
+    /// Intake left something of the mail out (an address, a structure past a limit).
+    IntakeCut,
+    /// A recipient could not be written into an outgoing mail and was left out of it.
+    RecipientLeftOut,
+    /// An outgoing mail could not be rendered and was not queued: an error someone must see.
+    MailNotRendered,
 }
 
 impl EventKind {
@@ -295,6 +301,9 @@ impl EventKind {
             EventKind::FieldSet => "field_set",
             EventKind::SlaWarning => "sla_warning",
             EventKind::SlaBreach => "sla_breach",
+            EventKind::IntakeCut => "intake_cut",
+            EventKind::RecipientLeftOut => "recipient_left_out",
+            EventKind::MailNotRendered => "mail_not_rendered",
         }
     }
 }
@@ -342,8 +351,7 @@ pub fn requester_of(mail: &InboundMail) -> Option<Mailbox> {
         .cloned()
         .or_else(|| {
             let path = mail.loop_signals.return_path.as_deref()?;
-            let address = crate::core::address::normalize_address(path);
-            crate::core::address::looks_like_address(&address).then(|| Mailbox::new(None, &address))
+            Mailbox::parse(None, path).ok()
         })
 }
 

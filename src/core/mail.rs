@@ -27,6 +27,9 @@ pub struct InboundMail {
     pub auth_results: Vec<crate::core::people::AuthResult>,
     /// Every header as (lowercased name, unfolded raw value), in order: for routing rules.
     pub headers: Vec<(String, String)>,
+    /// What intake left out of this mail and why, one sentence each (an address that cannot be
+    /// delivered to, a structure past a limit): recorded as events, the raw mail keeps it all.
+    pub cuts: Vec<String>,
 }
 
 /// The headers that tell an automatic or bulk mail from a person's.
@@ -50,6 +53,25 @@ pub struct AttachmentMeta {
     pub size: u64,
     /// Hex SHA-256 of the content; the content itself lives in the attachment store.
     pub sha256: String,
+}
+
+/// Longest Message-ID kept (RFC 5322 allows no more than a 998-character line; real ones are
+/// under 100).
+const MAX_MESSAGE_ID: usize = 250;
+
+/// A Message-ID without its angle brackets, when it can be written back into a header as it is:
+/// printable ASCII, no white space or brackets. Anything else could inject into In-Reply-To or
+/// References and is not worth threading on.
+pub fn clean_message_id(id: &str) -> Option<String> {
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    let printable = id
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+    (!id.is_empty() && id.len() <= MAX_MESSAGE_ID && printable).then(|| id.to_string())
 }
 
 impl InboundMail {
@@ -93,6 +115,16 @@ mod tests {
             mail.answered_message_ids(),
             vec!["c@x", "b@x", "a@x", "r@x"]
         );
+    }
+
+    #[test]
+    fn message_ids_that_could_inject_are_dropped() {
+        assert_eq!(clean_message_id(" <a.b@x> ").as_deref(), Some("a.b@x"));
+        assert_eq!(clean_message_id("a@x>\r\nBcc: v@y"), None);
+        assert_eq!(clean_message_id("a b@x"), None);
+        assert_eq!(clean_message_id("<>"), None);
+        assert_eq!(clean_message_id("é@x"), None);
+        assert_eq!(clean_message_id(&"a".repeat(300)), None);
     }
 
     #[test]
