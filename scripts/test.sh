@@ -35,7 +35,7 @@ GUICHET_BIN="$state/bin/guichet" scripts/mailstack.sh start "$state" >"$state/st
 export GUICHET_TEST_MAILSTACK=$state GUICHET_REQUIRE_MAILSTACK=1 GUICHET_TEST_BIN=$state/bin/guichet
 cd "$repo"
 status=0
-cargo test "$@" 2>&1 | tee "$state/test.log" || status=$?
+cargo test --no-fail-fast "$@" 2>&1 | tee "$state/test.log" || status=$?
 # One closing line for the whole run (cargo's own last line is the doc-tests', often 0 tests).
 passed=$(grep -E '^test result:' "$state/test.log" | grep -oE '[0-9]+ passed' | awk '{n += $1} END {print n + 0}')
 failed=$(grep -E '^test result:' "$state/test.log" | grep -oE '[0-9]+ failed' | awk '{n += $1} END {print n + 0}')

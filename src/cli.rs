@@ -353,6 +353,9 @@ struct StatusReport {
     mailboxes: Vec<MailboxStatus>,
     outbox: crate::adapters::store::OutboxCounts,
     quarantined: u64,
+    /// Outgoing mail that could not be rendered (`mail_not_rendered` events).
+    unsendable: u64,
+    last_unsendable: Option<crate::adapters::store::EventRow>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -373,6 +376,7 @@ fn status(config: &Config, json: bool) -> Result<(), CliError> {
     let daemon_running = daemon
         .as_ref()
         .is_some_and(|d| d.stopped_at.is_none() && now - d.heartbeat_at <= HEARTBEAT_STALE_SECS);
+    let (unsendable, last_unsendable) = reader.unsendable()?;
     let report = StatusReport {
         daemon_running,
         daemon,
@@ -386,6 +390,8 @@ fn status(config: &Config, json: bool) -> Result<(), CliError> {
             .collect(),
         outbox: reader.outbox_counts()?,
         quarantined: reader.quarantine_count()?,
+        unsendable,
+        last_unsendable,
     };
     if json {
         return print_json(&report);
@@ -436,6 +442,14 @@ fn status(config: &Config, json: bool) -> Result<(), CliError> {
         report.outbox.pending, report.outbox.sent, report.outbox.dead
     );
     println!("quarantine: {} mails", report.quarantined);
+    if let Some(last) = &report.last_unsendable {
+        println!(
+            "unsendable: {} outgoing mails could not be written; last {}: {}",
+            report.unsendable,
+            time(last.at),
+            last.detail
+        );
+    }
     Ok(())
 }
 

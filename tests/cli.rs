@@ -197,3 +197,151 @@ fn ingest_then_look() {
         "inspect stored nothing"
     );
 }
+
+#[test]
+fn pipe_mode_keeps_the_mail_when_the_config_is_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
+    let missing = dir.path().join("absent.toml");
+    let output = guichet(&missing, &["ingest"], &raw);
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&missing.display().to_string()));
+
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(
+        &typo,
+        "[general]\nstate_dir = \"/tmp/x\"\nsupport_adress = \"s@x.test\"\n",
+    )
+    .unwrap();
+    let output = guichet(&typo, &["ingest"], &raw);
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&typo.display().to_string()) && message.contains("support_adress"),
+        "{message}"
+    );
+    // Elsewhere a config error is still a config error.
+    assert_eq!(
+        guichet(&typo, &["check-config"], b"").status.code(),
+        Some(78)
+    );
+}
+
+#[test]
+fn state_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let desk = desk();
+    let raw = std::fs::read(fixture("attachment.eml")).unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000 && exec {:?} --config {:?} ingest",
+            env!("CARGO_BIN_EXE_guichet"),
+            desk.config
+        ))
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&raw).unwrap();
+    assert!(child.wait().unwrap().success());
+    let state = desk.config.parent().unwrap().join("state");
+    let mut seen = 0;
+    let mut stack = vec![state.clone()];
+    while let Some(path) = stack.pop() {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        if path.is_dir() {
+            assert_eq!(mode, 0o700, "{}", path.display());
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 5, "state dir, database, attachments: {seen}");
+}
+
+#[test]
+fn a_writer_run_as_another_user_is_refused_before_it_writes() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // Only root can hand the directory to another user; CI runs as root.
+    }
+    let desk = desk();
+    let state = desk.config.parent().unwrap().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
+    let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
+    let output = guichet(&desk.config, &["ingest"], &raw);
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    assert!(stderr(&output).contains("sudo -u"), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_dir(&state).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
+fn output_commands_stop_quietly_when_the_reader_goes_away() {
+    let desk = desk();
+    let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
+    assert!(guichet(&desk.config, &["ingest"], &raw).status.success());
+    for args in [["tickets", "show", "1"], ["status", "", ""]] {
+        let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "{:?} --config {:?} {} | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\" >&2",
+                env!("CARGO_BIN_EXE_guichet"),
+                desk.config,
+                args.join(" ")
+            ))
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        assert!(
+            !message.contains("panicked") && !message.contains("Broken pipe"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn an_answer_that_cannot_be_written_is_an_error_status_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("guichet.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n\
+             [commands]\ntrust = \"none\"\n\
+             [[agent]]\nname = \"bob\"\naddresses = [\"bob@corp.example\"]\nrole = \"triager\"\n",
+            dir.path().join("state")
+        ),
+    )
+    .unwrap();
+    let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
+    assert!(guichet(&config, &["ingest"], &raw).status.success());
+    // A row written by an older version, before intake checked addresses.
+    let database = dir.path().join("state/guichet.sqlite3");
+    let conn = rusqlite::Connection::open(&database).unwrap();
+    conn.execute_batch(
+        "UPDATE tickets SET requester = 'x..y@example.test';
+         UPDATE participants SET address = 'x..y@example.test' WHERE role = 'requester';",
+    )
+    .unwrap();
+    drop(conn);
+    let answer = b"From: Bob <bob@corp.example>\r\nTo: support@desk.example.test\r\nSubject: Re: [Helpdesk #1] x\r\nMessage-ID: <a1@corp.example>\r\n\r\nPlease restart it.\r\n";
+    let output = guichet(&config, &["ingest"], answer);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let show = stdout(&guichet(&config, &["tickets", "show", "1"], b""));
+    assert!(
+        show.contains("mail_not_rendered") && show.contains("x..y@example.test"),
+        "{show}"
+    );
+    let status = stdout(&guichet(&config, &["status"], b""));
+    assert!(
+        status.contains("unsendable: 1 outgoing mails could not be written"),
+        "{status}"
+    );
+}

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_tags_fields_resolution.sql"),
     include_str!("migrations/0006_agent_state.sql"),
     include_str!("migrations/0007_sla.sql"),
+    include_str!("migrations/0008_unsendable_index.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -639,6 +640,37 @@ impl Reader<'_> {
                 },
             )
             .optional()?)
+    }
+
+    /// Outgoing mail that could not be rendered, and the latest such event.
+    pub fn unsendable(&self) -> StoreResult<(u64, Option<EventRow>)> {
+        let count: i64 = self.conn.query_row(
+            "SELECT count(*) FROM events WHERE kind = 'mail_not_rendered'",
+            [],
+            |row| row.get(0),
+        )?;
+        let latest = self
+            .conn
+            .query_row(
+                "SELECT at, actor, kind, detail, message, ticket FROM events
+                 WHERE kind = 'mail_not_rendered' ORDER BY id DESC LIMIT 1",
+                [],
+                |row| {
+                    Ok(EventRow {
+                        at: row.get(0)?,
+                        actor: row.get(1)?,
+                        kind: row.get(2)?,
+                        detail: format!(
+                            "ticket #{}: {}",
+                            row.get::<_, i64>(5)?,
+                            row.get::<_, String>(3)?
+                        ),
+                        message: row.get(4)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok((count as u64, latest))
     }
 
     pub fn quarantine_count(&self) -> StoreResult<u64> {
