@@ -978,14 +978,16 @@ fn print_inspection(report: &Inspection) {
                 error.line, error.reason, error.hint
             );
         }
-        for result in &mail.auth_results {
-            println!(
-                "Auth:         {} {}={} {}",
-                result.authserv_id,
-                result.method,
-                result.result,
-                result.domain.as_deref().unwrap_or("")
-            );
+        for header in &mail.auth_results {
+            for result in &header.results {
+                println!(
+                    "Auth:         {} {}={} {}",
+                    header.authserv_id,
+                    result.method,
+                    result.result,
+                    result.domain.as_deref().unwrap_or("")
+                );
+            }
         }
         println!("--- visible text (quoted history and command lines cut) ---");
         println!("{}", report.visible_text.as_deref().unwrap_or(""));

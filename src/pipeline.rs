@@ -321,8 +321,8 @@ fn store_mail(
             }
         }
     }
-    let requester = crate::core::intake::requester_of(mail);
-    let auto_replies_last_hour = match &requester {
+    let answered = crate::core::intake::answer_address(mail);
+    let auto_replies_last_hour = match &answered {
         Some(mailbox) => tx.read().auto_replies_since(&mailbox.address, now - 3600)?,
         None => 0,
     };

@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 
 use crate::core::address::{normalize_address, one_line, Mailbox};
 use crate::core::mail::{clean_message_id, AttachmentMeta, InboundMail, LoopSignals};
-use crate::core::people::AuthResult;
 
 /// A parsed mail. It keeps mail-parser's message (which borrows the raw bytes) so that attachment
 /// contents are written out without a copy, then dropped before the mail is stored.
@@ -178,7 +177,7 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         auth_results: message
             .headers_raw()
             .filter(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
-            .flat_map(|(_, value)| parse_authentication_results(&unfold(value)))
+            .filter_map(|(_, value)| crate::core::auth_results::parse_header(&unfold(value)))
             .collect(),
         cuts,
     };
@@ -205,51 +204,6 @@ pub fn html_to_text(html: &str) -> String {
         .no_table_borders()
         .string_from_read(html.as_bytes(), 120)
         .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(html))
-}
-
-/// `mx.example.com; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=bob@example.com`
-/// (RFC 8601), comments in parentheses ignored.
-pub fn parse_authentication_results(value: &str) -> Vec<AuthResult> {
-    let mut without_comments = String::with_capacity(value.len());
-    let mut depth = 0usize;
-    for c in value.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => without_comments.push(c),
-            _ => {}
-        }
-    }
-    let mut parts = without_comments.split(';').map(str::trim);
-    let Some(authserv_id) = parts.next().and_then(|id| id.split_whitespace().next()) else {
-        return Vec::new();
-    };
-    parts
-        .filter_map(|resinfo| {
-            let mut words = resinfo.split_whitespace();
-            let (method, result) = words.next()?.split_once('=')?;
-            let mut domain = None;
-            for property in words {
-                let Some((key, value)) = property.split_once('=') else {
-                    continue;
-                };
-                let value = value.trim_matches('"');
-                match key.to_ascii_lowercase().as_str() {
-                    "header.d" => domain = Some(value.to_lowercase()),
-                    "header.i" | "smtp.mailfrom" | "header.from" if domain.is_none() => {
-                        domain = Some(value.rsplit('@').next().unwrap_or(value).to_lowercase())
-                    }
-                    _ => {}
-                }
-            }
-            Some(AuthResult {
-                authserv_id: authserv_id.to_lowercase(),
-                method: method.to_ascii_lowercase(),
-                result: result.to_ascii_lowercase(),
-                domain,
-            })
-        })
-        .collect()
 }
 
 /// Longest subject kept, in characters; the raw mail keeps the rest.
@@ -472,36 +426,6 @@ mod tests {
         let c = b"From: a@x\r\nSubject: hi!\r\n\r\nbody\r\n";
         assert_eq!(content_hash(a), content_hash(b));
         assert_ne!(content_hash(a), content_hash(c));
-    }
-
-    #[test]
-    fn authentication_results_are_read() {
-        let results = parse_authentication_results(
-            "mx.example.com 1; dkim=pass (2048-bit key) header.d=Example.com header.s=sel; spf=pass smtp.mailfrom=bob@example.com; dmarc=fail",
-        );
-        let summary: Vec<(String, String, String, Option<String>)> = results
-            .into_iter()
-            .map(|r| (r.authserv_id, r.method, r.result, r.domain))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                (
-                    "mx.example.com".into(),
-                    "dkim".into(),
-                    "pass".into(),
-                    Some("example.com".into())
-                ),
-                (
-                    "mx.example.com".into(),
-                    "spf".into(),
-                    "pass".into(),
-                    Some("example.com".into())
-                ),
-                ("mx.example.com".into(), "dmarc".into(), "fail".into(), None),
-            ]
-        );
-        assert!(parse_authentication_results("mx.example.com; none").is_empty());
     }
 
     #[test]

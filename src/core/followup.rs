@@ -806,20 +806,10 @@ fn participant_mail(
     automatic: bool,
 ) {
     let view = work.view;
-    let addresses: Vec<&str> = [
-        Some(from),
-        work.input.mail.reply_to.as_ref(),
-        Some(requester),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|m| m.address.as_str())
-    .collect();
-    let is_requester = addresses.contains(&view.requester.address.as_str());
-    let is_participant = is_requester
-        || addresses
-            .iter()
-            .any(|a| view.participants.iter().any(|p| p == a));
+    // Who someone is comes from From alone: a Reply-To naming the requester makes nobody the
+    // requester.
+    let is_requester = from.address == view.requester.address;
+    let is_participant = is_requester || view.participants.iter().any(|p| *p == from.address);
     if !is_participant {
         match work.policy.strangers {
             super::intake::StrangerPolicy::InternalNote => {
@@ -955,8 +945,9 @@ fn participant_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::auth_results::{parse_header, AuthResultsHeader};
     use crate::core::intake::{decide_intake, IntakeInput};
-    use crate::core::people::{AgentRole, AuthResult, Directory, Queue};
+    use crate::core::people::{AgentRole, Directory, Queue};
     use crate::core::threading::{ThreadDecision, ThreadVia};
 
     fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
@@ -995,16 +986,15 @@ mod tests {
         policy
     }
 
-    fn passing() -> Vec<AuthResult> {
-        vec![AuthResult {
-            authserv_id: "mx.corp.example".into(),
-            method: "dkim".into(),
-            result: "pass".into(),
-            domain: Some("corp.example".into()),
-        }]
+    fn passing_for(domain: &str) -> Vec<AuthResultsHeader> {
+        vec![parse_header(&format!("mx.corp.example; dkim=pass header.d={domain}")).unwrap()]
     }
 
-    fn mail_from(from: &str, body: &str, auth: Vec<AuthResult>) -> InboundMail {
+    fn passing() -> Vec<AuthResultsHeader> {
+        passing_for("corp.example")
+    }
+
+    fn mail_from(from: &str, body: &str, auth: Vec<AuthResultsHeader>) -> InboundMail {
         InboundMail {
             from: Some(Mailbox::new(None, from)),
             to: vec![Mailbox::new(None, "support@corp.example")],
@@ -1305,10 +1295,7 @@ mod tests {
         assert_eq!(relay.to[0].address, "bob@corp.example");
         assert_eq!(relay.body.lines().next(), Some("Still broken."));
 
-        let client_pass = vec![AuthResult {
-            domain: Some("client.example".into()),
-            ..passing()[0].clone()
-        }];
+        let client_pass = passing_for("client.example");
         let plan = decide(
             &mail_from(
                 "carla@client.example",
@@ -1327,6 +1314,24 @@ mod tests {
         assert!(
             updates(&forged).is_empty(),
             "a forged requester cannot close"
+        );
+        // A stranger authenticated for his own domain, naming the requester in Reply-To, is still
+        // a stranger: nothing closes, and his words are a stranger's note, not the requester's.
+        let mut spoof = mail_from(
+            "mallory@evil.example",
+            "#close\nThanks, fixed.",
+            passing_for("evil.example"),
+        );
+        spoof.reply_to = Some(Mailbox::new(Some("Carla"), "carla@client.example"));
+        let plan = decide(&spoof, &view, &[]);
+        assert!(updates(&plan).is_empty(), "{:?}", plan.change);
+        assert_eq!(plan.visibility, Visibility::Internal);
+        assert!(
+            plan.events
+                .iter()
+                .any(|e| e.kind == EventKind::StrangerNote),
+            "{:?}",
+            plan.events
         );
         let plan = decide(
             &mail_from(

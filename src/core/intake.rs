@@ -344,15 +344,22 @@ pub enum Unticketable {
 
 const DAEMON: &str = "guichet";
 
-/// The address a ticket answers: Reply-To, From, Sender, then the envelope's Return-Path.
+/// Who wrote the mail: From, else Sender, else the envelope's Return-Path. Reply-To is never an
+/// identity: anyone can name anyone there (see `answer_address`).
 pub fn requester_of(mail: &InboundMail) -> Option<Mailbox> {
-    mail.reply_address()
+    mail.from
+        .as_ref()
         .or(mail.sender.as_ref())
         .cloned()
         .or_else(|| {
             let path = mail.loop_signals.return_path.as_deref()?;
             Mailbox::parse(None, path).ok()
         })
+}
+
+/// Where an automatic answer to this mail goes: Reply-To when given, else whoever wrote it.
+pub fn answer_address(mail: &InboundMail) -> Option<Mailbox> {
+    mail.reply_to.clone().or_else(|| requester_of(mail))
 }
 
 pub fn decide_intake(
@@ -782,7 +789,7 @@ fn acknowledgement(
         &policy.support,
         OutgoingKind::Acknowledgement,
         number,
-        vec![requester.clone()],
+        vec![answer_address(mail).unwrap_or_else(|| requester.clone())],
         rendered,
         input.id_seed,
         language,
@@ -960,6 +967,20 @@ pub(crate) mod tests {
         assert_eq!(
             decide_intake(&policy(), &input(&mail, &thread, None)),
             Err(Unticketable::NoSender)
+        );
+    }
+
+    #[test]
+    fn the_requester_is_who_wrote_and_the_acknowledgement_goes_where_asked() {
+        let mail = InboundMail {
+            from: Some(Mailbox::new(Some("Alice"), "alice@example.test")),
+            reply_to: Some(Mailbox::new(None, "helpdesk-replies@example.test")),
+            ..InboundMail::default()
+        };
+        assert_eq!(requester_of(&mail).unwrap().address, "alice@example.test");
+        assert_eq!(
+            answer_address(&mail).unwrap().address,
+            "helpdesk-replies@example.test"
         );
     }
 

@@ -23,8 +23,8 @@ pub struct InboundMail {
     pub attachments: Vec<AttachmentMeta>,
     /// Message-IDs named inside a delivery report (the mail that bounced), to thread bounces.
     pub reported_message_ids: Vec<String>,
-    /// `Authentication-Results` verdicts, topmost header first.
-    pub auth_results: Vec<crate::core::people::AuthResult>,
+    /// `Authentication-Results` header fields, topmost first (only the MTA's own counts).
+    pub auth_results: Vec<crate::core::auth_results::AuthResultsHeader>,
     /// Every header as (lowercased name, unfolded raw value), in order: for routing rules.
     pub headers: Vec<(String, String)>,
     /// What intake left out of this mail and why, one sentence each (an address that cannot be

@@ -1,6 +1,7 @@
 //! Who is who: agents with their roles, queues and levels, queues' triagers, and who may command.
 
 use super::address::{domain, without_subaddress};
+use super::auth_results::{vouches_for, AuthResultsHeader};
 use super::commands::Command;
 use super::language::Language;
 use super::ticket::Level;
@@ -90,18 +91,6 @@ pub enum Trust {
     Either(Vec<String>),
     /// The From address alone: only when set explicitly.
     None,
-}
-
-/// One `Authentication-Results` verdict, as the parsing adapter read it.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct AuthResult {
-    pub authserv_id: String,
-    /// `dkim`, `spf`, `dmarc`, …
-    pub method: String,
-    /// `pass`, `fail`, `none`, …
-    pub result: String,
-    /// `header.d` for DKIM, the `smtp.mailfrom` domain for SPF.
-    pub domain: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -210,11 +199,11 @@ pub fn choose_assignee<'a>(
 pub fn sender_is_trusted(
     trust: &Trust,
     from: &str,
-    results: &[AuthResult],
+    results: &[AuthResultsHeader],
     token: Option<&str>,
     agent: Option<&Agent>,
 ) -> bool {
-    let by_results = |ids: &[String]| authenticated(ids, from, results);
+    let by_results = |ids: &[String]| vouches_for(ids, domain(from), results);
     let by_token = || match (token, agent.and_then(|a| a.token.as_deref())) {
         (Some(given), Some(expected)) => constant_time_eq(given.as_bytes(), expected.as_bytes()),
         _ => false,
@@ -225,34 +214,6 @@ pub fn sender_is_trusted(
         Trust::Either(ids) => by_results(ids) || by_token(),
         Trust::None => true,
     }
-}
-
-/// DKIM `pass` with `header.d` equal to (or a parent of) the From domain, or SPF `pass` for it,
-/// reported by a trusted authserv-id. Only the first result list from a trusted server counts:
-/// the receiving MTA puts its own on top and must remove any copy with its id coming from outside.
-fn authenticated(trusted_ids: &[String], from: &str, results: &[AuthResult]) -> bool {
-    let from_domain = domain(from).to_lowercase();
-    let Some(first_trusted) = results
-        .iter()
-        .find(|r| {
-            trusted_ids
-                .iter()
-                .any(|id| id.eq_ignore_ascii_case(&r.authserv_id))
-        })
-        .map(|r| r.authserv_id.to_lowercase())
-    else {
-        return false;
-    };
-    results
-        .iter()
-        .filter(|r| r.authserv_id.to_lowercase() == first_trusted)
-        .any(|r| {
-            let aligned = r.domain.as_deref().is_some_and(|d| {
-                let d = d.to_lowercase();
-                from_domain == d || from_domain.ends_with(&format!(".{d}"))
-            });
-            matches!(r.method.as_str(), "dkim" | "spf") && r.result == "pass" && aligned
-        })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -328,19 +289,17 @@ mod tests {
         }
     }
 
-    fn result(id: &str, method: &str, result: &str, domain: &str) -> AuthResult {
-        AuthResult {
-            authserv_id: id.into(),
-            method: method.into(),
-            result: result.into(),
-            domain: Some(domain.into()),
-        }
+    fn result(id: &str, method: &str, result: &str, domain: &str) -> AuthResultsHeader {
+        crate::core::auth_results::parse_header(&format!(
+            "{id}; {method}={result} header.d={domain} smtp.mailfrom={domain}"
+        ))
+        .unwrap()
     }
 
     #[test]
     fn authentication_results_must_be_trusted_passing_and_aligned() {
         let trust = Trust::AuthenticationResults(vec!["mx.example.com".into()]);
-        let ok = |results: &[AuthResult]| {
+        let ok = |results: &[AuthResultsHeader]| {
             sender_is_trusted(&trust, "bob@example.com", results, None, None)
         };
         assert!(ok(&[result(
