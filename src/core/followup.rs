@@ -809,7 +809,7 @@ fn participant_mail(
     // Who someone is comes from From alone: a Reply-To naming the requester makes nobody the
     // requester.
     let is_requester = from.address == view.requester.address;
-    let is_participant = is_requester || view.participants.iter().any(|p| *p == from.address);
+    let is_participant = is_requester || view.participants.contains(&from.address);
     if !is_participant {
         match work.policy.strangers {
             super::intake::StrangerPolicy::InternalNote => {
