@@ -123,6 +123,7 @@ mod tests {
             references: vec!["m0@example.test".into(), "m1@example.test".into()],
             auto_submitted: Some("auto-replied"),
             language: Language::Fr,
+            report_failures_to: None,
         };
         let raw = render(&mail, 1_700_000_000).unwrap();
         let back = parse_mail(&raw).unwrap().mail;
