@@ -496,3 +496,6 @@ impl SmtpTransport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
