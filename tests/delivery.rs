@@ -14,11 +14,7 @@ use guichet::core::ticket::TicketNumber;
 const WAIT: Duration = Duration::from_secs(45);
 
 fn ticket(store: &guichet::adapters::store::Store, number: u64) -> TicketDetail {
-    store
-        .read()
-        .ticket(TicketNumber(number))
-        .unwrap()
-        .unwrap()
+    store.read().ticket(TicketNumber(number)).unwrap().unwrap()
 }
 
 fn events(detail: &TicketDetail) -> Vec<String> {
@@ -79,11 +75,7 @@ fn an_answer_reaches_everyone_but_the_refused_cc_and_the_agent_is_told() {
     // The refusal is recorded with the server's reason, per recipient and in the audit trail.
     let relay = wait_until(WAIT, "the relay's outcome", || {
         let detail = ticket(&store, number);
-        let relay = detail
-            .messages
-            .iter()
-            .find(|m| m.kind == "relay")?
-            .clone();
+        let relay = detail.messages.iter().find(|m| m.kind == "relay")?.clone();
         relay
             .delivery
             .as_deref()
@@ -144,7 +136,11 @@ fn an_answer_reaches_everyone_but_the_refused_cc_and_the_agent_is_told() {
         "{}",
         notice.text
     );
-    assert!(!notice.text.contains(&dan), "only who failed: {}", notice.text);
+    assert!(
+        !notice.text.contains(&dan),
+        "only who failed: {}",
+        notice.text
+    );
     assert_eq!(
         notice.loop_signals.auto_submitted.as_deref(),
         Some("auto-generated")

@@ -84,7 +84,10 @@ async fn converse(socket: tokio::net::TcpStream, script: Script, seen: Arc<Mutex
                     break;
                 }
             }
-            seen.lock().unwrap().mails.push(std::mem::take(&mut recipients));
+            seen.lock()
+                .unwrap()
+                .mails
+                .push(std::mem::take(&mut recipients));
             mails += 1;
             if script.hang_up_after == Some(mails) {
                 let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
@@ -178,7 +181,11 @@ async fn a_non_ascii_address_without_smtputf8_is_refused_for_that_recipient_only
         hang_up_after: None,
     })
     .await;
-    let outcomes = send(&transport(port), &["jörg@example.test", "carla@example.test"]).await;
+    let outcomes = send(
+        &transport(port),
+        &["jörg@example.test", "carla@example.test"],
+    )
+    .await;
     assert!(
         matches!(&outcomes[0], Outcome::Refused(why) if why.contains("SMTPUTF8")),
         "{outcomes:?}"
@@ -220,7 +227,11 @@ async fn a_server_that_never_greets_is_a_temporary_failure_within_the_timeout() 
         hang_up_after: None,
     })
     .await;
-    let outcomes = send(&transport(port), &["carla@example.test", "dan@example.test"]).await;
+    let outcomes = send(
+        &transport(port),
+        &["carla@example.test", "dan@example.test"],
+    )
+    .await;
     for outcome in &outcomes {
         assert!(
             matches!(outcome, Outcome::Deferred(why) if why.contains("no answer to the greeting")),
@@ -260,10 +271,17 @@ async fn when_everyone_is_refused_the_connection_is_reset_and_reused() {
     let transport = transport(port);
     let refused = send(&transport, &["x@nowhere.invalid"]).await;
     assert!(matches!(&refused[0], Outcome::Refused(_)), "{refused:?}");
-    assert_eq!(send(&transport, &["carla@example.test"]).await, vec![Outcome::Delivered]);
+    assert_eq!(
+        send(&transport, &["carla@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.connections, 1);
-    assert!(seen.commands.iter().any(|c| c == "RSET"), "{:?}", seen.commands);
+    assert!(
+        seen.commands.iter().any(|c| c == "RSET"),
+        "{:?}",
+        seen.commands
+    );
 }
 
 #[tokio::test]
@@ -276,8 +294,14 @@ async fn a_pooled_connection_the_server_dropped_is_replaced_once() {
     })
     .await;
     let transport = transport(port);
-    assert_eq!(send(&transport, &["carla@example.test"]).await, vec![Outcome::Delivered]);
-    assert_eq!(send(&transport, &["dan@example.test"]).await, vec![Outcome::Delivered]);
+    assert_eq!(
+        send(&transport, &["carla@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(
+        send(&transport, &["dan@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.connections, 2);
     assert_eq!(seen.mails.len(), 2);
