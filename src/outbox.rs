@@ -80,7 +80,8 @@ impl<T: MailTransport> Sender<T> {
             let ids: Vec<i64> = due.iter().map(|item| item.id).collect();
             mark_in_flight(&mut store, &ids, now)?;
             // The batch in hand is finished even when shutdown is asked for meanwhile: each
-            // attempt is bounded by the SMTP timeout. Each result is committed as it arrives.
+            // step of an attempt is bounded by the SMTP timeout. Each result is committed as it
+            // arrives.
             let mut results = stream::iter(due)
                 .map(|item| async {
                     let outcomes = self
@@ -91,9 +92,9 @@ impl<T: MailTransport> Sender<T> {
                 })
                 .buffer_unordered(self.connections.max(1));
             while let Some((item, outcomes)) = results.next().await {
-                let sender = (&self.config, &self.policy);
-                // A queued failure notice is due at once: the next round picks it up.
-                record(&mut store, sender, &item, outcomes, system_now())?;
+                // A failure notice it queues is due at once: the next round picks it up.
+                let now = system_now();
+                record(&mut store, &self.config, &self.policy, &item, outcomes, now)?;
             }
         }
     }
@@ -117,12 +118,12 @@ fn mark_in_flight(store: &mut Store, ids: &[i64], now: i64) -> Result<(), StoreE
 /// failure notice the core asks for.
 fn record(
     store: &mut Store,
-    sender: (&OutboxConfig, &IntakePolicy),
+    config: &OutboxConfig,
+    policy: &IntakePolicy,
     item: &OutboxItem,
     outcomes: Vec<Outcome>,
     now: i64,
-) -> Result<bool, StoreError> {
-    let (config, policy) = sender;
+) -> Result<(), StoreError> {
     let seed = format!("o{}a{}", item.id, item.attempts + 1);
     let attempt = Attempt {
         ticket: item.ticket.map(TicketNumber),
@@ -175,7 +176,7 @@ fn record(
             tracing::warn!(outbox = item.id, ticket = ?item.ticket, problems = ?problems, retry_in_secs = next_attempt_at - now, "mail not sent to everyone yet")
         }
     }
-    Ok(notice.is_some())
+    Ok(())
 }
 
 #[cfg(test)]

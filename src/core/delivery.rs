@@ -90,7 +90,7 @@ pub struct DeliveryPlan {
     pub recipients: Vec<RecipientUpdate>,
     pub events: Vec<EventDraft>,
     pub row: RowState,
-    /// What went wrong, for the row's `last_error`: `None` when everyone got it.
+    /// What went wrong in this attempt, for the log: `None` when everyone tried got it.
     pub summary: Option<String>,
     pub notice: Option<OutgoingMail>,
 }
@@ -117,7 +117,7 @@ pub fn after_attempt(policy: &IntakePolicy, attempt: &Attempt<'_>) -> DeliveryPl
                     EventKind::DeliveryRefused,
                     format!("{kind} to {address} refused: {reason}"),
                 ));
-                problems.push(format!("{address} refused: {reason}"));
+                problems.push(unreached(address, RecipientState::Refused, reason));
                 failures.push(format!("  {address}: {reason}"));
                 (RecipientState::Refused, Some(reason.clone()))
             }
@@ -127,7 +127,7 @@ pub fn after_attempt(policy: &IntakePolicy, attempt: &Attempt<'_>) -> DeliveryPl
                     EventKind::DeliveryGivenUp,
                     format!("{kind} to {address} given up after {attempts} attempts: {reason}"),
                 ));
-                problems.push(format!("{address} given up: {reason}"));
+                problems.push(unreached(address, RecipientState::GivenUp, reason));
                 failures.push(format!(
                     "  {address}: not reachable after {attempts} attempts (last: {reason})"
                 ));
@@ -141,7 +141,7 @@ pub fn after_attempt(policy: &IntakePolicy, attempt: &Attempt<'_>) -> DeliveryPl
                         format!("{kind} to {address} not delivered yet, retrying: {reason}"),
                     ));
                 }
-                problems.push(format!("{address}: {reason}"));
+                problems.push(unreached(address, RecipientState::Pending, reason));
                 (RecipientState::Pending, Some(reason.clone()))
             }
         };
@@ -196,6 +196,15 @@ pub fn after_attempt(policy: &IntakePolicy, attempt: &Attempt<'_>) -> DeliveryPl
         row,
         summary: (!problems.is_empty()).then(|| problems.join("; ")),
         notice,
+    }
+}
+
+/// One recipient not reached, as the outbox row's `last_error` lists it.
+pub fn unreached(address: &str, state: RecipientState, reason: &str) -> String {
+    match state {
+        RecipientState::Refused => format!("{address} refused: {reason}"),
+        RecipientState::GivenUp => format!("{address} given up: {reason}"),
+        RecipientState::Pending | RecipientState::Delivered => format!("{address}: {reason}"),
     }
 }
 

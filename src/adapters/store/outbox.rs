@@ -5,7 +5,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{MessageInsert, Reader, RenderedMail, StoreResult, WriteTx};
 use crate::core::address::Mailbox;
-use crate::core::delivery::{DeliveryPlan, RowState};
+use crate::core::delivery::{unreached, DeliveryPlan, RecipientState, RowState};
 use crate::core::outgoing::FailureContact;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -272,6 +272,32 @@ impl WriteTx<'_> {
         Ok(ids)
     }
 
+    /// Every recipient of the row not delivered yet or ever, with why: the row's `last_error`,
+    /// so that a sent mail still says whom it did not reach.
+    fn unreached(&self, outbox: i64) -> StoreResult<Option<String>> {
+        let lines = self
+            .tx
+            .prepare_cached(
+                "SELECT address, status, coalesce(last_error, '') FROM outbox_recipients
+                 WHERE outbox = ?1 AND status <> 'delivered' ORDER BY position",
+            )?
+            .query_map([outbox], |row| {
+                let status: String = row.get(1)?;
+                let state = match status.as_str() {
+                    "refused" => RecipientState::Refused,
+                    "given_up" => RecipientState::GivenUp,
+                    _ => RecipientState::Pending,
+                };
+                Ok(unreached(
+                    &row.get::<_, String>(0)?,
+                    state,
+                    &row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((!lines.is_empty()).then(|| lines.join("; ")))
+    }
+
     /// Records an attempt: each recipient's outcome, the row's state, the audit events on the
     /// ticket, and the failure notice the plan asks for (queued in this same transaction).
     pub fn record_delivery(
@@ -304,7 +330,7 @@ impl WriteTx<'_> {
             "UPDATE outbox SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4,
                     sent_at = ?5, in_flight_since = NULL
              WHERE id = ?1",
-            params![item.id, status, next_attempt_at, plan.summary, sent_at],
+            params![item.id, status, next_attempt_at, self.unreached(item.id)?, sent_at],
         )?;
         if let Some(ticket) = item.ticket {
             for event in &plan.events {
@@ -315,5 +341,188 @@ impl WriteTx<'_> {
             self.queue_outgoing(notice, now)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use super::*;
+    use crate::core::delivery::{after_attempt, Attempt, Outcome, RecipientResult};
+    use crate::core::intake::IntakePolicy;
+    use crate::core::language::Language;
+    use crate::core::outgoing::{OutgoingKind, OutgoingMail};
+    use crate::core::ticket::TicketNumber;
+
+    fn policy() -> IntakePolicy {
+        crate::core::intake::tests::policy_for("support@desk.example.test")
+    }
+
+    /// A relay from Bob to Carla, copying Dan and a ghost, queued on ticket 1.
+    fn queue_relay(store: &mut Store) {
+        let mut mail = OutgoingMail::from_support(
+            &policy().support,
+            OutgoingKind::Relay,
+            TicketNumber(1),
+            vec![Mailbox::new(None, "carla@example.test")],
+            ("[Helpdesk #1] Scanner".into(), "Power-cycle it.".into()),
+            "seed",
+            Language::En,
+        );
+        mail.cc = vec![
+            Mailbox::new(None, "dan@example.test"),
+            Mailbox::new(None, "ghost@nowhere.invalid"),
+            // Named twice, sent once.
+            Mailbox::new(None, "carla@example.test"),
+        ];
+        mail.report_failures_to = Some(FailureContact {
+            agent: Mailbox::new(Some("Bob Martin"), "bob@example.test"),
+            language: Language::It,
+        });
+        let tx = store.write().unwrap();
+        tx.tx
+            .execute(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue, language,
+                                      created_at, updated_at)
+                 VALUES (1, 'Scanner', 'carla@example.test', 'open', 'normal', 1, 'general', 'en', 0, 0)",
+                [],
+            )
+            .unwrap();
+        let rendered = RenderedMail {
+            mail: &mail,
+            raw: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+        };
+        tx.queue_outgoing(&rendered, 100).unwrap();
+        tx.commit().unwrap();
+    }
+
+    /// Runs the core's decision on `outcomes` and records it, as the sender does.
+    fn attempt(store: &mut Store, item: &OutboxItem, outcomes: Vec<Outcome>, now: i64) {
+        let policy = policy();
+        let plan = after_attempt(
+            &policy,
+            &Attempt {
+                ticket: item.ticket.map(TicketNumber),
+                topic: &item.topic,
+                kind: &item.kind,
+                report_failures_to: item.report_failures_to.as_ref(),
+                results: item
+                    .recipients
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(r, outcome)| RecipientResult {
+                        address: r.address.clone(),
+                        earlier_attempts: r.attempts,
+                        outcome,
+                    })
+                    .collect(),
+                delivered_earlier: item.delivered_earlier,
+                give_up: false,
+                seed: &format!("{now}"),
+            },
+        );
+        let notice = plan.notice.as_ref().map(|mail| RenderedMail {
+            mail,
+            raw: b"Subject: notice\r\n\r\nx\r\n".to_vec(),
+        });
+        let tx = store.write().unwrap();
+        tx.record_delivery(item, &plan, notice.as_ref(), now, now + 30)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_retry_goes_only_to_recipients_not_yet_reached() {
+        let mut store = Store::open_memory().unwrap();
+        queue_relay(&mut store);
+        let due = store.read().due_outbox(100, 10, &[]).unwrap();
+        assert_eq!(due.len(), 1);
+        let item = &due[0];
+        assert_eq!(
+            item.addresses(),
+            vec![
+                "carla@example.test",
+                "dan@example.test",
+                "ghost@nowhere.invalid"
+            ]
+        );
+        assert_eq!(item.kind, "relay");
+        assert_eq!(item.topic, "Scanner");
+        let contact = item.report_failures_to.clone().unwrap();
+        assert_eq!(contact.agent.address, "bob@example.test");
+        assert_eq!(contact.language, Language::It);
+
+        attempt(
+            &mut store,
+            item,
+            vec![
+                Outcome::Delivered,
+                Outcome::Deferred("451 4.3.0 try later".into()),
+                Outcome::Refused("554 5.7.1 Relay access denied".into()),
+            ],
+            200,
+        );
+        // The notice to Bob is queued, due now; the relay waits for its retry.
+        let due = store.read().due_outbox(200, 10, &[]).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].kind, "delivery_failure_notice");
+        assert_eq!(due[0].addresses(), vec!["bob@example.test"]);
+        assert!(due[0].report_failures_to.is_none());
+
+        let due = store.read().due_outbox(230, 10, &[]).unwrap();
+        let retry = due.iter().find(|i| i.kind == "relay").unwrap();
+        assert_eq!(retry.addresses(), vec!["dan@example.test"]);
+        assert_eq!(retry.recipients[0].attempts, 1);
+        assert_eq!(retry.delivered_earlier, 1);
+        attempt(&mut store, retry, vec![Outcome::Delivered], 230);
+
+        let recipients = store.read().recipients_of(retry.message).unwrap();
+        let states: Vec<(&str, &str)> = recipients
+            .iter()
+            .map(|r| (r.address.as_str(), r.status.as_str()))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("carla@example.test", "delivered"),
+                ("dan@example.test", "delivered"),
+                ("ghost@nowhere.invalid", "refused")
+            ]
+        );
+        let (status, error): (String, Option<String>) = store
+            .conn
+            .query_row(
+                "SELECT status, last_error FROM outbox WHERE id = ?1",
+                [retry.id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(status, "sent");
+        assert_eq!(
+            error.as_deref(),
+            Some("ghost@nowhere.invalid refused: 554 5.7.1 Relay access denied"),
+            "a sent mail still says whom it did not reach"
+        );
+        let counts = store.read().outbox_counts().unwrap();
+        assert_eq!(counts.unreached_recipients, 1);
+        let kinds: Vec<String> = store
+            .read()
+            .ticket(TicketNumber(1))
+            .unwrap()
+            .unwrap()
+            .events
+            .iter()
+            .map(|e| e.kind.clone())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "delivered",
+                "delivery_deferred",
+                "delivery_refused",
+                "notice_queued",
+                "delivered"
+            ]
+        );
     }
 }
