@@ -438,8 +438,11 @@ fn status(config: &Config, json: bool) -> Result<(), CliError> {
         }
     }
     println!(
-        "outbox:     {} pending, {} sent, {} dead",
-        report.outbox.pending, report.outbox.sent, report.outbox.dead
+        "outbox:     {} pending, {} sent, {} dead; {} recipients refused or given up",
+        report.outbox.pending,
+        report.outbox.sent,
+        report.outbox.dead,
+        report.outbox.unreached_recipients
     );
     println!("quarantine: {} mails", report.quarantined);
     if let Some(last) = &report.last_unsendable {

@@ -36,6 +36,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
                 config: config.outbox.clone(),
                 connections: smtp.connections,
                 wake: wake.clone(),
+                policy: config.intake.clone(),
             };
             let stopping = stopping.clone();
             tasks.spawn(async move {

@@ -1,10 +1,12 @@
 //! The sender task: delivers the outbox through a `MailTransport`, in parallel up to the
-//! connection count, with exponential backoff on temporary failures.
+//! connection count, recipient by recipient, with exponential backoff on temporary failures.
 //!
-//! **Invariant:** a mail is marked sent only after the server accepted it, and each result is
-//! committed the moment it arrives. A crash in the instant between the server's 250 and that
-//! commit sends the mail again on restart (at least once, never lost); such attempts are marked in
-//! flight beforehand so that the restart names them in the log.
+//! **Invariant:** a recipient is marked delivered only after the server accepted the mail for
+//! it, and each result is committed the moment it arrives. A retry goes only to recipients not
+//! yet delivered; a row is sent once every recipient is final (delivered, refused or given up).
+//! A crash in the instant between the server's 250 and that commit sends the mail again on
+//! restart (at least once, never lost); such attempts are marked in flight beforehand so that
+//! the restart names them in the log.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,9 +15,13 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 use tokio::sync::{watch, Notify};
 
-use crate::adapters::smtp::{MailTransport, SendError};
-use crate::adapters::store::{OutboxItem, Store, StoreError};
+use crate::adapters::render::render;
+use crate::adapters::smtp::MailTransport;
+use crate::adapters::store::{OutboxItem, RenderedMail, Store, StoreError};
 use crate::config::OutboxConfig;
+use crate::core::delivery::{after_attempt, Attempt, Outcome, RecipientResult, RowState};
+use crate::core::intake::IntakePolicy;
+use crate::core::ticket::TicketNumber;
 use crate::pipeline::system_now;
 
 pub struct Sender<T> {
@@ -23,6 +29,8 @@ pub struct Sender<T> {
     pub transport: T,
     pub config: OutboxConfig,
     pub connections: usize,
+    /// For the notice that tells an agent whom their answer did not reach.
+    pub policy: IntakePolicy,
     /// Poked by in-process intake so that new mail goes out without waiting for the poll.
     pub wake: Arc<Notify>,
 }
@@ -72,18 +80,21 @@ impl<T: MailTransport> Sender<T> {
             let ids: Vec<i64> = due.iter().map(|item| item.id).collect();
             mark_in_flight(&mut store, &ids, now)?;
             // The batch in hand is finished even when shutdown is asked for meanwhile: each
-            // attempt is bounded by the SMTP timeout. Each result is committed as it arrives.
+            // step of an attempt is bounded by the SMTP timeout. Each result is committed as it
+            // arrives.
             let mut results = stream::iter(due)
                 .map(|item| async {
-                    let result = self
+                    let outcomes = self
                         .transport
-                        .send(item.envelope_from.as_deref(), &item.recipients, &item.raw)
+                        .send(item.envelope_from.as_deref(), &item.addresses(), &item.raw)
                         .await;
-                    (item, result)
+                    (item, outcomes)
                 })
                 .buffer_unordered(self.connections.max(1));
-            while let Some((item, result)) = results.next().await {
-                record(&mut store, &self.config, &item, &result, system_now())?;
+            while let Some((item, outcomes)) = results.next().await {
+                // A failure notice it queues is due at once: the next round picks it up.
+                let now = system_now();
+                record(&mut store, &self.config, &self.policy, &item, outcomes, now)?;
             }
         }
     }
@@ -103,34 +114,73 @@ fn mark_in_flight(store: &mut Store, ids: &[i64], now: i64) -> Result<(), StoreE
     tx.commit()
 }
 
+/// Commits one attempt's outcome: per recipient, for the row, in the audit trail, and the
+/// failure notice the core asks for.
 fn record(
     store: &mut Store,
     config: &OutboxConfig,
+    policy: &IntakePolicy,
     item: &OutboxItem,
-    result: &Result<(), SendError>,
+    outcomes: Vec<Outcome>,
     now: i64,
 ) -> Result<(), StoreError> {
+    let seed = format!("o{}a{}", item.id, item.attempts + 1);
+    let attempt = Attempt {
+        ticket: item.ticket.map(TicketNumber),
+        topic: &item.topic,
+        kind: &item.kind,
+        report_failures_to: item.report_failures_to.as_ref(),
+        results: item
+            .recipients
+            .iter()
+            .zip(outcomes)
+            .map(|(recipient, outcome)| RecipientResult {
+                address: recipient.address.clone(),
+                earlier_attempts: recipient.attempts,
+                outcome,
+            })
+            .collect(),
+        delivered_earlier: item.delivered_earlier,
+        give_up: now - item.created_at > config.give_up_after_secs,
+        seed: &seed,
+    };
+    let plan = after_attempt(policy, &attempt);
+    let notice = plan
+        .notice
+        .as_ref()
+        .and_then(|mail| match render(mail, now) {
+            Ok(rendered) => Some(RenderedMail {
+                mail,
+                raw: rendered.raw,
+                recipients: rendered.recipients,
+            }),
+            Err(error) => {
+                tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "delivery failure notice not queued");
+                None
+            }
+        });
+    let next_attempt_at = now + retry_delay(config, item.attempts + 1, item.id);
     let tx = store.write()?;
-    match result {
-        Ok(()) => {
-            tx.mark_sent(item.id, now)?;
-            tracing::info!(outbox = item.id, ticket = ?item.ticket, to = %item.recipients.join(","), "mail sent");
+    tx.record_delivery(item, &plan, notice.as_ref(), now, next_attempt_at)?;
+    tx.commit()?;
+    for event in &plan.events {
+        tracing::info!(outbox = item.id, ticket = ?item.ticket, kind = event.kind.as_str(), detail = %event.detail, "delivery");
+    }
+    match (plan.row, &plan.summary) {
+        (RowState::Sent, None) => {
+            tracing::info!(outbox = item.id, ticket = ?item.ticket, to = %item.addresses().join(","), "mail sent")
         }
-        Err(SendError::Permanent(error)) => {
-            tx.mark_dead(item, now, error)?;
-            tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail refused, not retried");
+        (RowState::Sent, Some(problems)) => {
+            tracing::warn!(outbox = item.id, ticket = ?item.ticket, %problems, "mail sent, but not to everyone")
         }
-        Err(SendError::Transient(error)) if now - item.created_at > config.give_up_after_secs => {
-            tx.mark_dead(item, now, error)?;
-            tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "mail given up after retries");
+        (RowState::Dead, problems) => {
+            tracing::error!(outbox = item.id, ticket = ?item.ticket, problems = ?problems, "mail reached no one, not retried")
         }
-        Err(SendError::Transient(error)) => {
-            let delay = retry_delay(config, item.attempts + 1, item.id);
-            tx.mark_retry(item.id, now + delay, error)?;
-            tracing::warn!(outbox = item.id, ticket = ?item.ticket, %error, retry_in_secs = delay, "mail not sent yet");
+        (RowState::Retry, problems) => {
+            tracing::warn!(outbox = item.id, ticket = ?item.ticket, problems = ?problems, retry_in_secs = next_attempt_at - now, "mail not sent to everyone yet")
         }
     }
-    tx.commit()
+    Ok(())
 }
 
 #[cfg(test)]

@@ -258,7 +258,7 @@ fn check_outbox(pipeline: &Pipeline) -> Result<usize, TestCaseError> {
         prop_assert!(!item.recipients.is_empty());
         for recipient in &item.recipients {
             prop_assert!(
-                check_address(recipient).is_ok(),
+                check_address(&recipient.address).is_ok(),
                 "undeliverable recipient {recipient:?}"
             );
         }
@@ -270,7 +270,7 @@ fn check_outbox(pipeline: &Pipeline) -> Result<usize, TestCaseError> {
             .map(|m| m.address.as_str())
             .collect();
         headed.sort();
-        let mut envelope: Vec<&str> = item.recipients.iter().map(String::as_str).collect();
+        let mut envelope: Vec<&str> = item.recipients.iter().map(|r| r.address.as_str()).collect();
         envelope.sort();
         prop_assert_eq!(
             headed,

@@ -234,6 +234,7 @@ mod tests {
             references: vec!["m0@example.test".into(), "m1@example.test".into()],
             auto_submitted: Some("auto-replied"),
             language: Language::Fr,
+            report_failures_to: None,
         };
         let raw = render(&mail, 1_700_000_000).unwrap().raw;
         let back = parse_mail(&raw).unwrap().mail;
@@ -282,6 +283,7 @@ mod tests {
             references: vec!["m0@example.test".into(), "bad id@x".into()],
             auto_submitted: None,
             language: Language::En,
+            report_failures_to: None,
         }
     }
 

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_agent_state.sql"),
     include_str!("migrations/0007_sla.sql"),
     include_str!("migrations/0008_unsendable_index.sql"),
+    include_str!("migrations/0009_delivery_per_recipient.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,9 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+mod outbox;
+pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
 
 pub struct Store {
     conn: Connection,
@@ -166,17 +170,6 @@ pub struct QuarantineRow {
     pub path: String,
 }
 
-#[derive(Debug, Clone)]
-pub struct OutboxItem {
-    pub id: i64,
-    pub ticket: Option<u64>,
-    pub envelope_from: Option<String>,
-    pub recipients: Vec<String>,
-    pub raw: Vec<u8>,
-    pub attempts: u32,
-    pub created_at: i64,
-}
-
 /// An open ticket in the work list.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WorkRow {
@@ -226,13 +219,6 @@ pub struct MailboxUpdate<'a> {
     pub error: Option<&'a str>,
     pub backlog: Option<u64>,
     pub processed_more: u64,
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct OutboxCounts {
-    pub pending: u64,
-    pub sent: u64,
-    pub dead: u64,
 }
 
 impl Store {
@@ -467,9 +453,10 @@ impl Reader<'_> {
                     source: row.get(9)?,
                     created_at: row.get(10)?,
                     attachments: Vec::new(),
+                    // A sent mail keeps an error only when some of its recipients were not reached.
                     delivery: status.map(|s| match error {
-                        Some(e) if s != "sent" => format!("{s}: {e}"),
-                        _ => s,
+                        Some(e) => format!("{s}: {e}"),
+                        None => s,
                     }),
                 })
             })?
@@ -542,52 +529,6 @@ impl Reader<'_> {
                     path: row.get(5)?,
                 })
             })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
-
-    pub fn outbox_counts(&self) -> StoreResult<OutboxCounts> {
-        let mut counts = OutboxCounts::default();
-        let mut statement = self
-            .conn
-            .prepare("SELECT status, count(*) FROM outbox GROUP BY status")?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
-        })?;
-        for row in rows {
-            let (status, count) = row?;
-            match status.as_str() {
-                "pending" => counts.pending = count,
-                "sent" => counts.sent = count,
-                _ => counts.dead = count,
-            }
-        }
-        Ok(counts)
-    }
-
-    /// Pending outbox mail whose time has come, oldest first.
-    pub fn due_outbox(&self, now: i64, limit: usize, skip: &[i64]) -> StoreResult<Vec<OutboxItem>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT o.id, m.ticket, o.envelope_from, o.recipients, m.raw, o.attempts, o.created_at
-             FROM outbox o JOIN messages m ON m.id = o.message
-             WHERE o.status = 'pending' AND o.next_attempt_at <= ?1
-             ORDER BY o.next_attempt_at, o.id LIMIT ?2",
-        )?;
-        let rows = statement
-            .query_map(params![now, (limit + skip.len()) as i64], |row| {
-                let recipients: String = row.get(3)?;
-                Ok(OutboxItem {
-                    id: row.get(0)?,
-                    ticket: row.get::<_, Option<i64>>(1)?.map(|n| n as u64),
-                    envelope_from: row.get(2)?,
-                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-                    raw: row.get(4)?,
-                    attempts: row.get::<_, i64>(5)? as u32,
-                    created_at: row.get(6)?,
-                })
-            })?
-            .filter(|item| item.as_ref().map_or(true, |item| !skip.contains(&item.id)))
-            .take(limit)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -768,19 +709,6 @@ impl Reader<'_> {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
-    }
-
-    /// The earliest time a pending outbox mail is due, to sleep until then.
-    pub fn next_outbox_due(&self) -> StoreResult<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?
-            .flatten())
     }
 }
 
@@ -1290,78 +1218,6 @@ impl<'c> WriteTx<'c> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    /// Stores an outgoing mail as a message of its ticket and queues it for the sender.
-    fn queue_outgoing(&self, rendered: &RenderedMail<'_>, now: i64) -> StoreResult<()> {
-        let mail = rendered.mail;
-        let hash = crate::adapters::parse::hex(&sha2::Digest::finalize(
-            <sha2::Sha256 as sha2::Digest>::new_with_prefix(&rendered.raw),
-        ));
-        let message = self.insert_message(&MessageInsert {
-            ticket: Some(mail.ticket.0 as i64),
-            direction: "out",
-            visibility: "public",
-            kind: mail.kind.as_str(),
-            message_id: Some(&mail.message_id),
-            content_hash: &hash,
-            from: Some(&mail.from.address),
-            to: &mail.to,
-            cc: &mail.cc,
-            subject: &mail.subject,
-            text: &mail.body,
-            raw: &rendered.raw,
-            source: "guichet",
-            sent_date: Some(now),
-            now,
-        })?;
-        let recipients = &rendered.recipients;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO outbox (message, envelope_from, recipients, status, next_attempt_at, created_at)
-                 VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
-            )?
-            .execute(params![
-                message,
-                mail.envelope_from,
-                serde_json::to_string(&recipients).unwrap_or_else(|_| "[]".into()),
-                now
-            ])?;
-        if mail.kind.is_automatic() {
-            let mut record = self
-                .tx
-                .prepare_cached("INSERT INTO auto_replies (address, at) VALUES (?1, ?2)")?;
-            for address in recipients {
-                record.execute(params![address, now])?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks attempts as started, just before handing the mail to the server.
-    pub fn mark_in_flight(&self, outbox_ids: &[i64], now: i64) -> StoreResult<()> {
-        let mut statement = self
-            .tx
-            .prepare_cached("UPDATE outbox SET in_flight_since = ?2 WHERE id = ?1")?;
-        for id in outbox_ids {
-            statement.execute(params![id, now])?;
-        }
-        Ok(())
-    }
-
-    /// Attempts that never got a result (the process died mid-send): clears the marks and returns
-    /// the ids, to be sent again.
-    pub fn take_interrupted_sends(&self) -> StoreResult<Vec<i64>> {
-        let ids = self
-            .tx
-            .prepare("SELECT id FROM outbox WHERE in_flight_since IS NOT NULL AND status = 'pending' ORDER BY id")?
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<Vec<i64>, _>>()?;
-        self.tx.execute(
-            "UPDATE outbox SET in_flight_since = NULL WHERE in_flight_since IS NOT NULL",
-            [],
-        )?;
-        Ok(ids)
-    }
-
     pub fn update_mailbox(
         &self,
         name: &str,
@@ -1411,46 +1267,6 @@ impl<'c> WriteTx<'c> {
              ON CONFLICT (id) DO UPDATE SET pid = ?1, started_at = ?2, heartbeat_at = ?3, stopped_at = ?4",
             params![pid, started_at, now, stopped.then_some(now)],
         )?;
-        Ok(())
-    }
-
-    pub fn mark_sent(&self, outbox_id: i64, now: i64) -> StoreResult<()> {
-        self.tx.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
-                    in_flight_since = NULL WHERE id = ?1",
-            params![outbox_id, now],
-        )?;
-        Ok(())
-    }
-
-    pub fn mark_retry(&self, outbox_id: i64, next_attempt_at: i64, error: &str) -> StoreResult<()> {
-        self.tx.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, in_flight_since = NULL
-             WHERE id = ?1",
-            params![outbox_id, next_attempt_at, error],
-        )?;
-        Ok(())
-    }
-
-    /// Gives up on a mail and records it in its ticket's audit trail.
-    pub fn mark_dead(&self, item: &OutboxItem, now: i64, error: &str) -> StoreResult<()> {
-        self.tx.execute(
-            "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?2, in_flight_since = NULL
-             WHERE id = ?1",
-            params![item.id, error],
-        )?;
-        if let Some(ticket) = item.ticket {
-            self.insert_event(
-                ticket as i64,
-                now,
-                &EventDraft {
-                    kind: crate::core::intake::EventKind::DeliveryFailed,
-                    actor: "guichet".into(),
-                    detail: format!("gave up sending to {}: {error}", item.recipients.join(", ")),
-                },
-                None,
-            )?;
-        }
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use super::intake::{
 use super::language::Language;
 use super::loops::{AutoReplyVerdict, Suppression};
 use super::mail::InboundMail;
-use super::outgoing::{OutgoingKind, OutgoingMail};
+use super::outgoing::{FailureContact, OutgoingKind, OutgoingMail};
 use super::people::{refusal, sender_is_trusted, Agent, Standing, Trust};
 use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
@@ -212,13 +212,13 @@ impl Work<'_> {
         cc: Vec<Mailbox>,
         from_name: Option<String>,
         values: BTreeMap<&'static str, String>,
-    ) {
+    ) -> Option<&mut OutgoingMail> {
         let to: Vec<Mailbox> = to
             .into_iter()
             .filter(|m| !self.is_own(&m.address))
             .collect();
         if to.is_empty() {
-            return;
+            return None;
         }
         let rendered = self
             .policy
@@ -245,6 +245,7 @@ impl Work<'_> {
         mail.references = self.view.recent_thread_ids();
         mail.in_reply_to = mail.references.last().cloned();
         self.outgoing.push(mail);
+        self.outgoing.last_mut()
     }
 
     fn is_own(&self, address: &str) -> bool {
@@ -488,19 +489,34 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
         .filter(|m| m.address != work.actor)
         .cloned()
         .collect();
-    work.send(
-        OutgoingKind::Relay,
-        TemplateKind::Relay,
-        work.view.language,
-        vec![work.view.requester.clone()],
-        cc,
-        Some(from_name),
-        values,
-    );
-    work.event(
-        EventKind::Correspondence,
-        format!("answer from {} sent to the requester", agent.name),
-    );
+    // The agent hears about any recipient the answer cannot reach: the outbox knows who failed,
+    // only this plan knows whose words they were.
+    let contact = FailureContact {
+        agent: work.agent_mailbox(agent),
+        language: work.agent_language(Some(agent)),
+    };
+    let queued = work
+        .send(
+            OutgoingKind::Relay,
+            TemplateKind::Relay,
+            work.view.language,
+            vec![work.view.requester.clone()],
+            cc,
+            Some(from_name),
+            values,
+        )
+        .map(|relay| relay.report_failures_to = Some(contact))
+        .is_some();
+    // The outbox records what became of it (delivered, refused) once the server has answered.
+    let detail = if queued {
+        format!("answer from {} queued for the requester", agent.name)
+    } else {
+        format!(
+            "answer from {} not queued: the requester is the helpdesk itself",
+            agent.name
+        )
+    };
+    work.event(EventKind::Correspondence, detail);
 }
 
 /// Checks a command against the ticket as the earlier commands of the mail left it.

@@ -264,7 +264,14 @@ pub enum EventKind {
     StrangerNote,
     AutoReplySuppressed,
     AcknowledgementQueued,
-    DeliveryFailed,
+    /// The server took an outgoing mail for these recipients.
+    Delivered,
+    /// The server refused a recipient for good.
+    DeliveryRefused,
+    /// A recipient could not be reached yet; the outbox tries again.
+    DeliveryDeferred,
+    /// A recipient still unreachable when the outbox stopped trying.
+    DeliveryGivenUp,
     CommandApplied,
     CommandRefused,
     Note,
@@ -291,7 +298,10 @@ impl EventKind {
             EventKind::StrangerNote => "stranger_note",
             EventKind::AutoReplySuppressed => "auto_reply_suppressed",
             EventKind::AcknowledgementQueued => "acknowledgement_queued",
-            EventKind::DeliveryFailed => "delivery_failed",
+            EventKind::Delivered => "delivered",
+            EventKind::DeliveryRefused => "delivery_refused",
+            EventKind::DeliveryDeferred => "delivery_deferred",
+            EventKind::DeliveryGivenUp => "delivery_given_up",
             EventKind::CommandApplied => "command_applied",
             EventKind::CommandRefused => "command_refused",
             EventKind::Note => "note",

@@ -7,6 +7,7 @@ pub mod address;
 pub mod auth_results;
 pub mod calendar;
 pub mod commands;
+pub mod delivery;
 pub mod escalation;
 pub mod followup;
 pub mod intake;

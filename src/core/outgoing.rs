@@ -21,6 +21,8 @@ pub enum OutgoingKind {
     /// An answer to a command mail: help, or why nothing was applied.
     CommandReply,
     SlaWarning,
+    /// Tells an agent that their relayed answer did not reach some of its recipients.
+    DeliveryFailureNotice,
 }
 
 impl OutgoingKind {
@@ -37,6 +39,7 @@ impl OutgoingKind {
             OutgoingKind::MergeNotice => "merge_notice",
             OutgoingKind::CommandReply => "command_reply",
             OutgoingKind::SlaWarning => "sla_warning",
+            OutgoingKind::DeliveryFailureNotice => "delivery_failure_notice",
         }
     }
 
@@ -70,6 +73,16 @@ pub struct OutgoingMail {
     pub references: Vec<String>,
     /// `auto-replied` or `auto-generated` (RFC 3834).
     pub auto_submitted: Option<&'static str>,
+    pub language: Language,
+    /// Who is told when a recipient cannot be reached: the agent whose words a relay carries.
+    /// `None` for everything else, so a failure notice never causes another one.
+    pub report_failures_to: Option<FailureContact>,
+}
+
+/// An agent to tell about undelivered mail, and the language to tell them in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailureContact {
+    pub agent: Mailbox,
     pub language: Language,
 }
 
@@ -107,6 +120,7 @@ impl OutgoingMail {
                 _ => Some("auto-generated"),
             },
             language,
+            report_failures_to: None,
         }
     }
 }

@@ -16,10 +16,11 @@ pub enum TemplateKind {
     CommandReply,
     Relay,
     SlaWarning,
+    DeliveryFailureNotice,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 10] = [
+    pub const ALL: [TemplateKind; 11] = [
         TemplateKind::Acknowledgement,
         TemplateKind::NewTicketNotice,
         TemplateKind::AssignmentNotice,
@@ -30,6 +31,7 @@ impl TemplateKind {
         TemplateKind::CommandReply,
         TemplateKind::Relay,
         TemplateKind::SlaWarning,
+        TemplateKind::DeliveryFailureNotice,
     ];
 
     pub fn file_stem(self) -> &'static str {
@@ -44,6 +46,7 @@ impl TemplateKind {
             TemplateKind::CommandReply => "command_reply",
             TemplateKind::Relay => "relay",
             TemplateKind::SlaWarning => "sla_warning",
+            TemplateKind::DeliveryFailureNotice => "delivery_failure_notice",
         }
     }
 }
@@ -110,7 +113,7 @@ pub struct TemplateSet {
     templates: BTreeMap<(TemplateKind, &'static str), Template>,
 }
 
-const SHIPPED: [(TemplateKind, Language, &str); 30] = [
+const SHIPPED: [(TemplateKind, Language, &str); 33] = [
     (
         TemplateKind::Acknowledgement,
         Language::En,
@@ -261,6 +264,21 @@ const SHIPPED: [(TemplateKind, Language, &str); 30] = [
         Language::It,
         include_str!("templates/sla_warning.it.txt"),
     ),
+    (
+        TemplateKind::DeliveryFailureNotice,
+        Language::En,
+        include_str!("templates/delivery_failure_notice.en.txt"),
+    ),
+    (
+        TemplateKind::DeliveryFailureNotice,
+        Language::Fr,
+        include_str!("templates/delivery_failure_notice.fr.txt"),
+    ),
+    (
+        TemplateKind::DeliveryFailureNotice,
+        Language::It,
+        include_str!("templates/delivery_failure_notice.it.txt"),
+    ),
 ];
 
 impl TemplateSet {
@@ -316,6 +334,7 @@ mod tests {
             "from_number",
             "problems",
             "fields_request",
+            "failures",
         ]
         .into_iter()
         .map(|key| (key, format!("<{key}>")))
