@@ -350,7 +350,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
                     None => None,
                 }
             };
-            let (outcomes, prefetched) = tokio::join!(self.store(mails), prefetch);
+            let (outcomes, prefetched) = tokio::join!(self.store(mails, stop), prefetch);
             let outcomes = outcomes?;
             let mut stored = Vec::with_capacity(outcomes.len());
             let mut quarantined = Vec::new();
@@ -407,11 +407,13 @@ impl<C: MailboxConnector> MailboxTask<C> {
         Ok(())
     }
 
-    /// Stores a batch in one transaction; if that fails, mail by mail, so that one mail the
-    /// store cannot take only holds up itself.
+    /// Stores a batch in one transaction; if that fails, mail by mail, so that a mail the store
+    /// cannot take only holds up itself. Mails without an outcome (a stop came during the
+    /// retries) stay in the folder.
     async fn store(
         &mut self,
         mails: Vec<(u32, Vec<u8>)>,
+        stop: &watch::Receiver<bool>,
     ) -> Result<Vec<(u32, IngestOutcome)>, RoundError> {
         let mails = Arc::new(mails);
         let reason = match self.intake(&mails, 0..mails.len()).await {
@@ -422,40 +424,52 @@ impl<C: MailboxConnector> MailboxTask<C> {
         };
         tracing::warn!(mailbox = %self.config.name, mails = mails.len(), %reason, "a batch could not be stored; storing its mails one by one");
         let mut outcomes = Vec::with_capacity(mails.len());
-        for index in 0..mails.len() {
-            outcomes.push((mails[index].0, self.store_alone(&mails, index).await?));
+        let mut failing: Vec<(usize, String)> =
+            (0..mails.len()).map(|i| (i, reason.clone())).collect();
+        // A batch of one was that mail alone: its first attempt is spent.
+        let mut attempts = u32::from(mails.len() == 1);
+        if attempts == 1 && !self.store_takes_writes() {
+            return Err(RoundError::Store(reason));
+        }
+        // Each pass tries every mail still failing once, so the pauses cost a batch seconds, not
+        // each of its mails.
+        while attempts < ATTEMPTS_ALONE {
+            if attempts > 0 {
+                if *stop.borrow() {
+                    return Ok(outcomes);
+                }
+                tokio::time::sleep(RETRY_ALONE_PAUSE * attempts).await;
+            }
+            attempts += 1;
+            let mut still_failing = Vec::new();
+            for (index, _) in failing {
+                let uid = mails[index].0;
+                match self.intake(&mails, index..index + 1).await {
+                    Ok(mut alone) => match alone.pop() {
+                        Some(outcome) => outcomes.push((uid, outcome)),
+                        None => still_failing.push((index, "the store gave no outcome".into())),
+                    },
+                    Err(reason) => {
+                        tracing::warn!(mailbox = %self.config.name, uid, attempt = attempts, %reason, "a mail could not be stored alone");
+                        still_failing.push((index, reason));
+                    }
+                }
+            }
+            failing = still_failing;
+            if failing.is_empty() {
+                return Ok(outcomes);
+            }
+            if !self.store_takes_writes() {
+                // Not these mails' fault: keep them, and every other, for the next round.
+                return Err(RoundError::Store(failing.swap_remove(0).1));
+            }
+        }
+        for (index, reason) in failing {
+            let reason = format!("could not be stored in {ATTEMPTS_ALONE} attempts: {reason}");
+            let outcome = self.quarantine(&mails, index, reason).await?;
+            outcomes.push((mails[index].0, outcome));
         }
         Ok(outcomes)
-    }
-
-    async fn store_alone(
-        &mut self,
-        mails: &Arc<Vec<(u32, Vec<u8>)>>,
-        index: usize,
-    ) -> Result<IngestOutcome, RoundError> {
-        let uid = mails[index].0;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let reason = match self.intake(mails, index..index + 1).await {
-                Ok(mut outcomes) => {
-                    return outcomes
-                        .pop()
-                        .ok_or_else(|| RoundError::Store("the store gave no outcome".into()));
-                }
-                Err(reason) => reason,
-            };
-            if !self.store_takes_writes() {
-                // Not this mail's fault: keep it, and every other, for the next round.
-                return Err(RoundError::Store(reason));
-            }
-            if attempt >= ATTEMPTS_ALONE {
-                let reason = format!("could not be stored in {attempt} attempts: {reason}");
-                return self.quarantine(mails, index, reason).await;
-            }
-            tracing::warn!(mailbox = %self.config.name, uid, attempt, %reason, "a mail could not be stored alone; trying again");
-            tokio::time::sleep(RETRY_ALONE_PAUSE * attempt).await;
-        }
     }
 
     /// Runs `Pipeline::ingest_batch` on `mails[range]` on a blocking thread; a panic there is an
