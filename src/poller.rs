@@ -374,27 +374,14 @@ impl<C: MailboxConnector> MailboxTask<C> {
             self.wake_outbox.notify_one();
             let mut fetched_next = prefetched.transpose()?;
 
-            // The post-batch check: what the folder holds now, and whether mail arrived.
-            let now = session.select(&self.config.folder).await?;
-            if now.uid_validity != status.uid_validity {
-                return Err(RoundError::Imap(ImapError::Protocol(
-                    "UIDVALIDITY changed during a check".into(),
-                )));
-            }
-            self.record(&MailboxUpdate {
-                backlog: Some(now.exists.into()),
-                ..MailboxUpdate::default()
-            });
-            let arrived = now.exists > 0
-                && now
-                    .uid_next
-                    .is_none_or(|next| next > highest_listed.saturating_add(1));
-            if arrived && !*stop.borrow() {
-                let newcomers = session.list_from(highest_listed.saturating_add(1)).await?;
-                if let Some((last, _)) = newcomers.last() {
-                    tracing::debug!(mailbox = %self.config.name, arrived = newcomers.len(), "mail arrived during the batch");
+            if !*stop.borrow() {
+                let arrived = self
+                    .arrivals(session, status.uid_validity, highest_listed)
+                    .await?;
+                if let Some((last, _)) = arrived.last() {
+                    tracing::debug!(mailbox = %self.config.name, arrived = arrived.len(), "mail arrived during the batch");
                     highest_listed = *last;
-                    pending.extend(batches(&newcomers, self.config.batch_size, BATCH_BYTES));
+                    pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
                 }
             }
             if fetched_next.is_none() && !*stop.borrow() {
@@ -405,6 +392,32 @@ impl<C: MailboxConnector> MailboxTask<C> {
             fetched = fetched_next;
         }
         Ok(())
+    }
+
+    /// The check after each batch: selects the folder again (its EXISTS is the backlog) and,
+    /// when UIDNEXT says mail arrived since `highest_listed`, lists it.
+    async fn arrivals(
+        &mut self,
+        session: &mut C::Session,
+        uid_validity: u32,
+        highest_listed: u32,
+    ) -> Result<Vec<(u32, u64)>, RoundError> {
+        let now = session.select(&self.config.folder).await?;
+        if now.uid_validity != uid_validity {
+            // The UIDs in hand mean nothing now: a new round rescans the folder.
+            return Err(RoundError::Imap(ImapError::Protocol(
+                "UIDVALIDITY changed during a check".into(),
+            )));
+        }
+        self.record(&MailboxUpdate {
+            backlog: Some(now.exists.into()),
+            ..MailboxUpdate::default()
+        });
+        let first_new = highest_listed.saturating_add(1);
+        if now.exists == 0 || now.uid_next.is_some_and(|next| next <= first_new) {
+            return Ok(Vec::new());
+        }
+        Ok(session.list_from(first_new).await?)
     }
 
     /// Stores a batch in one transaction; if that fails, mail by mail, so that a mail the store
