@@ -191,6 +191,32 @@ impl Pipeline {
         }
         Ok(outcomes)
     }
+
+    /// Quarantines a mail with the caller's reason, in a transaction of its own: for a mail that
+    /// `ingest` could not store however often it was tried, while the store took other writes.
+    pub fn quarantine_raw(
+        &mut self,
+        raw: &[u8],
+        source: &Source,
+        reason: &str,
+        now: i64,
+    ) -> Result<IngestOutcome, IngestError> {
+        let tx = self.store.write()?;
+        let outcome = store_quarantine(
+            &self.quarantine,
+            &tx,
+            raw,
+            &content_hash(raw),
+            &source.name,
+            reason,
+            now,
+        )?;
+        tx.commit()?;
+        if let IngestOutcome::Quarantined { id, reason } = &outcome {
+            tracing::warn!(source = %source.name, id, reason, "mail quarantined");
+        }
+        Ok(outcome)
+    }
 }
 
 /// Why one mail of a batch was not stored.

@@ -5,13 +5,26 @@
 //! **Invariant:** a mail is flagged and moved out of the watched folder only after
 //! `Pipeline::ingest` has committed it (or quarantined it). If Guichet dies in between, the next
 //! round fetches it again and the store's Message-ID/content dedupe makes that a no-op.
+//!
+//! **No mail left behind.** After each batch the folder is selected again: its EXISTS is the
+//! backlog `guichet status` shows, and a UIDNEXT past the last listed UID means mail arrived
+//! while the batch was stored, which joins the drain before the task goes back to IDLE. The wait
+//! itself ends at a deadline fixed when it starts (the full check, or IDLE's renewal): server
+//! keepalives do not move it.
+//!
+//! **One mail never stops a mailbox.** A batch the store refuses (or whose intake thread panics)
+//! is retried mail by mail; a mail that fails alone `ATTEMPTS_ALONE` times while the store takes
+//! other writes is quarantined with its reason.
 
+use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
-use crate::adapters::imap::{FolderStatus, ImapError, MailboxConnector, MailboxSession};
+use crate::adapters::imap::{FolderStatus, IdleEvent, ImapError, MailboxConnector, MailboxSession};
 use crate::adapters::store::MailboxUpdate;
 use crate::config::MailboxConfig;
 use crate::pipeline::{system_now, IngestError, IngestOutcome, Pipeline, Source};
@@ -29,6 +42,10 @@ fn lock(pipeline: &SharedPipeline) -> std::sync::MutexGuard<'_, Pipeline> {
 pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 /// IDLE is re-issued before the 29 minutes after which servers may drop it (RFC 2177).
 pub const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// A mail that fails this many times alone, while the store takes other writes, is quarantined.
+pub const ATTEMPTS_ALONE: u32 = 3;
+/// The pause before a mail's second attempt alone (doubled before the third).
+const RETRY_ALONE_PAUSE: Duration = Duration::from_secs(1);
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
@@ -47,6 +64,33 @@ enum RoundError {
     Imap(ImapError),
     /// The store could not take a mail now; the mail stays in the folder for the next round.
     Store(String),
+}
+
+/// Why a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The server said the folder changed.
+    Changed,
+    /// The full check (or IDLE's renewal) is due.
+    Deadline,
+    Stop,
+}
+
+/// Tests mark a mail with this header to make the intake thread panic on it.
+#[cfg(test)]
+const PANIC_MARKER: &[u8] = b"X-Poller-Test: panic in intake";
+
+fn panic_text(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return format!("intake thread: {error}");
+    }
+    let payload = error.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("intake panicked: {text}")
 }
 
 impl std::fmt::Display for RoundError {
@@ -178,27 +222,72 @@ impl<C: MailboxConnector> MailboxTask<C> {
             .ensure_folder(&self.config.quarantine_folder)
             .await?;
         loop {
-            let status = session.select(&self.config.folder).await?;
-            self.check_uid_validity(status);
-            self.drain(session, status, stop).await?;
-            self.record(&MailboxUpdate {
-                success: true,
-                backlog: Some(0),
-                ..MailboxUpdate::default()
-            });
+            self.check(session, stop).await?;
             if *stop.borrow() {
                 return Ok(());
             }
-            let wait = if self.config.imap.idle {
-                Duration::from_secs(self.config.full_check_interval_secs).min(IDLE_RENEW)
-            } else {
-                Duration::from_secs(self.config.poll_interval_secs)
-            };
-            session.wait_for_news(wait, stop).await?;
-            if *stop.borrow() {
+            let wake = self.wait(session, stop).await?;
+            tracing::debug!(mailbox = %self.config.name, ?wake, "mailbox woke");
+            if wake == Wake::Stop || *stop.borrow() {
                 return Ok(());
             }
         }
+    }
+
+    /// Waits until the server says the folder changed, or until a deadline fixed now: whatever
+    /// else the server sends meanwhile (keepalives) neither ends nor extends the wait.
+    async fn wait(
+        &mut self,
+        session: &mut C::Session,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<Wake, RoundError> {
+        if !session.can_idle() {
+            let until = Instant::now() + Duration::from_secs(self.config.poll_interval_secs);
+            return Ok(tokio::select! {
+                _ = tokio::time::sleep_until(until) => Wake::Deadline,
+                _ = stop.changed() => Wake::Stop,
+            });
+        }
+        // Each wake runs a full check, so the next one is due one interval from now; IDLE itself
+        // is re-issued before servers may drop it.
+        let until = Instant::now()
+            + Duration::from_secs(self.config.full_check_interval_secs).min(IDLE_RENEW);
+        session.idle_start().await?;
+        let wake = loop {
+            tokio::select! {
+                event = session.idle_next() => match event? {
+                    IdleEvent::Changed => break Wake::Changed,
+                    IdleEvent::Chatter => {}
+                },
+                _ = tokio::time::sleep_until(until) => break Wake::Deadline,
+                _ = stop.changed() => break Wake::Stop,
+            }
+        };
+        session.idle_done().await?;
+        Ok(wake)
+    }
+
+    /// A full check: everything in the folder, and whatever arrives while it is being stored.
+    async fn check(
+        &mut self,
+        session: &mut C::Session,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), RoundError> {
+        let status = session.select(&self.config.folder).await?;
+        self.check_uid_validity(status);
+        self.record(&MailboxUpdate {
+            backlog: Some(status.exists.into()),
+            ..MailboxUpdate::default()
+        });
+        if status.exists > 0 {
+            let listing = session.list_from(1).await?;
+            self.drain(session, status, listing, stop).await?;
+        }
+        self.record(&MailboxUpdate {
+            success: true,
+            ..MailboxUpdate::default()
+        });
+        Ok(())
     }
 
     fn check_uid_validity(&mut self, status: FolderStatus) {
@@ -226,57 +315,46 @@ impl<C: MailboxConnector> MailboxTask<C> {
         }
     }
 
+    fn source(&self) -> Source {
+        Source {
+            name: format!("imap:{}", self.config.name),
+            queue: self.config.queue.clone(),
+        }
+    }
+
     async fn drain(
         &mut self,
         session: &mut C::Session,
         status: FolderStatus,
+        listing: Vec<(u32, u64)>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), RoundError> {
-        if status.exists == 0 {
-            return Ok(());
-        }
-        let listing = session.list().await?;
-        let mut backlog = listing.len() as u64;
-        self.record(&MailboxUpdate {
-            backlog: Some(backlog),
-            ..MailboxUpdate::default()
-        });
-        let source = Source {
-            name: format!("imap:{}", self.config.name),
-            queue: self.config.queue.clone(),
-        };
-        let mut pending = batches(&listing, self.config.batch_size, BATCH_BYTES).into_iter();
-        let mut fetched = match pending.next() {
+        let mut highest_listed = listing.last().map_or(0, |(uid, _)| *uid);
+        let mut pending: VecDeque<Vec<u32>> =
+            batches(&listing, self.config.batch_size, BATCH_BYTES).into();
+        let mut fetched = match pending.pop_front() {
             Some(batch) if !*stop.borrow() => Some(session.fetch(&batch).await?),
             _ => None,
         };
         while let Some(mails) = fetched.take() {
-            // One transaction for the batch, on a blocking thread, while the next batch is
-            // fetched. Nothing is moved before its own batch has committed.
-            let pipeline = self.pipeline.clone();
-            let batch_source = source.clone();
-            let storing = tokio::task::spawn_blocking(move || {
-                let raws: Vec<&[u8]> = mails.iter().map(|(_, raw)| raw.as_slice()).collect();
-                let result = lock(&pipeline).ingest_batch(&raws, &batch_source, system_now());
-                (mails, result)
-            });
-            let next = if *stop.borrow() { None } else { pending.next() };
+            // The batch is stored on a blocking thread while the next one is fetched. Nothing is
+            // moved before its own batch has committed.
+            let next = if *stop.borrow() {
+                None
+            } else {
+                pending.pop_front()
+            };
             let prefetch = async {
                 match &next {
                     Some(batch) => Some(session.fetch(batch).await),
                     None => None,
                 }
             };
-            let (stored_batch, prefetched) = tokio::join!(storing, prefetch);
-            let (mails, result) =
-                stored_batch.map_err(|e| RoundError::Store(format!("intake thread: {e}")))?;
-            let outcomes = match result {
-                Ok(outcomes) => outcomes,
-                Err(IngestError::Temporary(error)) => return Err(RoundError::Store(error)),
-            };
-            let mut stored = Vec::with_capacity(mails.len());
+            let (outcomes, prefetched) = tokio::join!(self.store(mails, stop), prefetch);
+            let outcomes = outcomes?;
+            let mut stored = Vec::with_capacity(outcomes.len());
             let mut quarantined = Vec::new();
-            for ((uid, _), outcome) in mails.iter().zip(&outcomes) {
+            for (uid, outcome) in &outcomes {
                 match outcome {
                     IngestOutcome::Quarantined { .. } => quarantined.push(*uid),
                     _ => stored.push(*uid),
@@ -288,18 +366,186 @@ impl<C: MailboxConnector> MailboxTask<C> {
             session
                 .file_away(&quarantined, &self.config.quarantine_folder)
                 .await?;
-            let done = (stored.len() + quarantined.len()) as u64;
-            backlog = backlog.saturating_sub(done);
             self.record(&MailboxUpdate {
                 last_uid: stored.iter().chain(&quarantined).max().copied(),
-                backlog: Some(backlog),
-                processed_more: done,
+                processed_more: outcomes.len() as u64,
                 ..MailboxUpdate::default()
             });
             self.wake_outbox.notify_one();
-            fetched = prefetched.transpose()?;
+            let mut fetched_next = prefetched.transpose()?;
+
+            if !*stop.borrow() {
+                let arrived = self
+                    .arrivals(session, status.uid_validity, highest_listed)
+                    .await?;
+                if let Some((last, _)) = arrived.last() {
+                    tracing::debug!(mailbox = %self.config.name, arrived = arrived.len(), "mail arrived during the batch");
+                    highest_listed = *last;
+                    pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
+                }
+            }
+            if fetched_next.is_none() && !*stop.borrow() {
+                if let Some(batch) = pending.pop_front() {
+                    fetched_next = Some(session.fetch(&batch).await?);
+                }
+            }
+            fetched = fetched_next;
         }
         Ok(())
+    }
+
+    /// The check after each batch: selects the folder again (its EXISTS is the backlog) and,
+    /// when UIDNEXT says mail arrived since `highest_listed`, lists it.
+    async fn arrivals(
+        &mut self,
+        session: &mut C::Session,
+        uid_validity: u32,
+        highest_listed: u32,
+    ) -> Result<Vec<(u32, u64)>, RoundError> {
+        let now = session.select(&self.config.folder).await?;
+        if now.uid_validity != uid_validity {
+            // The UIDs in hand mean nothing now: a new round rescans the folder.
+            return Err(RoundError::Imap(ImapError::Protocol(
+                "UIDVALIDITY changed during a check".into(),
+            )));
+        }
+        self.record(&MailboxUpdate {
+            backlog: Some(now.exists.into()),
+            ..MailboxUpdate::default()
+        });
+        let first_new = highest_listed.saturating_add(1);
+        if now.exists == 0 || now.uid_next.is_some_and(|next| next <= first_new) {
+            return Ok(Vec::new());
+        }
+        Ok(session.list_from(first_new).await?)
+    }
+
+    /// Stores a batch in one transaction; if that fails, mail by mail, so that a mail the store
+    /// cannot take only holds up itself. Mails without an outcome (a stop came during the
+    /// retries) stay in the folder.
+    async fn store(
+        &mut self,
+        mails: Vec<(u32, Vec<u8>)>,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Vec<(u32, IngestOutcome)>, RoundError> {
+        let mails = Arc::new(mails);
+        let reason = match self.intake(&mails, 0..mails.len()).await {
+            Ok(outcomes) => {
+                return Ok(mails.iter().map(|(uid, _)| *uid).zip(outcomes).collect());
+            }
+            Err(reason) => reason,
+        };
+        tracing::warn!(mailbox = %self.config.name, mails = mails.len(), %reason, "a batch could not be stored; storing its mails one by one");
+        let mut outcomes = Vec::with_capacity(mails.len());
+        let mut failing: Vec<(usize, String)> =
+            (0..mails.len()).map(|i| (i, reason.clone())).collect();
+        // A batch of one was that mail alone: its first attempt is spent.
+        let mut attempts = u32::from(mails.len() == 1);
+        if attempts == 1 && !self.store_takes_writes() {
+            return Err(RoundError::Store(reason));
+        }
+        // Each pass tries every mail still failing once, so the pauses cost a batch seconds, not
+        // each of its mails.
+        while attempts < ATTEMPTS_ALONE {
+            if attempts > 0 {
+                if *stop.borrow() {
+                    return Ok(outcomes);
+                }
+                tokio::time::sleep(RETRY_ALONE_PAUSE * attempts).await;
+            }
+            attempts += 1;
+            let mut still_failing = Vec::new();
+            for (index, _) in failing {
+                let uid = mails[index].0;
+                match self.intake(&mails, index..index + 1).await {
+                    Ok(mut alone) => match alone.pop() {
+                        Some(outcome) => outcomes.push((uid, outcome)),
+                        None => still_failing.push((index, "the store gave no outcome".into())),
+                    },
+                    Err(reason) => {
+                        tracing::warn!(mailbox = %self.config.name, uid, attempt = attempts, %reason, "a mail could not be stored alone");
+                        still_failing.push((index, reason));
+                    }
+                }
+            }
+            failing = still_failing;
+            if failing.is_empty() {
+                return Ok(outcomes);
+            }
+            if !self.store_takes_writes() {
+                // Not these mails' fault: keep them, and every other, for the next round.
+                return Err(RoundError::Store(failing.swap_remove(0).1));
+            }
+        }
+        for (index, reason) in failing {
+            let reason = format!("could not be stored in {ATTEMPTS_ALONE} attempts: {reason}");
+            let outcome = self.quarantine(&mails, index, reason).await?;
+            outcomes.push((mails[index].0, outcome));
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs `Pipeline::ingest_batch` on `mails[range]` on a blocking thread; a panic there is an
+    /// error like any other.
+    async fn intake(
+        &self,
+        mails: &Arc<Vec<(u32, Vec<u8>)>>,
+        range: Range<usize>,
+    ) -> Result<Vec<IngestOutcome>, String> {
+        let pipeline = self.pipeline.clone();
+        let source = self.source();
+        let mails = mails.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            let raws: Vec<&[u8]> = mails[range].iter().map(|(_, raw)| raw.as_slice()).collect();
+            #[cfg(test)]
+            if raws
+                .iter()
+                .any(|raw| raw.windows(PANIC_MARKER.len()).any(|w| w == PANIC_MARKER))
+            {
+                panic!("a test mail marked to panic");
+            }
+            lock(&pipeline).ingest_batch(&raws, &source, system_now())
+        })
+        .await;
+        match stored {
+            Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err(IngestError::Temporary(reason))) => Err(reason),
+            Err(join) => Err(panic_text(join)),
+        }
+    }
+
+    async fn quarantine(
+        &self,
+        mails: &Arc<Vec<(u32, Vec<u8>)>>,
+        index: usize,
+        reason: String,
+    ) -> Result<IngestOutcome, RoundError> {
+        let pipeline = self.pipeline.clone();
+        let source = self.source();
+        let mails = mails.clone();
+        let quarantined = tokio::task::spawn_blocking(move || {
+            lock(&pipeline).quarantine_raw(&mails[index].1, &source, &reason, system_now())
+        })
+        .await;
+        match quarantined {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(IngestError::Temporary(reason))) => Err(RoundError::Store(reason)),
+            Err(join) => Err(RoundError::Store(panic_text(join))),
+        }
+    }
+
+    /// Whether the store commits a small write now: the test that tells one mail's failure
+    /// from a store that fails for every mail (a full disk, a locked database).
+    fn store_takes_writes(&mut self) -> bool {
+        let name = self.config.name.clone();
+        lock(&self.pipeline)
+            .store_mut()
+            .write()
+            .and_then(|tx| {
+                tx.update_mailbox(&name, system_now(), &MailboxUpdate::default())?;
+                tx.commit()
+            })
+            .is_ok()
     }
 
     /// Status bookkeeping is best effort: a failure to record it never stops intake.

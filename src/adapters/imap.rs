@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use async_imap::extensions::idle::IdleResponse;
+use async_imap::extensions::idle::Handle;
+use async_imap::imap_proto::{Response, Status};
 use async_imap::Session;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use crate::config::{ImapAuth, ImapSecurity, ImapSettings};
 
@@ -26,15 +26,44 @@ pub enum ImapError {
     Folder { folder: String, reason: String },
     #[error("{0}")]
     Protocol(String),
-    #[error("no answer within {0} s")]
-    Timeout(u64),
+    /// `step` names what was waiting: the operator can tell a dead network from a slow login.
+    #[error("{step}: no answer within {secs} s")]
+    Timeout { step: String, secs: u64 },
+}
+
+/// Bounds one network step; every step of a session goes through this (or `timed`).
+async fn bounded<F: std::future::Future>(
+    timeout: Duration,
+    step: &str,
+    future: F,
+) -> Result<F::Output, ImapError> {
+    tokio::time::timeout(timeout, future)
+        .await
+        .map_err(|_| ImapError::Timeout {
+            step: step.to_string(),
+            secs: timeout.as_secs(),
+        })
 }
 
 /// The selected folder as the server reported it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FolderStatus {
     pub uid_validity: u32,
+    /// How many mails the folder holds: the backlog, as the server counts it.
     pub exists: u32,
+    /// The UID the next arriving mail will get, when the server says (RFC 3501 servers do).
+    pub uid_next: Option<u32>,
+}
+
+/// What the server said while we were idling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleEvent {
+    /// The folder changed (EXISTS, EXPUNGE, RECENT, FETCH): worth a check.
+    Changed,
+    /// A keepalive (`* OK Still here`) or other talk that says nothing about the folder. It must
+    /// not postpone anything: a server that sends one every two minutes would otherwise keep a
+    /// five-minute wait from ever ending.
+    Chatter,
 }
 
 /// Opens sessions; one per (re)connection.
@@ -55,10 +84,12 @@ pub trait MailboxSession: Send {
         &mut self,
         folder: &str,
     ) -> impl std::future::Future<Output = Result<FolderStatus, ImapError>> + Send;
-    /// UIDs and sizes of every mail in the selected folder, ascending; only call it when the
-    /// folder is not empty (servers answer `1:*` on an empty folder with an error).
-    fn list(
+    /// UIDs and sizes of the mails in the selected folder whose UID is at least `first_uid`,
+    /// ascending; only call it when the folder is not empty (servers answer `1:*` on an empty
+    /// folder with an error).
+    fn list_from(
         &mut self,
+        first_uid: u32,
     ) -> impl std::future::Future<Output = Result<Vec<(u32, u64)>, ImapError>> + Send;
     /// The raw bytes of these mails (without setting \Seen).
     fn fetch(
@@ -71,13 +102,18 @@ pub trait MailboxSession: Send {
         uids: &[u32],
         folder: &str,
     ) -> impl std::future::Future<Output = Result<(), ImapError>> + Send;
-    /// Returns when the server says the folder changed (IDLE), when `wait` has passed, or when
-    /// `stop` turns true. Without IDLE it just waits.
-    fn wait_for_news(
+    /// Whether the server pushes changes (IDLE); without it the caller polls.
+    fn can_idle(&self) -> bool;
+    /// Enters IDLE on the selected folder; no other command until `idle_done`.
+    fn idle_start(&mut self) -> impl std::future::Future<Output = Result<(), ImapError>> + Send;
+    /// The next thing the server says while idling. It has no deadline of its own: the caller
+    /// races it against its own, and dropping it loses nothing (the read buffer stays in the
+    /// session).
+    fn idle_next(
         &mut self,
-        wait: Duration,
-        stop: &mut watch::Receiver<bool>,
-    ) -> impl std::future::Future<Output = Result<(), ImapError>> + Send;
+    ) -> impl std::future::Future<Output = Result<IdleEvent, ImapError>> + Send;
+    /// Leaves IDLE (DONE) and waits for the server's OK.
+    fn idle_done(&mut self) -> impl std::future::Future<Output = Result<(), ImapError>> + Send;
     fn logout(self) -> impl std::future::Future<Output = ()> + Send;
 }
 
@@ -100,47 +136,54 @@ impl ImapConnector {
         })
     }
 
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.timeout_secs)
+    }
+
     async fn tls(&self, tcp: TcpStream) -> Result<Stream, ImapError> {
-        let name = ServerName::try_from(self.settings.host.clone()).map_err(|e| {
-            ImapError::Tls(format!(
-                "`{}` is not a server name: {e}",
-                self.settings.host
-            ))
-        })?;
-        let stream = self.tls.connect(name, tcp).await.map_err(|e| {
-            ImapError::Tls(format!(
-                "{}:{}: {e}",
-                self.settings.host, self.settings.port
-            ))
-        })?;
+        let s = &self.settings;
+        let name = ServerName::try_from(s.host.clone())
+            .map_err(|e| ImapError::Tls(format!("`{}` is not a server name: {e}", s.host)))?;
+        let stream = bounded(self.timeout(), "TLS handshake", self.tls.connect(name, tcp))
+            .await?
+            .map_err(|e| ImapError::Tls(format!("{}:{}: {e}", s.host, s.port)))?;
         Ok(Box::new(stream))
     }
 
+    /// TCP, TLS, greeting and login, each step under its own deadline.
     async fn open(&self) -> Result<Session<Stream>, ImapError> {
         let s = &self.settings;
+        let timeout = self.timeout();
         let address = format!("{}:{}", s.host, s.port);
-        let tcp = TcpStream::connect((s.host.as_str(), s.port))
-            .await
-            .map_err(|e| ImapError::Connect(format!("{address}: {e}")))?;
+        let tcp = bounded(
+            timeout,
+            &format!("TCP connect to {address}"),
+            TcpStream::connect((s.host.as_str(), s.port)),
+        )
+        .await?
+        .map_err(|e| ImapError::Connect(format!("{address}: {e}")))?;
         let client = match s.security {
             ImapSecurity::Tls => {
                 let mut client = async_imap::Client::new(self.tls(tcp).await?);
-                greeting(&mut client, &address).await?;
+                greeting(&mut client, &address, timeout).await?;
                 client
             }
             ImapSecurity::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
-                greeting(&mut client, &address).await?;
-                client
-                    .run_command_and_check_ok("STARTTLS", None)
-                    .await
-                    .map_err(|e| ImapError::Tls(format!("{address}: STARTTLS refused: {e}")))?;
+                greeting(&mut client, &address, timeout).await?;
+                bounded(
+                    timeout,
+                    "STARTTLS",
+                    client.run_command_and_check_ok("STARTTLS", None),
+                )
+                .await?
+                .map_err(|e| ImapError::Tls(format!("{address}: STARTTLS refused: {e}")))?;
                 // No second greeting after STARTTLS.
                 async_imap::Client::new(self.tls(client.into_inner()).await?)
             }
             ImapSecurity::Insecure => {
                 let mut client = async_imap::Client::new(Box::new(tcp) as Stream);
-                greeting(&mut client, &address).await?;
+                greeting(&mut client, &address, timeout).await?;
                 client
             }
         };
@@ -149,20 +192,26 @@ impl ImapConnector {
             reason,
         };
         match s.auth {
-            ImapAuth::Login => client
-                .login(&s.username, s.password.expose())
-                .await
-                .map_err(|(e, _)| login_failed(e.to_string())),
-            ImapAuth::Plain => client
-                .authenticate(
+            ImapAuth::Login => bounded(
+                timeout,
+                "LOGIN",
+                client.login(&s.username, s.password.expose()),
+            )
+            .await?
+            .map_err(|(e, _)| login_failed(e.to_string())),
+            ImapAuth::Plain => bounded(
+                timeout,
+                "AUTHENTICATE PLAIN",
+                client.authenticate(
                     "PLAIN",
                     PlainAuth {
                         user: s.username.clone(),
                         password: s.password.expose().to_string(),
                     },
-                )
-                .await
-                .map_err(|(e, _)| login_failed(e.to_string())),
+                ),
+            )
+            .await?
+            .map_err(|(e, _)| login_failed(e.to_string())),
         }
     }
 }
@@ -170,14 +219,14 @@ impl ImapConnector {
 async fn greeting<T: ImapStream>(
     client: &mut async_imap::Client<T>,
     address: &str,
+    timeout: Duration,
 ) -> Result<(), ImapError> {
-    match tokio::time::timeout(Duration::from_secs(30), client.read_response()).await {
-        Ok(Ok(Some(_))) => Ok(()),
-        Ok(Ok(None)) => Err(ImapError::Connect(format!(
+    match bounded(timeout, "greeting", client.read_response()).await? {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ImapError::Connect(format!(
             "{address}: closed before the greeting"
         ))),
-        Ok(Err(e)) => Err(ImapError::Connect(format!("{address}: {e}"))),
-        Err(_) => Err(ImapError::Timeout(30)),
+        Err(e) => Err(ImapError::Connect(format!("{address}: {e}"))),
     }
 }
 
@@ -197,27 +246,30 @@ impl MailboxConnector for ImapConnector {
     type Session = ImapSession;
 
     async fn connect(&self) -> Result<ImapSession, ImapError> {
-        let timeout = self.settings.timeout_secs;
-        let mut session = tokio::time::timeout(Duration::from_secs(timeout), self.open())
-            .await
-            .map_err(|_| ImapError::Timeout(timeout))??;
-        let capabilities = session
-            .capabilities()
-            .await
-            .map_err(|e| ImapError::Protocol(format!("CAPABILITY: {e}")))?;
+        let timeout = self.timeout();
+        let mut session = self.open().await?;
+        let capabilities =
+            ImapSession::timed(timeout, "CAPABILITY", session.capabilities()).await?;
         Ok(ImapSession {
-            session: Some(session),
+            state: State::Ready(session),
             idle: self.settings.idle && capabilities.has_str("IDLE"),
             can_move: capabilities.has_str("MOVE"),
             uidplus: capabilities.has_str("UIDPLUS"),
-            timeout: Duration::from_secs(timeout),
+            timeout,
         })
     }
 }
 
+/// IDLE takes the session over (async-imap's `Handle` owns it) until DONE gives it back.
+enum State {
+    Ready(Session<Stream>),
+    Idling(Handle<Stream>),
+    /// A step failed half-way (IDLE refused, DONE unanswered): only a new connection helps.
+    Lost,
+}
+
 pub struct ImapSession {
-    /// `None` only while IDLE holds the session.
-    session: Option<Session<Stream>>,
+    state: State,
     idle: bool,
     can_move: bool,
     uidplus: bool,
@@ -248,11 +300,33 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
+/// Sorts a response received during IDLE.
+fn idle_event(response: &Response<'_>) -> Result<IdleEvent, ImapError> {
+    match response {
+        Response::Data {
+            status: Status::Bye,
+            outcome,
+        } => Err(ImapError::Protocol(format!(
+            "the server closed the session: {}",
+            outcome.information.as_deref().unwrap_or("BYE")
+        ))),
+        Response::Data { .. } | Response::Continue(..) | Response::Capabilities(..) => {
+            Ok(IdleEvent::Chatter)
+        }
+        Response::Done { .. } => Err(ImapError::Protocol(
+            "the server ended IDLE on its own".into(),
+        )),
+        _ => Ok(IdleEvent::Changed),
+    }
+}
+
 impl ImapSession {
     fn session(&mut self) -> Result<&mut Session<Stream>, ImapError> {
-        self.session
-            .as_mut()
-            .ok_or_else(|| ImapError::Protocol("session lost during IDLE".into()))
+        match &mut self.state {
+            State::Ready(session) => Ok(session),
+            State::Idling(_) => Err(ImapError::Protocol("a command while idling".into())),
+            State::Lost => Err(ImapError::Protocol("the session was lost".into())),
+        }
     }
 
     async fn timed<T>(
@@ -260,11 +334,9 @@ impl ImapSession {
         what: &str,
         future: impl std::future::Future<Output = async_imap::error::Result<T>>,
     ) -> Result<T, ImapError> {
-        match tokio::time::timeout(timeout, future).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(ImapError::Protocol(format!("{what}: {e}"))),
-            Err(_) => Err(ImapError::Timeout(timeout.as_secs())),
-        }
+        bounded(timeout, what, future)
+            .await?
+            .map_err(|e| ImapError::Protocol(format!("{what}: {e}")))
     }
 }
 
@@ -294,27 +366,36 @@ impl MailboxSession for ImapSession {
 
     async fn select(&mut self, folder: &str) -> Result<FolderStatus, ImapError> {
         let timeout = self.timeout;
-        let mailbox = ImapSession::timed(timeout, "SELECT", self.session()?.select(folder))
+        let session = self.session()?;
+        let mailbox = ImapSession::timed(timeout, "SELECT", session.select(folder))
             .await
-            .map_err(|e| ImapError::Folder {
-                folder: folder.to_string(),
-                reason: e.to_string(),
+            .map_err(|e| match e {
+                timeout @ ImapError::Timeout { .. } => timeout,
+                other => ImapError::Folder {
+                    folder: folder.to_string(),
+                    reason: other.to_string(),
+                },
             })?;
+        // What the server said unasked before this SELECT is stale now; async-imap keeps up to
+        // 100 such responses, so drop them rather than let them sit.
+        while session.unsolicited_responses.try_recv().is_ok() {}
         Ok(FolderStatus {
             uid_validity: mailbox.uid_validity.unwrap_or(0),
             exists: mailbox.exists,
+            uid_next: mailbox.uid_next,
         })
     }
 
-    async fn list(&mut self) -> Result<Vec<(u32, u64)>, ImapError> {
+    async fn list_from(&mut self, first_uid: u32) -> Result<Vec<(u32, u64)>, ImapError> {
         let timeout = self.timeout * 4;
+        let first_uid = first_uid.max(1);
         let session = self.session()?;
         // Each response is reduced to (uid, size) as it streams in: keeping the parsed responses
         // of a 10,000-mail folder cost ~60 MB.
         let mut list: Vec<(u32, u64)> =
             ImapSession::timed(timeout, "UID FETCH (RFC822.SIZE)", async {
                 session
-                    .uid_fetch("1:*", "(UID RFC822.SIZE)")
+                    .uid_fetch(format!("{first_uid}:*"), "(UID RFC822.SIZE)")
                     .await?
                     .try_filter_map(|f| async move {
                         Ok(f.uid.map(|uid| (uid, f.size.unwrap_or(0) as u64)))
@@ -323,6 +404,8 @@ impl MailboxSession for ImapSession {
                     .await
             })
             .await?;
+        // `n:*` always matches the last mail, even when its UID is below n.
+        list.retain(|(uid, _)| *uid >= first_uid);
         list.sort_unstable();
         list.dedup_by_key(|(uid, _)| *uid);
         Ok(list)
@@ -394,66 +477,58 @@ impl MailboxSession for ImapSession {
         Ok(())
     }
 
-    async fn wait_for_news(
-        &mut self,
-        wait: Duration,
-        stop: &mut watch::Receiver<bool>,
-    ) -> Result<(), ImapError> {
-        if !self.idle {
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
-            }
-            return Ok(());
-        }
-        let session = self
-            .session
-            .take()
-            .ok_or_else(|| ImapError::Protocol("no session".into()))?;
-        let mut handle = session.idle();
-        handle
-            .init()
-            .await
-            .map_err(|e| ImapError::Protocol(format!("IDLE: {e}")))?;
-        let outcome = {
-            let (idle, interrupt) = handle.wait_with_timeout(wait);
-            tokio::pin!(idle);
-            tokio::select! {
-                result = &mut idle => result,
-                _ = stop.changed() => {
-                    drop(interrupt);
-                    idle.await
-                }
-            }
+    fn can_idle(&self) -> bool {
+        self.idle
+    }
+
+    async fn idle_start(&mut self) -> Result<(), ImapError> {
+        let State::Ready(session) = std::mem::replace(&mut self.state, State::Lost) else {
+            return Err(ImapError::Protocol("IDLE without a ready session".into()));
         };
-        let session = tokio::time::timeout(self.timeout, handle.done())
-            .await
-            .map_err(|_| ImapError::Timeout(self.timeout.as_secs()))?
-            .map_err(|e| ImapError::Protocol(format!("DONE: {e}")))?;
-        self.session = Some(session);
-        match outcome {
-            Ok(
-                IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt,
-            ) => Ok(()),
-            Err(e) => Err(ImapError::Protocol(format!("IDLE: {e}"))),
+        let mut handle = session.idle();
+        ImapSession::timed(self.timeout, "IDLE", handle.init()).await?;
+        self.state = State::Idling(handle);
+        Ok(())
+    }
+
+    async fn idle_next(&mut self) -> Result<IdleEvent, ImapError> {
+        let State::Idling(handle) = &mut self.state else {
+            return Err(ImapError::Protocol("not idling".into()));
+        };
+        match handle.next().await {
+            Some(Ok(response)) => idle_event(response.parsed()),
+            Some(Err(e)) => Err(ImapError::Protocol(format!("IDLE: {e}"))),
+            None => Err(ImapError::Protocol(
+                "the server closed the connection during IDLE".into(),
+            )),
         }
     }
 
+    async fn idle_done(&mut self) -> Result<(), ImapError> {
+        let State::Idling(handle) = std::mem::replace(&mut self.state, State::Lost) else {
+            return Err(ImapError::Protocol("DONE without IDLE".into()));
+        };
+        let session = ImapSession::timed(self.timeout, "DONE", handle.done()).await?;
+        self.state = State::Ready(session);
+        Ok(())
+    }
+
     async fn logout(mut self) {
-        if let Some(mut session) = self.session.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), session.logout()).await;
+        // A goodbye, not a step anything waits on: a short bound, and no error to report.
+        let polite = Duration::from_secs(2);
+        let session = match std::mem::replace(&mut self.state, State::Lost) {
+            State::Ready(session) => Some(session),
+            State::Idling(handle) => bounded(polite, "DONE", handle.done())
+                .await
+                .ok()
+                .and_then(Result::ok),
+            State::Lost => None,
+        };
+        if let Some(mut session) = session {
+            let _ = bounded(polite, "LOGOUT", session.logout()).await;
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uid_sets_compress_runs() {
-        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
-        assert_eq!(uid_set(&[5]), "5");
-        assert_eq!(uid_set(&[]), "");
-    }
-}
+mod tests;
