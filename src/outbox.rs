@@ -19,9 +19,8 @@ use crate::adapters::render::render;
 use crate::adapters::smtp::MailTransport;
 use crate::adapters::store::{OutboxItem, RenderedMail, Store, StoreError};
 use crate::config::OutboxConfig;
-use crate::core::delivery::{after_attempt, Attempt, Outcome, RecipientResult, RowState};
+use crate::core::delivery::{after_attempt, Outcome, RowState};
 use crate::core::intake::IntakePolicy;
-use crate::core::ticket::TicketNumber;
 use crate::pipeline::system_now;
 
 pub struct Sender<T> {
@@ -125,25 +124,11 @@ fn record(
     now: i64,
 ) -> Result<(), StoreError> {
     let seed = format!("o{}a{}", item.id, item.attempts + 1);
-    let attempt = Attempt {
-        ticket: item.ticket.map(TicketNumber),
-        topic: &item.topic,
-        kind: &item.kind,
-        report_failures_to: item.report_failures_to.as_ref(),
-        results: item
-            .recipients
-            .iter()
-            .zip(outcomes)
-            .map(|(recipient, outcome)| RecipientResult {
-                address: recipient.address.clone(),
-                earlier_attempts: recipient.attempts,
-                outcome,
-            })
-            .collect(),
-        delivered_earlier: item.delivered_earlier,
-        give_up: now - item.created_at > config.give_up_after_secs,
-        seed: &seed,
-    };
+    let attempt = item.attempt(
+        outcomes,
+        now - item.created_at > config.give_up_after_secs,
+        &seed,
+    );
     let plan = after_attempt(policy, &attempt);
     let notice = plan
         .notice

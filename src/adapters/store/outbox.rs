@@ -5,8 +5,11 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{MessageInsert, Reader, RenderedMail, StoreResult, WriteTx};
 use crate::core::address::Mailbox;
-use crate::core::delivery::{unreached, DeliveryPlan, RecipientState, RowState};
+use crate::core::delivery::{
+    unreached, Attempt, DeliveryPlan, Outcome, RecipientResult, RecipientState, RowState,
+};
 use crate::core::outgoing::FailureContact;
+use crate::core::ticket::TicketNumber;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct OutboxCounts {
@@ -48,6 +51,35 @@ pub struct OutboxItem {
 impl OutboxItem {
     pub fn addresses(&self) -> Vec<String> {
         self.recipients.iter().map(|r| r.address.clone()).collect()
+    }
+
+    /// This row's attempt as the core judges it: the server's answer for each pending recipient,
+    /// in the order of `recipients`.
+    pub fn attempt<'a>(
+        &'a self,
+        outcomes: Vec<Outcome>,
+        give_up: bool,
+        seed: &'a str,
+    ) -> Attempt<'a> {
+        Attempt {
+            ticket: self.ticket.map(TicketNumber),
+            topic: &self.topic,
+            kind: &self.kind,
+            report_failures_to: self.report_failures_to.as_ref(),
+            results: self
+                .recipients
+                .iter()
+                .zip(outcomes)
+                .map(|(recipient, outcome)| RecipientResult {
+                    address: recipient.address.clone(),
+                    earlier_attempts: recipient.attempts,
+                    outcome,
+                })
+                .collect(),
+            delivered_earlier: self.delivered_earlier,
+            give_up,
+            seed,
+        }
     }
 }
 
@@ -344,7 +376,7 @@ impl WriteTx<'_> {
 mod tests {
     use super::super::Store;
     use super::*;
-    use crate::core::delivery::{after_attempt, Attempt, Outcome, RecipientResult};
+    use crate::core::delivery::{after_attempt, Outcome};
     use crate::core::intake::IntakePolicy;
     use crate::core::language::Language;
     use crate::core::outgoing::{OutgoingKind, OutgoingMail};
@@ -401,28 +433,8 @@ mod tests {
     /// Runs the core's decision on `outcomes` and records it, as the sender does.
     fn attempt(store: &mut Store, item: &OutboxItem, outcomes: Vec<Outcome>, now: i64) {
         let policy = policy();
-        let plan = after_attempt(
-            &policy,
-            &Attempt {
-                ticket: item.ticket.map(TicketNumber),
-                topic: &item.topic,
-                kind: &item.kind,
-                report_failures_to: item.report_failures_to.as_ref(),
-                results: item
-                    .recipients
-                    .iter()
-                    .zip(outcomes)
-                    .map(|(r, outcome)| RecipientResult {
-                        address: r.address.clone(),
-                        earlier_attempts: r.attempts,
-                        outcome,
-                    })
-                    .collect(),
-                delivered_earlier: item.delivered_earlier,
-                give_up: false,
-                seed: &format!("{now}"),
-            },
-        );
+        let seed = format!("{now}");
+        let plan = after_attempt(&policy, &item.attempt(outcomes, false, &seed));
         let notice = plan.notice.as_ref().map(|mail| RenderedMail {
             mail,
             raw: b"Subject: notice\r\n\r\nx\r\n".to_vec(),
