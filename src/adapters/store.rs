@@ -7,6 +7,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::core::address::Mailbox;
+use crate::core::caps::{cap_key, cause_of, counted_as, Counted, SentLastHour};
 use crate::core::intake::{
     EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
 };
@@ -25,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_agent_state.sql"),
     include_str!("migrations/0007_sla.sql"),
     include_str!("migrations/0008_unsendable_index.sql"),
+    include_str!("migrations/0009_spam_and_caps.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,14 @@ pub struct Store {
 }
 
 /// An outgoing mail, rendered, ready to go into the outbox.
+/// How a queued mail counts against the caps on automatic mail (see `core::caps`).
+#[derive(Debug, Clone, Copy, Default)]
+struct CapContext<'a> {
+    new_ticket: bool,
+    /// The normalised sender whose mail caused the notices.
+    cause: Option<&'a str>,
+}
+
 pub struct RenderedMail<'a> {
     pub mail: &'a OutgoingMail,
     pub raw: Vec<u8>,
@@ -305,6 +315,21 @@ impl Store {
         if version == MIGRATIONS.len() {
             return Ok(());
         }
+        // A migration may rebuild a table (SQLite cannot alter a constraint), which foreign keys
+        // would refuse half-way: they are off while migrating and checked before the commit.
+        // The pragma is a no-op inside a transaction, so it is set around it.
+        let foreign_keys: bool = self
+            .conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+        self.conn.pragma_update(None, "foreign_keys", "off")?;
+        let migrated = self.run_migrations();
+        if foreign_keys {
+            self.conn.pragma_update(None, "foreign_keys", "on")?;
+        }
+        migrated
+    }
+
+    fn run_migrations(&mut self) -> StoreResult<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -313,6 +338,16 @@ impl Store {
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(migration)?;
             tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        }
+        let broken: Option<String> = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query_map([], |row| row.get::<_, String>(0))?
+            .next()
+            .transpose()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Corrupt(format!(
+                "migration left a dangling reference in table {table}; nothing was changed"
+            )));
         }
         tx.commit()?;
         Ok(())
@@ -396,12 +431,71 @@ impl Reader<'_> {
         }
     }
 
+    /// Automatic replies to an address since then, counted by its normalised form (`cap_key`).
     pub fn auto_replies_since(&self, address: &str, since: i64) -> StoreResult<u32> {
         let count: i64 = self
             .conn
-            .prepare_cached("SELECT count(*) FROM auto_replies WHERE address = ?1 AND at > ?2")?
-            .query_row(params![address, since], |row| row.get(0))?;
+            .prepare_cached(
+                "SELECT count(*) FROM automatic_mail
+                 WHERE address = ?1 AND at > ?2 AND kind IN (?3, ?4)",
+            )?
+            .query_row(
+                params![
+                    cap_key(address),
+                    since,
+                    Counted::REPLY_KINDS[0].as_str(),
+                    Counted::REPLY_KINDS[1].as_str()
+                ],
+                |row| row.get(0),
+            )?;
         Ok(count as u32)
+    }
+
+    /// What the caps need to judge a plan: replies to each of `addresses`, notices caused by
+    /// `cause`, mails about `ticket` and all automatic mails since then.
+    pub fn automatic_mail_since(
+        &self,
+        addresses: &[String],
+        cause: Option<&str>,
+        ticket: TicketNumber,
+        since: i64,
+    ) -> StoreResult<SentLastHour> {
+        let mut sent = SentLastHour::default();
+        for address in addresses {
+            sent.replies_to
+                .insert(address.clone(), self.auto_replies_since(address, since)?);
+        }
+        if let Some(cause) = cause {
+            let count: i64 = self
+                .conn
+                .prepare_cached(
+                    "SELECT count(DISTINCT message) FROM automatic_mail
+                     WHERE cause = ?1 AND at > ?2 AND kind IN (?3, ?4)",
+                )?
+                .query_row(
+                    params![
+                        cause,
+                        since,
+                        Counted::NOTICE_KINDS[0].as_str(),
+                        Counted::NOTICE_KINDS[1].as_str()
+                    ],
+                    |row| row.get(0),
+                )?;
+            sent.notices_caused_by.insert(cause.to_string(), count as u32);
+        }
+        let on_ticket: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(DISTINCT message) FROM automatic_mail WHERE ticket = ?1 AND at > ?2",
+            )?
+            .query_row(params![ticket.0 as i64, since], |row| row.get(0))?;
+        let overall: i64 = self
+            .conn
+            .prepare_cached("SELECT count(DISTINCT message) FROM automatic_mail WHERE at > ?1")?
+            .query_row(params![since], |row| row.get(0))?;
+        sent.on_ticket = on_ticket as u32;
+        sent.overall = overall as u32;
+        Ok(sent)
     }
 
     pub fn list_tickets(&self, status: Option<Status>) -> StoreResult<Vec<TicketRow>> {
@@ -979,6 +1073,7 @@ impl<'c> WriteTx<'c> {
     ) -> StoreResult<i64> {
         let now = inbound.now;
         let number = plan.ticket.0 as i64;
+        let cause = cause_of(plan);
         match &plan.change {
             TicketChange::Create(ticket) => {
                 self.tx
@@ -1078,7 +1173,14 @@ impl<'c> WriteTx<'c> {
             self.insert_event(number, now, event, Some(message))?;
         }
         for rendered in outgoing {
-            self.queue_outgoing(rendered, now)?;
+            self.queue_outgoing(
+                rendered,
+                CapContext {
+                    new_ticket: matches!(plan.change, TicketChange::Create(_)),
+                    cause: cause.as_deref(),
+                },
+                now,
+            )?;
         }
         for (agent, away) in &plan.agents_away {
             self.set_away(agent, *away)?;
@@ -1111,7 +1213,7 @@ impl<'c> WriteTx<'c> {
             self.insert_event(number, now, event, None)?;
         }
         for rendered in outgoing {
-            self.queue_outgoing(rendered, now)?;
+            self.queue_outgoing(rendered, CapContext::default(), now)?;
         }
         Ok(())
     }
@@ -1291,7 +1393,12 @@ impl<'c> WriteTx<'c> {
     }
 
     /// Stores an outgoing mail as a message of its ticket and queues it for the sender.
-    fn queue_outgoing(&self, rendered: &RenderedMail<'_>, now: i64) -> StoreResult<()> {
+    fn queue_outgoing(
+        &self,
+        rendered: &RenderedMail<'_>,
+        cap: CapContext<'_>,
+        now: i64,
+    ) -> StoreResult<()> {
         let mail = rendered.mail;
         let hash = crate::adapters::parse::hex(&sha2::Digest::finalize(
             <sha2::Sha256 as sha2::Digest>::new_with_prefix(&rendered.raw),
@@ -1325,12 +1432,25 @@ impl<'c> WriteTx<'c> {
                 serde_json::to_string(&recipients).unwrap_or_else(|_| "[]".into()),
                 now
             ])?;
-        if mail.kind.is_automatic() {
-            let mut record = self
-                .tx
-                .prepare_cached("INSERT INTO auto_replies (address, at) VALUES (?1, ?2)")?;
+        if let Some(counted) = counted_as(mail.kind, cap.new_ticket) {
+            let mut record = self.tx.prepare_cached(
+                "INSERT INTO automatic_mail (address, cause, ticket, kind, message, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
             for address in recipients {
-                record.execute(params![address, now])?;
+                let address = cap_key(address);
+                let cause = match counted {
+                    Counted::Reply => Some(address.as_str()),
+                    Counted::NewTicketNotice => cap.cause,
+                };
+                record.execute(params![
+                    address,
+                    cause,
+                    mail.ticket.0 as i64,
+                    mail.kind.as_str(),
+                    message,
+                    now
+                ])?;
             }
         }
         Ok(())

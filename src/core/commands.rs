@@ -37,6 +37,8 @@ pub enum Command {
     /// The sending agent is away: no automatic assignments until `#back`.
     Away,
     Back,
+    /// A ticket held as spam is not: it becomes `new`, acknowledged and announced then.
+    Release,
 }
 
 impl Command {
@@ -65,6 +67,7 @@ impl Command {
             Command::Token(_) => "token",
             Command::Away => "away",
             Command::Back => "back",
+            Command::Release => "release",
         }
     }
 }
@@ -177,6 +180,10 @@ const KEYWORDS: &[(&str, &[&str])] = &[
     (
         "back",
         &["back", "present", "presente", "retour", "rientro"],
+    ),
+    (
+        "release",
+        &["release", "liberer", "pas-spam", "rilascia", "sblocca"],
     ),
 ];
 
@@ -520,6 +527,7 @@ fn interpret(keyword: &str, argument: &str) -> Result<Command, Refusal> {
         "token" => Ok(Command::Token(one_word("your secret word", "s3cret")?)),
         "away" => none(Command::Away),
         "back" => none(Command::Back),
+        "release" => none(Command::Release),
         other => unreachable!("keyword table and interpreter disagree on {other}"),
     }
 }
@@ -533,6 +541,7 @@ Commands (one per line, at the top of your reply, or in the subject as [#priorit
   #close  #reopen     #merge NUMBER      #cc ADDRESS        #uncc ADDRESS
   #tag WORD  #untag WORD  #field NAME=VALUE  #note TEXT (internal)  #help
   #away / #back: no automatic assignments to you meanwhile
+  #release: a ticket held as spam is not spam (acknowledged and announced then)
 French and Italian work too: #assigner, #priorité, #fermer, #assegna, #priorità, #chiudi, …";
 
 #[cfg(test)]
@@ -689,6 +698,9 @@ mod tests {
             ("#back", Back),
             ("#retour", Back),
             ("#rientro", Back),
+            ("#release", Release),
+            ("#libérer", Release),
+            ("#rilascia", Release),
         ];
         for (line, expected) in cases {
             assert_eq!(one(line), Ok(expected), "{line}");

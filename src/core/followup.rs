@@ -300,6 +300,10 @@ fn sla_after(work: &Work<'_>, from_agent: bool) -> Vec<TicketUpdate> {
             _ => {}
         }
     }
+    // Held spam runs no clock, whatever is written on it.
+    if status == Status::Spam {
+        return Vec::new();
+    }
     let plan = work.policy.sla.plan_for(&queue, priority);
     let mut state = view.sla;
     // A new plan (priority or queue changed) re-arms the running deadlines from their start.
@@ -360,6 +364,112 @@ fn sla_after(work: &Work<'_>, from_agent: bool) -> Vec<TicketUpdate> {
     updates
 }
 
+const UNAUTHENTICATED_REFUSAL: &str =
+    "no command reply: the From could not be authenticated, so the refusal goes to no one";
+
+/// A requester whose command is refused learns, in their language, what they may do by mail; the
+/// agents' command list and the refused line (which may be a spammer's text) are not sent. Nobody
+/// else is answered, nor a From that `commands.trust` cannot authenticate.
+fn tell_requester_what_they_may_do(work: &mut Work<'_>, is_requester: bool, from: &Mailbox) {
+    if !is_requester {
+        work.event(
+            EventKind::AutoReplySuppressed,
+            "no command reply: only the requester and agents may give commands".into(),
+        );
+        return;
+    }
+    if !work.trusted(None, None) {
+        work.event(EventKind::AutoReplySuppressed, UNAUTHENTICATED_REFUSAL.into());
+        return;
+    }
+    let mut values = work.values(&work.state());
+    values.insert(
+        "name_suffix",
+        from.name
+            .as_ref()
+            .map_or(String::new(), |name| format!(" {name}")),
+    );
+    work.send(
+        OutgoingKind::CommandReply,
+        TemplateKind::RequesterCommandReply,
+        work.view.language,
+        vec![from.clone()],
+        Vec::new(),
+        None,
+        values,
+    );
+}
+
+/// `#release`: the ticket becomes `new`, and what its first mail would have caused happens now
+/// (the acknowledgement, unless the address is a machine's or ours, and the new-ticket notice).
+fn release(work: &mut Work<'_>, state: &mut State) {
+    set_status(work, state, Status::New);
+    let view = work.view;
+    match work.policy.loops.address_suppression(&view.requester) {
+        Some(reason) => work.event(
+            EventKind::AutoReplySuppressed,
+            format!("no acknowledgement: {reason}"),
+        ),
+        None if work.policy.acknowledge_new_tickets => {
+            let mut values = work.values(state);
+            values.insert("fields_request", String::new());
+            work.send(
+                OutgoingKind::Acknowledgement,
+                TemplateKind::Acknowledgement,
+                view.language,
+                vec![view.requester.clone()],
+                Vec::new(),
+                None,
+                values,
+            );
+            let detail = format!("acknowledgement to {}", view.requester.address);
+            work.event(EventKind::AcknowledgementQueued, detail);
+        }
+        None => {}
+    }
+    let to: Vec<Mailbox> = work
+        .policy
+        .directory
+        .triagers_of(&state.queue)
+        .into_iter()
+        .filter(|address| *address != view.requester.address)
+        .map(|address| match work.policy.directory.agent_by_address(&address) {
+            Some(agent) => work.agent_mailbox(agent),
+            None => Mailbox::new(None, &address),
+        })
+        .collect();
+    if to.is_empty() {
+        return;
+    }
+    let mut values = work.values(state);
+    let first = view.history.first().map_or(String::new(), |entry| entry.text.clone());
+    values.insert("text", first);
+    values.insert(
+        "attachments",
+        view.fields
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\n"))
+            .collect(),
+    );
+    let detail = format!(
+        "new-ticket notice to {}",
+        to.iter()
+            .map(|m| m.address.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    work.send(
+        OutgoingKind::NewTicketNotice,
+        TemplateKind::NewTicketNotice,
+        work.policy.language,
+        to,
+        Vec::new(),
+        None,
+        values,
+    );
+    work.event(EventKind::NoticeQueued, detail);
+}
+
 fn describe_refusals(refused: &[(String, String, String)], nothing_sent: bool) -> String {
     let mut text = String::from("Nothing in your mail was applied");
     text.push_str(if nothing_sent {
@@ -395,7 +505,8 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
         .iter()
         .map(|e| (e.line.clone(), e.reason.clone(), e.hint.clone()))
         .collect();
-    if !work.trusted(Some(agent), token) {
+    let authenticated = work.trusted(Some(agent), token);
+    if !authenticated {
         let why = match &work.policy.trust {
             Trust::Token => "your mail carries no valid #token line".to_string(),
             _ => format!(
@@ -437,8 +548,13 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
         for (line, reason, _) in &refused {
             work.event(EventKind::CommandRefused, format!("{line}: {reason}"));
         }
-        let problems = describe_refusals(&refused, true);
-        work.command_reply(work.agent_mailbox(agent), language, problems);
+        // A forged From must not make us mail its text to the address it names.
+        if authenticated {
+            let problems = describe_refusals(&refused, true);
+            work.command_reply(work.agent_mailbox(agent), language, problems);
+        } else {
+            work.event(EventKind::AutoReplySuppressed, UNAUTHENTICATED_REFUSAL.into());
+        }
         return;
     }
     let mut state = state;
@@ -584,6 +700,13 @@ fn check(work: &Work<'_>, command: &Command, state: &mut State) -> Result<(), (S
                 })?;
             }
         }
+        Command::Release if state.status != Status::Spam => {
+            return Err((
+                format!("this ticket is {}, not held as spam", state.status),
+                String::new(),
+            ));
+        }
+        Command::Release => state.status = Status::New,
         Command::Cc(address) if work.is_own(address) => {
             return Err((format!("{address} is the helpdesk itself"), String::new()));
         }
@@ -788,6 +911,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
         Command::Token(_) => {}
         Command::Away => work.agents_away.push((agent.name.clone(), true)),
         Command::Back => work.agents_away.push((agent.name.clone(), false)),
+        Command::Release => release(work, state),
     }
 }
 
@@ -878,8 +1002,7 @@ fn participant_mail(
             for (line, reason, _) in &refused {
                 work.event(EventKind::CommandRefused, format!("{line}: {reason}"));
             }
-            let problems = describe_refusals(&refused, false);
-            work.command_reply(from.clone(), view.language, problems);
+            tell_requester_what_they_may_do(work, is_requester, from);
         }
     }
     let commanded = work
@@ -907,7 +1030,8 @@ fn participant_mail(
             }
         }
     }
-    if automatic || visible.trim().is_empty() {
+    // Held spam reaches nobody until an agent releases it.
+    if automatic || visible.trim().is_empty() || view.status == Status::Spam {
         return;
     }
     // Sent on to whoever works the ticket: the assignee, or the queue's triagers.

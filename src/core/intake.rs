@@ -263,6 +263,8 @@ pub enum EventKind {
     Reopened,
     StrangerNote,
     AutoReplySuppressed,
+    /// A new ticket from mail the spam filter marked waits in `spam` for an agent's `#release`.
+    HeldAsSpam,
     AcknowledgementQueued,
     DeliveryFailed,
     CommandApplied,
@@ -290,6 +292,7 @@ impl EventKind {
             EventKind::Reopened => "reopened",
             EventKind::StrangerNote => "stranger_note",
             EventKind::AutoReplySuppressed => "auto_reply_suppressed",
+            EventKind::HeldAsSpam => "held_as_spam",
             EventKind::AcknowledgementQueued => "acknowledgement_queued",
             EventKind::DeliveryFailed => "delivery_failed",
             EventKind::CommandApplied => "command_applied",
@@ -404,7 +407,13 @@ fn plan_new_ticket(
         }
     }
     let stored_text = visible_text(&mail.text);
-    let routing = route_new_ticket(policy, input, &stored_text);
+    let mut routing = route_new_ticket(policy, input, &stored_text);
+    let spam = policy.loops.spam.marked_by(&mail.headers);
+    if spam.is_some() {
+        // Nobody is told about held spam: no assignment, no notice (they come with #release).
+        routing.assignee = None;
+        routing.notify.clear();
+    }
     let queue = routing.queue.clone();
     let actor = requester.address.clone();
     let mut events = vec![EventDraft {
@@ -477,7 +486,18 @@ fn plan_new_ticket(
         });
         outgoing.push(assignment_notice(policy, input, &ticket_facts, agent));
     }
-    if let Some(notice) = new_ticket_notice(policy, input, &ticket_facts) {
+    if let Some(header) = &spam {
+        events.push(EventDraft {
+            kind: EventKind::HeldAsSpam,
+            actor: DAEMON.into(),
+            detail: format!("held as spam ({header}): no acknowledgement, no notice until #release"),
+        });
+    }
+    let notice = match spam {
+        Some(_) => None,
+        None => new_ticket_notice(policy, input, &ticket_facts),
+    };
+    if let Some(notice) = notice {
         events.push(EventDraft {
             kind: EventKind::NoticeQueued,
             actor: DAEMON.into(),
@@ -505,19 +525,23 @@ fn plan_new_ticket(
             queue,
             priority: routing.priority,
             level: routing.level,
-            status: if routing.assignee.is_some() {
-                Status::Open
-            } else {
-                Status::New
+            status: match (spam.is_some(), routing.assignee.is_some()) {
+                (true, _) => Status::Spam,
+                (false, true) => Status::Open,
+                (false, false) => Status::New,
             },
             language,
             tags: routing.tags.clone(),
             fields: routing.fields.clone(),
-            sla: advance(
-                SlaState::default(),
-                policy.sla.plan_for(&routing.queue, routing.priority),
-                SlaEvent::Created { at: input.now },
-            ),
+            // Held spam has no deadlines: they start when it is released.
+            sla: match spam {
+                Some(_) => SlaState::default(),
+                None => advance(
+                    SlaState::default(),
+                    policy.sla.plan_for(&routing.queue, routing.priority),
+                    SlaEvent::Created { at: input.now },
+                ),
+            },
         })),
         visibility: Visibility::Public,
         new_participants,
@@ -812,7 +836,8 @@ pub(crate) mod tests {
             loops: LoopPolicy {
                 own_addresses: vec![support.into()],
                 role_senders: DEFAULT_ROLE_SENDERS.iter().map(|s| s.to_string()).collect(),
-                max_auto_replies_per_hour: 5,
+                caps: crate::core::caps::Caps::default(),
+                spam: crate::core::spam::SpamMarkers::default(),
             },
             reopen_on_reply: true,
             strangers: StrangerPolicy::InternalNote,

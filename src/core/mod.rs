@@ -5,6 +5,7 @@
 
 pub mod address;
 pub mod calendar;
+pub mod caps;
 pub mod commands;
 pub mod escalation;
 pub mod followup;
@@ -17,6 +18,7 @@ pub mod people;
 pub mod quotes;
 pub mod rules;
 pub mod sla;
+pub mod spam;
 pub mod subject;
 pub mod templates;
 pub mod threading;

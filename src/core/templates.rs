@@ -14,12 +14,14 @@ pub enum TemplateKind {
     ResolutionNotice,
     MergeNotice,
     CommandReply,
+    /// Why a requester's command was not applied: only what they may do.
+    RequesterCommandReply,
     Relay,
     SlaWarning,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 10] = [
+    pub const ALL: [TemplateKind; 11] = [
         TemplateKind::Acknowledgement,
         TemplateKind::NewTicketNotice,
         TemplateKind::AssignmentNotice,
@@ -28,6 +30,7 @@ impl TemplateKind {
         TemplateKind::ResolutionNotice,
         TemplateKind::MergeNotice,
         TemplateKind::CommandReply,
+        TemplateKind::RequesterCommandReply,
         TemplateKind::Relay,
         TemplateKind::SlaWarning,
     ];
@@ -42,6 +45,7 @@ impl TemplateKind {
             TemplateKind::ResolutionNotice => "resolution_notice",
             TemplateKind::MergeNotice => "merge_notice",
             TemplateKind::CommandReply => "command_reply",
+            TemplateKind::RequesterCommandReply => "requester_command_reply",
             TemplateKind::Relay => "relay",
             TemplateKind::SlaWarning => "sla_warning",
         }
@@ -110,7 +114,7 @@ pub struct TemplateSet {
     templates: BTreeMap<(TemplateKind, &'static str), Template>,
 }
 
-const SHIPPED: [(TemplateKind, Language, &str); 30] = [
+const SHIPPED: [(TemplateKind, Language, &str); 33] = [
     (
         TemplateKind::Acknowledgement,
         Language::En,
@@ -230,6 +234,21 @@ const SHIPPED: [(TemplateKind, Language, &str); 30] = [
         TemplateKind::CommandReply,
         Language::It,
         include_str!("templates/command_reply.it.txt"),
+    ),
+    (
+        TemplateKind::RequesterCommandReply,
+        Language::En,
+        include_str!("templates/requester_command_reply.en.txt"),
+    ),
+    (
+        TemplateKind::RequesterCommandReply,
+        Language::Fr,
+        include_str!("templates/requester_command_reply.fr.txt"),
+    ),
+    (
+        TemplateKind::RequesterCommandReply,
+        Language::It,
+        include_str!("templates/requester_command_reply.it.txt"),
     ),
     (
         TemplateKind::Relay,
