@@ -287,7 +287,39 @@ impl Vocabulary {
     fn command_of(&self, word: &str) -> Option<&'static str> {
         self.words.get(&fold(word)).copied()
     }
+
+    /// `text` with the secret word of every `#token` (in any spelling, on a line or in a subject's
+    /// brackets) shown as `****`: for showing a mail to people (`guichet inspect`).
+    pub fn mask_secrets(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find('#') {
+            out.push_str(&rest[..at]);
+            let candidate = &rest[at..];
+            let end = candidate.find([']', '\r', '\n']).unwrap_or(candidate.len());
+            match split_command_line(&candidate[..end]) {
+                Some((word, argument))
+                    if !argument.is_empty() && self.command_of(word) == Some("token") =>
+                {
+                    out.push('#');
+                    out.push_str(word);
+                    out.push(' ');
+                    out.push_str(MASKED_SECRET);
+                    rest = &candidate[end..];
+                }
+                _ => {
+                    out.push('#');
+                    rest = &candidate[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
 }
+
+/// What `mask_secrets` shows instead of a secret.
+pub const MASKED_SECRET: &str = "****";
 
 fn keyword_list() -> String {
     KEYWORDS
@@ -705,6 +737,20 @@ mod tests {
         for (line, expected) in cases {
             assert_eq!(one(line), Ok(expected), "{line}");
         }
+    }
+
+    #[test]
+    fn token_secrets_are_masked_for_display() {
+        let vocabulary = Vocabulary::builtin();
+        assert_eq!(
+            vocabulary.mask_secrets("#token s3cret\r\n#priority high\nmy #jeton is\n#token\n"),
+            "#token ****\r\n#priority high\nmy #jeton ****\n#token\n"
+        );
+        assert_eq!(
+            vocabulary.mask_secrets("Re: [#gettone s3cret] [#assign bob] #1042"),
+            "Re: [#gettone ****] [#assign bob] #1042"
+        );
+        assert_eq!(vocabulary.mask_secrets("#tokens are fun"), "#tokens are fun");
     }
 
     #[test]

@@ -1326,16 +1326,18 @@ mod tests {
             &[],
         );
         assert!(updates(&plan).is_empty());
-        assert_eq!(kinds(&plan), vec![OutgoingKind::CommandReply]);
         assert!(
-            plan.outgoing[0].body.contains("could not be authenticated"),
-            "{}",
-            plan.outgoing[0].body
+            kinds(&plan).is_empty(),
+            "a forged From gets no mail: {:?}",
+            plan.outgoing
         );
+        assert!(plan.events.iter().any(|e| e.kind == EventKind::CommandRefused
+            && e.detail.contains("could not be authenticated")));
         assert!(plan
             .events
             .iter()
-            .any(|e| e.kind == EventKind::CommandRefused));
+            .any(|e| e.kind == EventKind::AutoReplySuppressed
+                && e.detail.contains("refusal goes to no one")));
         // Even without commands, an unauthenticated "agent" answer never reaches the requester.
         let plan = decide(
             &mail_from("bob@corp.example", "Please send me your password.", vec![]),
@@ -1456,7 +1458,7 @@ mod tests {
             &mail_from(
                 "carla@client.example",
                 "#priority urgent\nPlease hurry",
-                passing(),
+                client_pass.clone(),
             ),
             &view,
             &[],
@@ -1467,6 +1469,151 @@ mod tests {
             kinds(&plan).contains(&OutgoingKind::RelayToAgents),
             "their words still reach the agent"
         );
+    }
+
+    #[test]
+    fn a_requester_learns_only_what_they_may_do_in_their_language() {
+        let client_pass = vec![AuthResult {
+            domain: Some("client.example".into()),
+            ..passing()[0].clone()
+        }];
+        for (language, greeting, may) in [
+            (Language::En, "Hello Carla,", ["#close", "#reopen"]),
+            (Language::Fr, "Bonjour Carla,", ["#fermer", "#rouvrir"]),
+            (Language::It, "Buongiorno Carla,", ["#chiudi", "#riapri"]),
+        ] {
+            let mut view = ticket();
+            view.language = language;
+            let mut mail = mail_from(
+                "carla@client.example",
+                "#escalate BUY PILLS http://pills.example\nHello",
+                client_pass.clone(),
+            );
+            mail.from = Some(Mailbox::new(Some("Carla"), "carla@client.example"));
+            let plan = decide(&mail, &view, &[]);
+            let reply = plan
+                .outgoing
+                .iter()
+                .find(|m| m.kind == OutgoingKind::CommandReply)
+                .expect("the requester is answered");
+            assert_eq!(reply.to[0].address, "carla@client.example");
+            assert!(reply.body.starts_with(greeting), "{}", reply.body);
+            for word in may {
+                assert!(reply.body.contains(word), "{language:?}: {}", reply.body);
+            }
+            for unwanted in ["#assign", "#priority", "PILLS", "whole mail", "Commands ("] {
+                assert!(
+                    !reply.body.contains(unwanted) && !reply.subject.contains(unwanted),
+                    "{language:?} {unwanted}: {}",
+                    reply.body
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn forged_requesters_and_other_participants_get_no_refusal() {
+        for (from, auth) in [
+            // The requester's From without the MTA's word for it.
+            ("carla@client.example", vec![]),
+            // A copied participant may give no command at all: nothing to tell them.
+            (
+                "dan@client.example",
+                vec![AuthResult {
+                    domain: Some("client.example".into()),
+                    ..passing()[0].clone()
+                }],
+            ),
+        ] {
+            let plan = decide(
+                &mail_from(from, "#escalate BUY PILLS http://pills.example", auth),
+                &ticket(),
+                &[],
+            );
+            assert!(
+                !kinds(&plan).contains(&OutgoingKind::CommandReply),
+                "{from}: {:?}",
+                plan.outgoing
+            );
+            assert!(plan
+                .events
+                .iter()
+                .any(|e| e.kind == EventKind::CommandRefused));
+        }
+    }
+
+    #[test]
+    fn release_makes_held_spam_a_new_ticket_acknowledged_and_announced() {
+        let mut view = ticket();
+        view.status = Status::Spam;
+        view.thread_ids = vec!["spam-1@client.example".into()];
+        view.history = vec![crate::core::intake::HistoryEntry {
+            at: 0,
+            from: "carla@client.example".into(),
+            internal: false,
+            text: "Is this spam? No, a real question.".into(),
+        }];
+        let mut policy = policy();
+        policy.directory.queues.push(Queue {
+            name: "general".into(),
+            triagers: vec!["alice@corp.example".into()],
+            assignment: Default::default(),
+        });
+        let plan = decide_at(
+            &policy,
+            &mail_from("alice@corp.example", "#release", passing()),
+            &view,
+            &[],
+            1_700_000_000,
+        );
+        assert_eq!(updates(&plan)[0], TicketUpdate::Status(Status::New));
+        assert_eq!(
+            kinds(&plan),
+            vec![OutgoingKind::Acknowledgement, OutgoingKind::NewTicketNotice]
+        );
+        assert_eq!(plan.outgoing[0].to[0].address, "carla@client.example");
+        assert_eq!(plan.outgoing[0].envelope_from, None);
+        assert_eq!(plan.outgoing[1].to[0].address, "alice@corp.example");
+        assert!(plan.outgoing[1]
+            .body
+            .contains("Is this spam? No, a real question."));
+
+        // Only a held ticket can be released; and a requester cannot release.
+        let plan = decide(
+            &mail_from("alice@corp.example", "#release", passing()),
+            &ticket(),
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+        assert!(plan.outgoing[0].body.contains("not held as spam"));
+        let plan = decide(
+            &mail_from(
+                "carla@client.example",
+                "#release",
+                vec![AuthResult {
+                    domain: Some("client.example".into()),
+                    ..passing()[0].clone()
+                }],
+            ),
+            &view,
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+    }
+
+    #[test]
+    fn held_spam_is_relayed_to_nobody() {
+        let mut view = ticket();
+        view.status = Status::Spam;
+        let plan = decide(
+            &mail_from("carla@client.example", "More pills, cheap.", vec![]),
+            &view,
+            &[],
+        );
+        assert!(plan.outgoing.is_empty(), "{:?}", plan.outgoing);
+        assert!(!updates(&plan)
+            .iter()
+            .any(|u| matches!(u, TicketUpdate::Sla(_) | TicketUpdate::Status(_))));
     }
 
     #[test]

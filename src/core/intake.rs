@@ -979,6 +979,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn spam_is_held_without_acknowledgement_or_notice() {
+        let mut policy = policy();
+        policy.directory.queues.push(crate::core::people::Queue {
+            name: "general".into(),
+            triagers: vec!["triage@desk.example.test".into()],
+            assignment: Default::default(),
+        });
+        let thread = new_thread();
+        let clean = request();
+        let plan = decide_intake(&policy, &input(&clean, &thread, None)).unwrap();
+        assert_eq!(plan.outgoing.len(), 2, "acknowledgement and notice");
+
+        let mut mail = request();
+        mail.headers = vec![(
+            "x-spam-status".into(),
+            "Yes, score=9.9 required=5.0".into(),
+        )];
+        let plan = decide_intake(&policy, &input(&mail, &thread, None)).unwrap();
+        let TicketChange::Create(ticket) = &plan.change else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(ticket.status, Status::Spam);
+        assert_eq!(ticket.sla, SlaState::default());
+        assert!(plan.outgoing.is_empty(), "{:?}", plan.outgoing);
+        assert!(plan.events.iter().any(|e| e.kind == EventKind::HeldAsSpam));
+        assert!(plan.events.iter().any(|e| e.kind == EventKind::AutoReplySuppressed
+            && e.detail.contains("marked as spam (x-spam-status: Yes, score=9.9")));
+    }
+
+    #[test]
     fn a_mail_without_any_sender_is_unticketable() {
         let mail = InboundMail::default();
         let thread = new_thread();
