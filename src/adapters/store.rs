@@ -1678,3 +1678,82 @@ fn ticket_for_message_id(conn: &Connection, message_id: &str) -> StoreResult<Opt
         None => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as 0008 left it, with tickets other tables point at, survives the rebuild of
+    /// `tickets` in 0009; the old per-address counts carry over, normalised.
+    #[test]
+    fn the_spam_migration_keeps_tickets_and_what_points_at_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guichet.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "on").unwrap();
+            let tx = conn.transaction().unwrap();
+            for migration in &MIGRATIONS[..8] {
+                tx.execute_batch(migration).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 8).unwrap();
+            tx.execute_batch(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, created_at, updated_at, resolution, first_response_due)
+                 VALUES (1, 'Printer', 'carla@example.test', 'open', 'high', 2, 'hardware', 'fr',
+                     10, 20, NULL, 99);
+                 INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, merged_into, created_at, updated_at)
+                 VALUES (2, 'Printer again', 'carla@example.test', 'closed', 'normal', 1,
+                     'general', 'en', 1, 11, 21);
+                 INSERT INTO events (ticket, at, actor, kind, detail) VALUES (1, 10, 'x', 'created', '');
+                 INSERT INTO ticket_tags (ticket, tag) VALUES (1, 'printer');
+                 INSERT INTO auto_replies (address, at) VALUES ('X+7@Example.test', 100);
+                 INSERT INTO auto_replies (address, at) VALUES ('x@example.test', 100);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len());
+        let foreign_keys: bool = store
+            .conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+            .unwrap();
+        assert!(foreign_keys, "foreign keys are on again after migrating");
+        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = store
+            .conn
+            .prepare("SELECT number, status, merged_into, first_response_due FROM tickets ORDER BY number")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, "open".to_string(), None, Some(99)),
+                (2, "closed".to_string(), Some(1), None)
+            ]
+        );
+        store
+            .conn
+            .execute("UPDATE tickets SET status = 'spam' WHERE number = 1", [])
+            .unwrap();
+        assert!(store
+            .conn
+            .execute("UPDATE tickets SET status = 'eaten' WHERE number = 1", [])
+            .is_err());
+        assert!(
+            store
+                .conn
+                .execute("INSERT INTO ticket_tags (ticket, tag) VALUES (7, 'x')", [])
+                .is_err(),
+            "references to tickets are enforced again"
+        );
+        assert_eq!(
+            store.read().auto_replies_since("x+3@EXAMPLE.test", 0).unwrap(),
+            2
+        );
+    }
+}
