@@ -9,18 +9,18 @@ use serde::Deserialize;
 
 use crate::core::address::{check_address, Mailbox};
 use crate::core::calendar::{BusinessCalendar, SlaClock};
+use crate::core::caps::Caps;
 use crate::core::commands::Vocabulary;
 use crate::core::intake::{IntakePolicy, StrangerPolicy};
 use crate::core::language::Language;
-use crate::core::caps::Caps;
 use crate::core::loops::{LoopPolicy, DEFAULT_ROLE_SENDERS};
-use crate::core::spam::{SpamMarker, SpamMarkers};
 use crate::core::people::{Agent, AgentRole, Assignment, Directory, Queue, Trust};
 use crate::core::rules::{
     Actions as RuleActions, Condition as RuleCondition, FieldKind, FieldSpec, Rule,
     Subject as RuleSubject, Test as RuleTest,
 };
 use crate::core::sla::{parse_duration, SlaPlan, SlaPolicy};
+use crate::core::spam::{SpamMarker, SpamMarkers};
 use crate::core::subject::TagFormat;
 use crate::core::templates::{Template, TemplateKind, TemplateSet};
 use crate::core::ticket::{Level, Priority};
@@ -828,9 +828,7 @@ fn validate_caps(raw: &RawLoopProtection) -> Caps {
         per_ticket: raw
             .max_automatic_mails_per_ticket_per_hour
             .unwrap_or(defaults.per_ticket),
-        overall: raw
-            .max_automatic_mails_per_hour
-            .unwrap_or(defaults.overall),
+        overall: raw.max_automatic_mails_per_hour.unwrap_or(defaults.overall),
     }
 }
 

@@ -346,12 +346,9 @@ fn store_mail(
     };
     // Every automatic mail of the plan against the hourly caps, as the store counts them.
     let (reply_keys, cause) = crate::core::caps::keys_to_count(&plan);
-    let sent = tx.read().automatic_mail_since(
-        &reply_keys,
-        cause.as_deref(),
-        plan.ticket,
-        now - 3600,
-    )?;
+    let sent =
+        tx.read()
+            .automatic_mail_since(&reply_keys, cause.as_deref(), plan.ticket, now - 3600)?;
     crate::core::caps::apply(&policy.loops.caps, &mut plan, &sent);
     plan.events.extend(mail.cuts.iter().map(|cut| EventDraft {
         kind: EventKind::IntakeCut,

@@ -335,23 +335,24 @@ fn a_flood_makes_at_most_the_cap_of_notices_and_each_held_one_is_audited() {
         sent_to(&pipeline, "new_ticket_notice", "triage@desk.example.test"),
         5
     );
-    let reader = pipeline.store().read();
-    let held = reader.ticket(TicketNumber(6)).unwrap().unwrap();
-    let audit: Vec<&str> = held
-        .events
-        .iter()
-        .filter(|e| e.kind == "auto_reply_suppressed")
-        .map(|e| e.detail.as_str())
-        .collect();
-    assert!(
-        audit
+    {
+        let reader = pipeline.store().read();
+        let held = reader.ticket(TicketNumber(6)).unwrap().unwrap();
+        let audit: Vec<&str> = held
+            .events
             .iter()
-            .any(|d| d.contains("new-ticket notices caused by flood@example.test")),
-        "{audit:?}"
-    );
+            .filter(|e| e.kind == "auto_reply_suppressed")
+            .map(|e| e.detail.as_str())
+            .collect();
+        assert!(
+            audit
+                .iter()
+                .any(|d| d.contains("new-ticket notices caused by flood@example.test")),
+            "{audit:?}"
+        );
 
-    // Many senders: the helpdesk-wide cap holds. 5 acks + 5 notices from the flood so far.
-    drop(reader);
+        // Many senders: the helpdesk-wide cap holds. 5 acks + 5 notices from the flood so far.
+    }
     for i in 1..=60 {
         pipeline
             .ingest(

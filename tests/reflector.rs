@@ -259,3 +259,45 @@ fn spam_waits_without_acknowledgement_until_released() {
     );
     d.desk.stop();
 }
+
+#[test]
+fn a_requesters_refused_command_gets_what_they_may_do_in_their_language() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("lucie"));
+    d.stack.send(
+        &requester,
+        &d.desk.support,
+        &request(
+            &requester,
+            &d.desk.support,
+            "Imprimante en panne",
+            &unique("fr@c"),
+            "Bonjour, mon imprimante ne fonctionne plus depuis ce matin. Pouvez-vous m'aider ? Merci",
+        ),
+    );
+    d.settle(1);
+    let number = d.store.read().list_tickets(None).unwrap()[0].number;
+    let raw = format!(
+        "Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\n\
+         From: {requester}\r\nTo: {}\r\nSubject: Re: [Helpdesk #{number}] Imprimante en panne\r\n\
+         Message-ID: <{}>\r\n\r\n#priority urgent\r\nC'est urgent.\r\n",
+        d.desk.support,
+        unique("prio@c")
+    );
+    d.stack.send(&requester, &d.desk.support, raw.as_bytes());
+    let reply = d
+        .stack
+        .wait_for_mail(&requester, WAIT, |raw| raw.contains("commandes"));
+    let text = guichet::adapters::parse::parse_mail(reply.as_bytes())
+        .unwrap()
+        .mail
+        .text;
+    assert!(
+        text.contains("#fermer") && text.contains("#rouvrir"),
+        "{text}"
+    );
+    for unwanted in ["#assign", "#priority", "urgent", "Correct it", "Commands ("] {
+        assert!(!text.contains(unwanted), "{unwanted}: {text}");
+    }
+    d.desk.stop();
+}

@@ -481,7 +481,8 @@ impl Reader<'_> {
                     ],
                     |row| row.get(0),
                 )?;
-            sent.notices_caused_by.insert(cause.to_string(), count as u32);
+            sent.notices_caused_by
+                .insert(cause.to_string(), count as u32);
         }
         let on_ticket: i64 = self
             .conn
@@ -1752,7 +1753,10 @@ mod tests {
             "references to tickets are enforced again"
         );
         assert_eq!(
-            store.read().auto_replies_since("x+3@EXAMPLE.test", 0).unwrap(),
+            store
+                .read()
+                .auto_replies_since("x+3@EXAMPLE.test", 0)
+                .unwrap(),
             2
         );
     }

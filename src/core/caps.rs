@@ -299,7 +299,10 @@ mod tests {
         sent.replies_to.insert("victim@example.test".into(), 2);
         let mut plan = new_ticket_plan(
             "victim+7@example.test",
-            vec![mail(OutgoingKind::Acknowledgement, &["Victim+7@example.test"])],
+            vec![mail(
+                OutgoingKind::Acknowledgement,
+                &["Victim+7@example.test"],
+            )],
         );
         apply(&caps(), &mut plan, &sent);
         assert_eq!(kinds(&plan), vec![OutgoingKind::Acknowledgement]);
@@ -307,7 +310,10 @@ mod tests {
         sent.replies_to.insert("victim@example.test".into(), 3);
         let mut plan = new_ticket_plan(
             "victim+8@example.test",
-            vec![mail(OutgoingKind::Acknowledgement, &["victim+8@example.test"])],
+            vec![mail(
+                OutgoingKind::Acknowledgement,
+                &["victim+8@example.test"],
+            )],
         );
         apply(&caps(), &mut plan, &sent);
         assert!(plan.outgoing.is_empty());

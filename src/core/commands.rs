@@ -750,7 +750,10 @@ mod tests {
             vocabulary.mask_secrets("Re: [#gettone s3cret] [#assign bob] #1042"),
             "Re: [#gettone ****] [#assign bob] #1042"
         );
-        assert_eq!(vocabulary.mask_secrets("#tokens are fun"), "#tokens are fun");
+        assert_eq!(
+            vocabulary.mask_secrets("#tokens are fun"),
+            "#tokens are fun"
+        );
     }
 
     #[test]

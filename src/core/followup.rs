@@ -379,7 +379,10 @@ fn tell_requester_what_they_may_do(work: &mut Work<'_>, is_requester: bool, from
         return;
     }
     if !work.trusted(None, None) {
-        work.event(EventKind::AutoReplySuppressed, UNAUTHENTICATED_REFUSAL.into());
+        work.event(
+            EventKind::AutoReplySuppressed,
+            UNAUTHENTICATED_REFUSAL.into(),
+        );
         return;
     }
     let mut values = work.values(&work.state());
@@ -433,16 +436,21 @@ fn release(work: &mut Work<'_>, state: &mut State) {
         .triagers_of(&state.queue)
         .into_iter()
         .filter(|address| *address != view.requester.address)
-        .map(|address| match work.policy.directory.agent_by_address(&address) {
-            Some(agent) => work.agent_mailbox(agent),
-            None => Mailbox::new(None, &address),
-        })
+        .map(
+            |address| match work.policy.directory.agent_by_address(&address) {
+                Some(agent) => work.agent_mailbox(agent),
+                None => Mailbox::new(None, &address),
+            },
+        )
         .collect();
     if to.is_empty() {
         return;
     }
     let mut values = work.values(state);
-    let first = view.history.first().map_or(String::new(), |entry| entry.text.clone());
+    let first = view
+        .history
+        .first()
+        .map_or(String::new(), |entry| entry.text.clone());
     values.insert("text", first);
     values.insert(
         "attachments",
@@ -553,7 +561,10 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
             let problems = describe_refusals(&refused, true);
             work.command_reply(work.agent_mailbox(agent), language, problems);
         } else {
-            work.event(EventKind::AutoReplySuppressed, UNAUTHENTICATED_REFUSAL.into());
+            work.event(
+                EventKind::AutoReplySuppressed,
+                UNAUTHENTICATED_REFUSAL.into(),
+            );
         }
         return;
     }
@@ -1331,8 +1342,11 @@ mod tests {
             "a forged From gets no mail: {:?}",
             plan.outgoing
         );
-        assert!(plan.events.iter().any(|e| e.kind == EventKind::CommandRefused
-            && e.detail.contains("could not be authenticated")));
+        assert!(plan
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::CommandRefused
+                && e.detail.contains("could not be authenticated")));
         assert!(plan
             .events
             .iter()

@@ -490,7 +490,9 @@ fn plan_new_ticket(
         events.push(EventDraft {
             kind: EventKind::HeldAsSpam,
             actor: DAEMON.into(),
-            detail: format!("held as spam ({header}): no acknowledgement, no notice until #release"),
+            detail: format!(
+                "held as spam ({header}): no acknowledgement, no notice until #release"
+            ),
         });
     }
     let notice = match spam {
@@ -992,10 +994,7 @@ pub(crate) mod tests {
         assert_eq!(plan.outgoing.len(), 2, "acknowledgement and notice");
 
         let mut mail = request();
-        mail.headers = vec![(
-            "x-spam-status".into(),
-            "Yes, score=9.9 required=5.0".into(),
-        )];
+        mail.headers = vec![("x-spam-status".into(), "Yes, score=9.9 required=5.0".into())];
         let plan = decide_intake(&policy, &input(&mail, &thread, None)).unwrap();
         let TicketChange::Create(ticket) = &plan.change else {
             panic!("{plan:?}")
@@ -1004,8 +1003,12 @@ pub(crate) mod tests {
         assert_eq!(ticket.sla, SlaState::default());
         assert!(plan.outgoing.is_empty(), "{:?}", plan.outgoing);
         assert!(plan.events.iter().any(|e| e.kind == EventKind::HeldAsSpam));
-        assert!(plan.events.iter().any(|e| e.kind == EventKind::AutoReplySuppressed
-            && e.detail.contains("marked as spam (x-spam-status: Yes, score=9.9")));
+        assert!(plan
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::AutoReplySuppressed
+                && e.detail
+                    .contains("marked as spam (x-spam-status: Yes, score=9.9")));
     }
 
     #[test]

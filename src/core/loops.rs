@@ -20,7 +20,10 @@ pub enum Suppression {
     VendorAutoHeader(String),
     /// The MTA's spam filter marked it (the header that says so).
     Spam(String),
-    RateLimited { sent_last_hour: u32, cap: u32 },
+    RateLimited {
+        sent_last_hour: u32,
+        cap: u32,
+    },
 }
 
 impl std::fmt::Display for Suppression {

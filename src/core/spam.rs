@@ -31,10 +31,8 @@ impl SpamMarker {
         let bad = || BadSpamMarker(spec.to_string());
         let (name, value) = spec.split_once(':').ok_or_else(bad)?;
         let name = name.trim();
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && b != b':');
+        let valid_name =
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
         let value = value.trim();
         if !valid_name || value.is_empty() {
             return Err(bad());
@@ -150,8 +148,13 @@ mod tests {
 
     #[test]
     fn markers_are_configurable() {
-        let markers = SpamMarkers::new(vec![SpamMarker::parse("X-Barracuda-Spam-Status: Yes*").unwrap()]);
-        let headers = vec![("x-barracuda-spam-status".to_string(), "Yes, SCORE=9".to_string())];
+        let markers = SpamMarkers::new(vec![
+            SpamMarker::parse("X-Barracuda-Spam-Status: Yes*").unwrap()
+        ]);
+        let headers = vec![(
+            "x-barracuda-spam-status".to_string(),
+            "Yes, SCORE=9".to_string(),
+        )];
         assert_eq!(
             markers.marked_by(&headers).as_deref(),
             Some("x-barracuda-spam-status: Yes, SCORE=9")
