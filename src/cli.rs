@@ -891,11 +891,36 @@ fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> 
             }
         }
     }
+    hide_secrets(&mut report, &config.intake.vocabulary);
     if json {
         return print_json(&report);
     }
     print_inspection(&report);
     Ok(())
+}
+
+/// An agent's `#token` word is a password: `inspect` shows `#token ****` wherever it appears.
+fn hide_secrets(report: &mut Inspection, vocabulary: &crate::core::commands::Vocabulary) {
+    let mask = |text: &mut String| *text = vocabulary.mask_secrets(text);
+    if let Some(mail) = &mut report.mail {
+        mask(&mut mail.subject);
+        mask(&mut mail.text);
+        for (_, value) in &mut mail.headers {
+            mask(value);
+        }
+    }
+    if let Some(text) = &mut report.visible_text {
+        mask(text);
+    }
+    for line in &mut report.commands {
+        mask(&mut line.line);
+        if let crate::core::commands::Command::Token(secret) = &mut line.command {
+            *secret = crate::core::commands::MASKED_SECRET.to_string();
+        }
+    }
+    for error in &mut report.command_errors {
+        mask(&mut error.line);
+    }
 }
 
 fn print_inspection(report: &Inspection) {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::core::address::{check_address, Mailbox};
 use crate::core::calendar::{BusinessCalendar, SlaClock};
+use crate::core::caps::Caps;
 use crate::core::commands::Vocabulary;
 use crate::core::intake::{IntakePolicy, StrangerPolicy};
 use crate::core::language::Language;
@@ -19,6 +20,7 @@ use crate::core::rules::{
     Subject as RuleSubject, Test as RuleTest,
 };
 use crate::core::sla::{parse_duration, SlaPlan, SlaPolicy};
+use crate::core::spam::{SpamMarker, SpamMarkers};
 use crate::core::subject::TagFormat;
 use crate::core::templates::{Template, TemplateKind, TemplateSet};
 use crate::core::ticket::{Level, Priority};
@@ -282,6 +284,10 @@ struct RawThreading {
 #[serde(deny_unknown_fields)]
 struct RawLoopProtection {
     max_auto_replies_per_hour: Option<u32>,
+    max_new_ticket_notices_per_sender_per_hour: Option<u32>,
+    max_automatic_mails_per_ticket_per_hour: Option<u32>,
+    max_automatic_mails_per_hour: Option<u32>,
+    spam_headers: Option<Vec<String>>,
     #[serde(default)]
     extra_role_senders: Vec<String>,
 }
@@ -530,10 +536,8 @@ impl Config {
             loops: LoopPolicy {
                 own_addresses,
                 role_senders,
-                max_auto_replies_per_hour: raw
-                    .loop_protection
-                    .max_auto_replies_per_hour
-                    .unwrap_or(5),
+                caps: validate_caps(&raw.loop_protection),
+                spam: validate_spam_headers(&raw.loop_protection, &error)?,
             },
             reopen_on_reply: raw.threading.reopen_on_reply.unwrap_or(true),
             strangers,
@@ -810,6 +814,37 @@ fn validate_directory(
         directory.level_addresses[(level.get() - 1) as usize].extend(addresses);
     }
     Ok(directory)
+}
+
+fn validate_caps(raw: &RawLoopProtection) -> Caps {
+    let defaults = Caps::default();
+    Caps {
+        replies_per_address: raw
+            .max_auto_replies_per_hour
+            .unwrap_or(defaults.replies_per_address),
+        notices_per_sender: raw
+            .max_new_ticket_notices_per_sender_per_hour
+            .unwrap_or(defaults.notices_per_sender),
+        per_ticket: raw
+            .max_automatic_mails_per_ticket_per_hour
+            .unwrap_or(defaults.per_ticket),
+        overall: raw.max_automatic_mails_per_hour.unwrap_or(defaults.overall),
+    }
+}
+
+fn validate_spam_headers(
+    raw: &RawLoopProtection,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<SpamMarkers, ConfigError> {
+    let Some(specs) = &raw.spam_headers else {
+        return Ok(SpamMarkers::default());
+    };
+    specs
+        .iter()
+        .map(|spec| SpamMarker::parse(spec))
+        .collect::<Result<Vec<_>, _>>()
+        .map(SpamMarkers::new)
+        .map_err(|bad| error("loop_protection.spam_headers", bad.to_string()))
 }
 
 fn validate_commands(
@@ -1418,7 +1453,7 @@ support_address = "Support@Desk.Example.Test"
         assert_eq!(config.intake.support.address, "support@desk.example.test");
         assert_eq!(config.intake.tags.prefix(), "Helpdesk");
         assert_eq!(config.first_ticket_number, 1);
-        assert_eq!(config.intake.loops.max_auto_replies_per_hour, 5);
+        assert_eq!(config.intake.loops.caps, Caps::default());
         assert!(config.smtp.is_none());
         assert_eq!(
             config.database_path(),

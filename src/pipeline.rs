@@ -17,7 +17,6 @@ use crate::config::Config;
 use crate::core::intake::{
     decide_intake, EventDraft, EventKind, IntakeInput, IntakePlan, TicketChange, Visibility,
 };
-use crate::core::loops::AutoReplyVerdict;
 use crate::core::mail::InboundMail;
 use crate::core::subject::TagFormat;
 use crate::core::threading::{decide_thread, ThreadClues, ThreadDecision};
@@ -347,6 +346,7 @@ fn store_mail(
             }
         }
     }
+    // The address an acknowledgement would go to, counted in its normalised form.
     let answered = crate::core::intake::answer_address(mail);
     let auto_replies_last_hour = match &answered {
         Some(mailbox) => tx.read().auto_replies_since(&mailbox.address, now - 3600)?,
@@ -370,6 +370,12 @@ fn store_mail(
             return Err(StoreError::Refused(reason.to_string()));
         }
     };
+    // Every automatic mail of the plan against the hourly caps, as the store counts them.
+    let (reply_keys, cause) = crate::core::caps::keys_to_count(&plan);
+    let sent =
+        tx.read()
+            .automatic_mail_since(&reply_keys, cause.as_deref(), plan.ticket, now - 3600)?;
+    crate::core::caps::apply(&policy.loops.caps, &mut plan, &sent);
     plan.events.extend(mail.cuts.iter().map(|cut| EventDraft {
         kind: EventKind::IntakeCut,
         actor: "guichet".into(),
@@ -386,6 +392,9 @@ fn store_mail(
         now,
     };
     tx.apply_intake(&plan, &record, &rendered)?;
+    let acknowledged = rendered
+        .iter()
+        .any(|r| r.mail.kind == crate::core::outgoing::OutgoingKind::Acknowledgement);
     tracing::info!(
         source = %source.name,
         message_id = mail.message_id.as_deref().unwrap_or("-"),
@@ -395,7 +404,7 @@ fn store_mail(
         auto_reply = ?plan.auto_reply,
         "mail stored"
     );
-    Ok(outcome_of(&plan, !rendered.is_empty()))
+    Ok(outcome_of(&plan, acknowledged))
 }
 
 fn store_quarantine(
@@ -428,11 +437,11 @@ fn store_quarantine(
     })
 }
 
-fn outcome_of(plan: &IntakePlan, queued_mail: bool) -> IngestOutcome {
+fn outcome_of(plan: &IntakePlan, acknowledged: bool) -> IngestOutcome {
     match plan.change {
         TicketChange::Create(_) => IngestOutcome::Created {
             ticket: plan.ticket,
-            acknowledged: queued_mail && matches!(plan.auto_reply, AutoReplyVerdict::Allowed),
+            acknowledged,
         },
         TicketChange::Append { .. } => IngestOutcome::Appended {
             ticket: plan.ticket,

@@ -341,19 +341,15 @@ fn forged_and_malformed_commands_change_nothing() {
         "#close\nClosing this.",
         false,
     );
-    let warning = d.stack.wait_for_mail(&d.alice, WAIT, |raw| {
-        raw.contains("About your commands") && raw.contains("#close")
-    });
-    assert!(
-        text_of(&warning).contains("could not be authenticated"),
-        "{}",
-        text_of(&warning)
-    );
+    // Audited, and nothing mailed: a forged From must not make us write to the address it names.
     wait_until(WAIT, "the refusal audited", || {
-        d.events(n)
+        let events = d.events(n);
+        (events.iter().any(|e| {
+            e.starts_with("command_refused #close") && e.contains("could not be authenticated")
+        }) && events
             .iter()
-            .any(|e| e.starts_with("command_refused #close"))
-            .then_some(())
+            .any(|e| e.contains("the refusal goes to no one")))
+        .then_some(())
     });
     assert_eq!(d.ticket(n).ticket.status, "new");
 

@@ -346,3 +346,54 @@ fn an_answer_that_cannot_be_written_is_an_error_status_shows() {
         "{status}"
     );
 }
+
+#[test]
+fn inspect_masks_token_secrets_and_spam_is_listed_apart() {
+    let desk = desk();
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("token.eml");
+    std::fs::write(
+        &mail,
+        "From: bob@example.test\r\nTo: support@desk.example.test\r\n\
+         Subject: Re: [Helpdesk #1] Printer [#jeton hunter2]\r\nMessage-ID: <t1@example.test>\r\n\r\n\
+         #token hunter2\r\n#priority high\r\nDone.\r\n",
+    )
+    .unwrap();
+    for args in [vec!["inspect"], vec!["inspect", "--json"]] {
+        let mut args = args.clone();
+        args.insert(1, mail.to_str().unwrap());
+        let output = guichet(&desk.config, &args, b"");
+        let text = stdout(&output);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("#token ****"), "{text}");
+    }
+
+    // Mail the MTA's spam filter marked: a ticket held as spam, no acknowledgement.
+    let spam = b"From: pills@spam.example\r\nTo: support@desk.example.test\r\n\
+        Subject: Cheap pills\r\nMessage-ID: <s1@spam.example>\r\nX-Spam-Flag: YES\r\n\r\nBuy now.\r\n";
+    let clean = b"From: carol@example.test\r\nTo: support@desk.example.test\r\n\
+        Subject: Printer\r\nMessage-ID: <c1@example.test>\r\n\r\nIt is jammed.\r\n";
+    for raw in [&spam[..], &clean[..]] {
+        let ingest = guichet(&desk.config, &["ingest"], raw);
+        assert!(ingest.status.success(), "{}", stderr(&ingest));
+    }
+    let list = guichet(
+        &desk.config,
+        &["tickets", "list", "--status", "spam", "--json"],
+        b"",
+    );
+    let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let subjects: Vec<&str> = tickets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Cheap pills"]);
+    let show = stdout(&guichet(&desk.config, &["tickets", "show", "1"], b""));
+    assert!(show.contains("held_as_spam"), "{show}");
+    assert!(!show.contains("acknowledgement (pending)"), "{show}");
+    let show = stdout(&guichet(&desk.config, &["tickets", "show", "2"], b""));
+    assert!(show.contains("acknowledgement (pending)"), "{show}");
+}

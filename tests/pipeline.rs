@@ -226,3 +226,150 @@ fn attachments_are_kept_by_content_hash() {
         );
     }
 }
+
+/// Outgoing mail of every ticket, as (kind, recipients), in ticket order.
+fn outgoing(pipeline: &Pipeline) -> Vec<(String, Vec<String>)> {
+    let reader = pipeline.store().read();
+    let mut sent = Vec::new();
+    for row in reader.list_tickets(None).unwrap() {
+        let detail = reader.ticket(TicketNumber(row.number)).unwrap().unwrap();
+        for message in detail.messages {
+            if message.direction == "out" {
+                sent.push((message.kind, message.to));
+            }
+        }
+    }
+    sent
+}
+
+fn normalised(address: &str) -> String {
+    let address = address.to_lowercase();
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{}@{domain}", local.split('+').next().unwrap()),
+        None => address,
+    }
+}
+
+fn sent_to(pipeline: &Pipeline, kind: &str, person: &str) -> usize {
+    outgoing(pipeline)
+        .iter()
+        .filter(|(k, to)| k == kind && to.iter().any(|a| normalised(a) == person))
+        .count()
+}
+
+#[test]
+fn sub_addresses_and_reply_to_floods_get_at_most_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[loop_protection]\nmax_auto_replies_per_hour = 4\n",
+    );
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
+    let now = 1_700_000_000;
+    for i in 1..=30 {
+        let from = format!("X+{i}@Example.test");
+        pipeline
+            .ingest(
+                &mail(&from, &format!("sub {i}"), &format!("s{i}@x"), ""),
+                &Source::named("t"),
+                now + i,
+            )
+            .unwrap();
+        let reply_to = format!("Reply-To: victim+{i}@example.test\r\n");
+        pipeline
+            .ingest(
+                &mail(
+                    &format!("spoofer{i}@elsewhere.test"),
+                    &format!("reply-to {i}"),
+                    &format!("r{i}@x"),
+                    &reply_to,
+                ),
+                &Source::named("t"),
+                now + i,
+            )
+            .unwrap();
+    }
+    assert_eq!(sent_to(&pipeline, "acknowledgement", "x@example.test"), 4);
+    assert_eq!(
+        sent_to(&pipeline, "acknowledgement", "victim@example.test"),
+        4
+    );
+    let spoofers: usize = (1..=30)
+        .map(|i| {
+            sent_to(
+                &pipeline,
+                "acknowledgement",
+                &format!("spoofer{i}@elsewhere.test"),
+            )
+        })
+        .sum();
+    assert_eq!(spoofers, 0, "the address mailed is Reply-To, never From");
+}
+
+#[test]
+fn a_flood_makes_at_most_the_cap_of_notices_and_each_held_one_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(
+        dir.path(),
+        "[loop_protection]\nmax_new_ticket_notices_per_sender_per_hour = 5\n\
+         max_automatic_mails_per_hour = 40\n\
+         [[queue]]\nname = \"general\"\ntriagers = [\"triage@desk.example.test\"]\n",
+    );
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
+    let now = 1_700_000_000;
+    for i in 1..=200 {
+        pipeline
+            .ingest(
+                &mail(
+                    &format!("flood+{i}@example.test"),
+                    &format!("flood {i}"),
+                    &format!("f{i}@x"),
+                    "",
+                ),
+                &Source::named("t"),
+                now + i / 4,
+            )
+            .unwrap();
+    }
+    assert_eq!(
+        sent_to(&pipeline, "new_ticket_notice", "triage@desk.example.test"),
+        5
+    );
+    {
+        let reader = pipeline.store().read();
+        let held = reader.ticket(TicketNumber(6)).unwrap().unwrap();
+        let audit: Vec<&str> = held
+            .events
+            .iter()
+            .filter(|e| e.kind == "auto_reply_suppressed")
+            .map(|e| e.detail.as_str())
+            .collect();
+        assert!(
+            audit
+                .iter()
+                .any(|d| d.contains("new-ticket notices caused by flood@example.test")),
+            "{audit:?}"
+        );
+
+        // Many senders: the helpdesk-wide cap holds. 5 acks + 5 notices from the flood so far.
+    }
+    for i in 1..=60 {
+        pipeline
+            .ingest(
+                &mail(
+                    &format!("person{i}@example{i}.test"),
+                    &format!("many {i}"),
+                    &format!("m{i}@x"),
+                    "",
+                ),
+                &Source::named("t"),
+                now + 100 + i,
+            )
+            .unwrap();
+    }
+    let automatic = outgoing(&pipeline)
+        .iter()
+        .filter(|(kind, _)| kind == "acknowledgement" || kind == "new_ticket_notice")
+        .count();
+    assert_eq!(automatic, 40);
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::core::address::Mailbox;
+use crate::core::caps::{cap_key, cause_of, Counted, SentLastHour};
 use crate::core::intake::{
     EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
 };
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_sla.sql"),
     include_str!("migrations/0008_unsendable_index.sql"),
     include_str!("migrations/0009_delivery_per_recipient.sql"),
+    include_str!("migrations/0010_spam_and_caps.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +75,14 @@ pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
 
 pub struct Store {
     conn: Connection,
+}
+
+/// How a queued mail counts against the caps on automatic mail (see `core::caps`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CapContext<'a> {
+    new_ticket: bool,
+    /// The normalised sender whose mail caused the notices.
+    cause: Option<&'a str>,
 }
 
 /// An outgoing mail, rendered, ready to go into the outbox.
@@ -291,6 +301,21 @@ impl Store {
         if version == MIGRATIONS.len() {
             return Ok(());
         }
+        // A migration may rebuild a table (SQLite cannot alter a constraint), which foreign keys
+        // would refuse half-way: they are off while migrating and checked before the commit.
+        // The pragma is a no-op inside a transaction, so it is set around it.
+        let foreign_keys: bool = self
+            .conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+        self.conn.pragma_update(None, "foreign_keys", "off")?;
+        let migrated = self.run_migrations();
+        if foreign_keys {
+            self.conn.pragma_update(None, "foreign_keys", "on")?;
+        }
+        migrated
+    }
+
+    fn run_migrations(&mut self) -> StoreResult<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Exclusive)?;
@@ -299,6 +324,16 @@ impl Store {
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(migration)?;
             tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        }
+        let broken: Option<String> = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query_map([], |row| row.get::<_, String>(0))?
+            .next()
+            .transpose()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Corrupt(format!(
+                "migration left a dangling reference in table {table}; nothing was changed"
+            )));
         }
         tx.commit()?;
         Ok(())
@@ -382,12 +417,72 @@ impl Reader<'_> {
         }
     }
 
+    /// Automatic replies to an address since then, counted by its normalised form (`cap_key`).
     pub fn auto_replies_since(&self, address: &str, since: i64) -> StoreResult<u32> {
         let count: i64 = self
             .conn
-            .prepare_cached("SELECT count(*) FROM auto_replies WHERE address = ?1 AND at > ?2")?
-            .query_row(params![address, since], |row| row.get(0))?;
+            .prepare_cached(
+                "SELECT count(*) FROM automatic_mail
+                 WHERE address = ?1 AND at > ?2 AND kind IN (?3, ?4)",
+            )?
+            .query_row(
+                params![
+                    cap_key(address),
+                    since,
+                    Counted::REPLY_KINDS[0].as_str(),
+                    Counted::REPLY_KINDS[1].as_str()
+                ],
+                |row| row.get(0),
+            )?;
         Ok(count as u32)
+    }
+
+    /// What the caps need to judge a plan: replies to each of `addresses`, notices caused by
+    /// `cause`, mails about `ticket` and all automatic mails since then.
+    pub fn automatic_mail_since(
+        &self,
+        addresses: &[String],
+        cause: Option<&str>,
+        ticket: TicketNumber,
+        since: i64,
+    ) -> StoreResult<SentLastHour> {
+        let mut sent = SentLastHour::default();
+        for address in addresses {
+            sent.replies_to
+                .insert(address.clone(), self.auto_replies_since(address, since)?);
+        }
+        if let Some(cause) = cause {
+            let count: i64 = self
+                .conn
+                .prepare_cached(
+                    "SELECT count(DISTINCT message) FROM automatic_mail
+                     WHERE cause = ?1 AND at > ?2 AND kind IN (?3, ?4)",
+                )?
+                .query_row(
+                    params![
+                        cause,
+                        since,
+                        Counted::NOTICE_KINDS[0].as_str(),
+                        Counted::NOTICE_KINDS[1].as_str()
+                    ],
+                    |row| row.get(0),
+                )?;
+            sent.notices_caused_by
+                .insert(cause.to_string(), count as u32);
+        }
+        let on_ticket: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(DISTINCT message) FROM automatic_mail WHERE ticket = ?1 AND at > ?2",
+            )?
+            .query_row(params![ticket.0 as i64, since], |row| row.get(0))?;
+        let overall: i64 = self
+            .conn
+            .prepare_cached("SELECT count(DISTINCT message) FROM automatic_mail WHERE at > ?1")?
+            .query_row(params![since], |row| row.get(0))?;
+        sent.on_ticket = on_ticket as u32;
+        sent.overall = overall as u32;
+        Ok(sent)
     }
 
     pub fn list_tickets(&self, status: Option<Status>) -> StoreResult<Vec<TicketRow>> {
@@ -907,6 +1002,7 @@ impl<'c> WriteTx<'c> {
     ) -> StoreResult<i64> {
         let now = inbound.now;
         let number = plan.ticket.0 as i64;
+        let cause = cause_of(plan);
         match &plan.change {
             TicketChange::Create(ticket) => {
                 self.tx
@@ -1006,7 +1102,14 @@ impl<'c> WriteTx<'c> {
             self.insert_event(number, now, event, Some(message))?;
         }
         for rendered in outgoing {
-            self.queue_outgoing(rendered, now)?;
+            self.queue_outgoing(
+                rendered,
+                CapContext {
+                    new_ticket: matches!(plan.change, TicketChange::Create(_)),
+                    cause: cause.as_deref(),
+                },
+                now,
+            )?;
         }
         for (agent, away) in &plan.agents_away {
             self.set_away(agent, *away)?;
@@ -1039,7 +1142,7 @@ impl<'c> WriteTx<'c> {
             self.insert_event(number, now, event, None)?;
         }
         for rendered in outgoing {
-            self.queue_outgoing(rendered, now)?;
+            self.queue_outgoing(rendered, CapContext::default(), now)?;
         }
         Ok(())
     }
@@ -1372,5 +1475,87 @@ fn ticket_for_message_id(conn: &Connection, message_id: &str) -> StoreResult<Opt
     match ticket.flatten() {
         Some(n) => resolve_ticket(conn, TicketNumber(n as u64)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as 0008 left it, with tickets other tables point at, survives the rebuild of
+    /// `tickets` in 0009; the old per-address counts carry over, normalised.
+    #[test]
+    fn the_spam_migration_keeps_tickets_and_what_points_at_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guichet.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "on").unwrap();
+            let tx = conn.transaction().unwrap();
+            for migration in &MIGRATIONS[..8] {
+                tx.execute_batch(migration).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 8).unwrap();
+            tx.execute_batch(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, created_at, updated_at, resolution, first_response_due)
+                 VALUES (1, 'Printer', 'carla@example.test', 'open', 'high', 2, 'hardware', 'fr',
+                     10, 20, NULL, 99);
+                 INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, merged_into, created_at, updated_at)
+                 VALUES (2, 'Printer again', 'carla@example.test', 'closed', 'normal', 1,
+                     'general', 'en', 1, 11, 21);
+                 INSERT INTO events (ticket, at, actor, kind, detail) VALUES (1, 10, 'x', 'created', '');
+                 INSERT INTO ticket_tags (ticket, tag) VALUES (1, 'printer');
+                 INSERT INTO auto_replies (address, at) VALUES ('X+7@Example.test', 100);
+                 INSERT INTO auto_replies (address, at) VALUES ('x@example.test', 100);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len());
+        let foreign_keys: bool = store
+            .conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+            .unwrap();
+        assert!(foreign_keys, "foreign keys are on again after migrating");
+        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = store
+            .conn
+            .prepare("SELECT number, status, merged_into, first_response_due FROM tickets ORDER BY number")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, "open".to_string(), None, Some(99)),
+                (2, "closed".to_string(), Some(1), None)
+            ]
+        );
+        store
+            .conn
+            .execute("UPDATE tickets SET status = 'spam' WHERE number = 1", [])
+            .unwrap();
+        assert!(store
+            .conn
+            .execute("UPDATE tickets SET status = 'eaten' WHERE number = 1", [])
+            .is_err());
+        assert!(
+            store
+                .conn
+                .execute("INSERT INTO ticket_tags (ticket, tag) VALUES (7, 'x')", [])
+                .is_err(),
+            "references to tickets are enforced again"
+        );
+        assert_eq!(
+            store
+                .read()
+                .auto_replies_since("x+3@EXAMPLE.test", 0)
+                .unwrap(),
+            2
+        );
     }
 }

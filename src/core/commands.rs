@@ -37,6 +37,8 @@ pub enum Command {
     /// The sending agent is away: no automatic assignments until `#back`.
     Away,
     Back,
+    /// A ticket held as spam is not: it becomes `new`, acknowledged and announced then.
+    Release,
 }
 
 impl Command {
@@ -65,6 +67,7 @@ impl Command {
             Command::Token(_) => "token",
             Command::Away => "away",
             Command::Back => "back",
+            Command::Release => "release",
         }
     }
 }
@@ -178,6 +181,10 @@ const KEYWORDS: &[(&str, &[&str])] = &[
         "back",
         &["back", "present", "presente", "retour", "rientro"],
     ),
+    (
+        "release",
+        &["release", "liberer", "pas-spam", "rilascia", "sblocca"],
+    ),
 ];
 
 /// Values in the three languages.
@@ -280,7 +287,39 @@ impl Vocabulary {
     fn command_of(&self, word: &str) -> Option<&'static str> {
         self.words.get(&fold(word)).copied()
     }
+
+    /// `text` with the secret word of every `#token` (in any spelling, on a line or in a subject's
+    /// brackets) shown as `****`: for showing a mail to people (`guichet inspect`).
+    pub fn mask_secrets(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find('#') {
+            out.push_str(&rest[..at]);
+            let candidate = &rest[at..];
+            let end = candidate.find([']', '\r', '\n']).unwrap_or(candidate.len());
+            match split_command_line(&candidate[..end]) {
+                Some((word, argument))
+                    if !argument.is_empty() && self.command_of(word) == Some("token") =>
+                {
+                    out.push('#');
+                    out.push_str(word);
+                    out.push(' ');
+                    out.push_str(MASKED_SECRET);
+                    rest = &candidate[end..];
+                }
+                _ => {
+                    out.push('#');
+                    rest = &candidate[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
 }
+
+/// What `mask_secrets` shows instead of a secret.
+pub const MASKED_SECRET: &str = "****";
 
 fn keyword_list() -> String {
     KEYWORDS
@@ -520,6 +559,7 @@ fn interpret(keyword: &str, argument: &str) -> Result<Command, Refusal> {
         "token" => Ok(Command::Token(one_word("your secret word", "s3cret")?)),
         "away" => none(Command::Away),
         "back" => none(Command::Back),
+        "release" => none(Command::Release),
         other => unreachable!("keyword table and interpreter disagree on {other}"),
     }
 }
@@ -533,6 +573,7 @@ Commands (one per line, at the top of your reply, or in the subject as [#priorit
   #close  #reopen     #merge NUMBER      #cc ADDRESS        #uncc ADDRESS
   #tag WORD  #untag WORD  #field NAME=VALUE  #note TEXT (internal)  #help
   #away / #back: no automatic assignments to you meanwhile
+  #release: a ticket held as spam is not spam (acknowledged and announced then)
 French and Italian work too: #assigner, #priorité, #fermer, #assegna, #priorità, #chiudi, …";
 
 #[cfg(test)]
@@ -689,10 +730,30 @@ mod tests {
             ("#back", Back),
             ("#retour", Back),
             ("#rientro", Back),
+            ("#release", Release),
+            ("#libérer", Release),
+            ("#rilascia", Release),
         ];
         for (line, expected) in cases {
             assert_eq!(one(line), Ok(expected), "{line}");
         }
+    }
+
+    #[test]
+    fn token_secrets_are_masked_for_display() {
+        let vocabulary = Vocabulary::builtin();
+        assert_eq!(
+            vocabulary.mask_secrets("#token s3cret\r\n#priority high\nmy #jeton is\n#token\n"),
+            "#token ****\r\n#priority high\nmy #jeton ****\n#token\n"
+        );
+        assert_eq!(
+            vocabulary.mask_secrets("Re: [#gettone s3cret] [#assign bob] #1042"),
+            "Re: [#gettone ****] [#assign bob] #1042"
+        );
+        assert_eq!(
+            vocabulary.mask_secrets("#tokens are fun"),
+            "#tokens are fun"
+        );
     }
 
     #[test]

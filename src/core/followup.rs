@@ -301,6 +301,10 @@ fn sla_after(work: &Work<'_>, from_agent: bool) -> Vec<TicketUpdate> {
             _ => {}
         }
     }
+    // Held spam runs no clock, whatever is written on it.
+    if status == Status::Spam {
+        return Vec::new();
+    }
     let plan = work.policy.sla.plan_for(&queue, priority);
     let mut state = view.sla;
     // A new plan (priority or queue changed) re-arms the running deadlines from their start.
@@ -361,6 +365,120 @@ fn sla_after(work: &Work<'_>, from_agent: bool) -> Vec<TicketUpdate> {
     updates
 }
 
+const UNAUTHENTICATED_REFUSAL: &str =
+    "no command reply: the From could not be authenticated, so the refusal goes to no one";
+
+/// A requester whose command is refused learns, in their language, what they may do by mail; the
+/// agents' command list and the refused line (which may be a spammer's text) are not sent. Nobody
+/// else is answered, nor a From that `commands.trust` cannot authenticate.
+fn tell_requester_what_they_may_do(work: &mut Work<'_>, is_requester: bool, from: &Mailbox) {
+    if !is_requester {
+        work.event(
+            EventKind::AutoReplySuppressed,
+            "no command reply: only the requester and agents may give commands".into(),
+        );
+        return;
+    }
+    if !work.trusted(None, None) {
+        work.event(
+            EventKind::AutoReplySuppressed,
+            UNAUTHENTICATED_REFUSAL.into(),
+        );
+        return;
+    }
+    let mut values = work.values(&work.state());
+    values.insert(
+        "name_suffix",
+        from.name
+            .as_ref()
+            .map_or(String::new(), |name| format!(" {name}")),
+    );
+    work.send(
+        OutgoingKind::CommandReply,
+        TemplateKind::RequesterCommandReply,
+        work.view.language,
+        vec![from.clone()],
+        Vec::new(),
+        None,
+        values,
+    );
+}
+
+/// `#release`: the ticket becomes `new`, and what its first mail would have caused happens now
+/// (the acknowledgement, unless the address is a machine's or ours, and the new-ticket notice).
+fn release(work: &mut Work<'_>, state: &mut State) {
+    set_status(work, state, Status::New);
+    let view = work.view;
+    match work.policy.loops.address_suppression(&view.requester) {
+        Some(reason) => work.event(
+            EventKind::AutoReplySuppressed,
+            format!("no acknowledgement: {reason}"),
+        ),
+        None if work.policy.acknowledge_new_tickets => {
+            let mut values = work.values(state);
+            values.insert("fields_request", String::new());
+            work.send(
+                OutgoingKind::Acknowledgement,
+                TemplateKind::Acknowledgement,
+                view.language,
+                vec![view.requester.clone()],
+                Vec::new(),
+                None,
+                values,
+            );
+            let detail = format!("acknowledgement to {}", view.requester.address);
+            work.event(EventKind::AcknowledgementQueued, detail);
+        }
+        None => {}
+    }
+    let to: Vec<Mailbox> = work
+        .policy
+        .directory
+        .triagers_of(&state.queue)
+        .into_iter()
+        .filter(|address| *address != view.requester.address)
+        .map(
+            |address| match work.policy.directory.agent_by_address(&address) {
+                Some(agent) => work.agent_mailbox(agent),
+                None => Mailbox::new(None, &address),
+            },
+        )
+        .collect();
+    if to.is_empty() {
+        return;
+    }
+    let mut values = work.values(state);
+    let first = view
+        .history
+        .first()
+        .map_or(String::new(), |entry| entry.text.clone());
+    values.insert("text", first);
+    values.insert(
+        "attachments",
+        view.fields
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\n"))
+            .collect(),
+    );
+    let detail = format!(
+        "new-ticket notice to {}",
+        to.iter()
+            .map(|m| m.address.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    work.send(
+        OutgoingKind::NewTicketNotice,
+        TemplateKind::NewTicketNotice,
+        work.policy.language,
+        to,
+        Vec::new(),
+        None,
+        values,
+    );
+    work.event(EventKind::NoticeQueued, detail);
+}
+
 fn describe_refusals(refused: &[(String, String, String)], nothing_sent: bool) -> String {
     let mut text = String::from("Nothing in your mail was applied");
     text.push_str(if nothing_sent {
@@ -396,7 +514,8 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
         .iter()
         .map(|e| (e.line.clone(), e.reason.clone(), e.hint.clone()))
         .collect();
-    if !work.trusted(Some(agent), token) {
+    let authenticated = work.trusted(Some(agent), token);
+    if !authenticated {
         let why = match &work.policy.trust {
             Trust::Token => "your mail carries no valid #token line".to_string(),
             _ => format!(
@@ -438,8 +557,16 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
         for (line, reason, _) in &refused {
             work.event(EventKind::CommandRefused, format!("{line}: {reason}"));
         }
-        let problems = describe_refusals(&refused, true);
-        work.command_reply(work.agent_mailbox(agent), language, problems);
+        // A forged From must not make us mail its text to the address it names.
+        if authenticated {
+            let problems = describe_refusals(&refused, true);
+            work.command_reply(work.agent_mailbox(agent), language, problems);
+        } else {
+            work.event(
+                EventKind::AutoReplySuppressed,
+                UNAUTHENTICATED_REFUSAL.into(),
+            );
+        }
         return;
     }
     let mut state = state;
@@ -600,6 +727,13 @@ fn check(work: &Work<'_>, command: &Command, state: &mut State) -> Result<(), (S
                 })?;
             }
         }
+        Command::Release if state.status != Status::Spam => {
+            return Err((
+                format!("this ticket is {}, not held as spam", state.status),
+                String::new(),
+            ));
+        }
+        Command::Release => state.status = Status::New,
         Command::Cc(address) if work.is_own(address) => {
             return Err((format!("{address} is the helpdesk itself"), String::new()));
         }
@@ -804,6 +938,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
         Command::Token(_) => {}
         Command::Away => work.agents_away.push((agent.name.clone(), true)),
         Command::Back => work.agents_away.push((agent.name.clone(), false)),
+        Command::Release => release(work, state),
     }
 }
 
@@ -884,8 +1019,7 @@ fn participant_mail(
             for (line, reason, _) in &refused {
                 work.event(EventKind::CommandRefused, format!("{line}: {reason}"));
             }
-            let problems = describe_refusals(&refused, false);
-            work.command_reply(from.clone(), view.language, problems);
+            tell_requester_what_they_may_do(work, is_requester, from);
         }
     }
     let commanded = work
@@ -913,7 +1047,8 @@ fn participant_mail(
             }
         }
     }
-    if automatic || visible.trim().is_empty() {
+    // Held spam reaches nobody until an agent releases it.
+    if automatic || visible.trim().is_empty() || view.status == Status::Spam {
         return;
     }
     // Sent on to whoever works the ticket: the assignee, or the queue's triagers.
@@ -1208,16 +1343,21 @@ mod tests {
             &[],
         );
         assert!(updates(&plan).is_empty());
-        assert_eq!(kinds(&plan), vec![OutgoingKind::CommandReply]);
         assert!(
-            plan.outgoing[0].body.contains("could not be authenticated"),
-            "{}",
-            plan.outgoing[0].body
+            kinds(&plan).is_empty(),
+            "a forged From gets no mail: {:?}",
+            plan.outgoing
         );
         assert!(plan
             .events
             .iter()
-            .any(|e| e.kind == EventKind::CommandRefused));
+            .any(|e| e.kind == EventKind::CommandRefused
+                && e.detail.contains("could not be authenticated")));
+        assert!(plan
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::AutoReplySuppressed
+                && e.detail.contains("refusal goes to no one")));
         // Even without commands, an unauthenticated "agent" answer never reaches the requester.
         let plan = decide(
             &mail_from("bob@corp.example", "Please send me your password.", vec![]),
@@ -1353,7 +1493,7 @@ mod tests {
             &mail_from(
                 "carla@client.example",
                 "#priority urgent\nPlease hurry",
-                passing(),
+                client_pass.clone(),
             ),
             &view,
             &[],
@@ -1364,6 +1504,139 @@ mod tests {
             kinds(&plan).contains(&OutgoingKind::RelayToAgents),
             "their words still reach the agent"
         );
+    }
+
+    #[test]
+    fn a_requester_learns_only_what_they_may_do_in_their_language() {
+        let client_pass = passing_for("client.example");
+        for (language, greeting, may) in [
+            (Language::En, "Hello Carla,", ["#close", "#reopen"]),
+            (Language::Fr, "Bonjour Carla,", ["#fermer", "#rouvrir"]),
+            (Language::It, "Buongiorno Carla,", ["#chiudi", "#riapri"]),
+        ] {
+            let mut view = ticket();
+            view.language = language;
+            let mut mail = mail_from(
+                "carla@client.example",
+                "#escalate BUY PILLS http://pills.example\nHello",
+                client_pass.clone(),
+            );
+            mail.from = Some(Mailbox::new(Some("Carla"), "carla@client.example"));
+            let plan = decide(&mail, &view, &[]);
+            let reply = plan
+                .outgoing
+                .iter()
+                .find(|m| m.kind == OutgoingKind::CommandReply)
+                .expect("the requester is answered");
+            assert_eq!(reply.to[0].address, "carla@client.example");
+            assert!(reply.body.starts_with(greeting), "{}", reply.body);
+            for word in may {
+                assert!(reply.body.contains(word), "{language:?}: {}", reply.body);
+            }
+            for unwanted in ["#assign", "#priority", "PILLS", "whole mail", "Commands ("] {
+                assert!(
+                    !reply.body.contains(unwanted) && !reply.subject.contains(unwanted),
+                    "{language:?} {unwanted}: {}",
+                    reply.body
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn forged_requesters_and_other_participants_get_no_refusal() {
+        for (from, auth) in [
+            // The requester's From without the MTA's word for it.
+            ("carla@client.example", vec![]),
+            // A copied participant may give no command at all: nothing to tell them.
+            ("dan@client.example", passing_for("client.example")),
+        ] {
+            let plan = decide(
+                &mail_from(from, "#escalate BUY PILLS http://pills.example", auth),
+                &ticket(),
+                &[],
+            );
+            assert!(
+                !kinds(&plan).contains(&OutgoingKind::CommandReply),
+                "{from}: {:?}",
+                plan.outgoing
+            );
+            assert!(plan
+                .events
+                .iter()
+                .any(|e| e.kind == EventKind::CommandRefused));
+        }
+    }
+
+    #[test]
+    fn release_makes_held_spam_a_new_ticket_acknowledged_and_announced() {
+        let mut view = ticket();
+        view.status = Status::Spam;
+        view.thread_ids = vec!["spam-1@client.example".into()];
+        view.history = vec![crate::core::intake::HistoryEntry {
+            at: 0,
+            from: "carla@client.example".into(),
+            internal: false,
+            text: "Is this spam? No, a real question.".into(),
+        }];
+        let mut policy = policy();
+        policy.directory.queues.push(Queue {
+            name: "general".into(),
+            triagers: vec!["alice@corp.example".into()],
+            assignment: Default::default(),
+        });
+        let plan = decide_at(
+            &policy,
+            &mail_from("alice@corp.example", "#release", passing()),
+            &view,
+            &[],
+            1_700_000_000,
+        );
+        assert_eq!(updates(&plan)[0], TicketUpdate::Status(Status::New));
+        assert_eq!(
+            kinds(&plan),
+            vec![OutgoingKind::Acknowledgement, OutgoingKind::NewTicketNotice]
+        );
+        assert_eq!(plan.outgoing[0].to[0].address, "carla@client.example");
+        assert_eq!(plan.outgoing[0].envelope_from, None);
+        assert_eq!(plan.outgoing[1].to[0].address, "alice@corp.example");
+        assert!(plan.outgoing[1]
+            .body
+            .contains("Is this spam? No, a real question."));
+
+        // Only a held ticket can be released; and a requester cannot release.
+        let plan = decide(
+            &mail_from("alice@corp.example", "#release", passing()),
+            &ticket(),
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+        assert!(plan.outgoing[0].body.contains("not held as spam"));
+        let plan = decide(
+            &mail_from(
+                "carla@client.example",
+                "#release",
+                passing_for("client.example"),
+            ),
+            &view,
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+    }
+
+    #[test]
+    fn held_spam_is_relayed_to_nobody() {
+        let mut view = ticket();
+        view.status = Status::Spam;
+        let plan = decide(
+            &mail_from("carla@client.example", "More pills, cheap.", vec![]),
+            &view,
+            &[],
+        );
+        assert!(plan.outgoing.is_empty(), "{:?}", plan.outgoing);
+        assert!(!updates(&plan)
+            .iter()
+            .any(|u| matches!(u, TicketUpdate::Sla(_) | TicketUpdate::Status(_))));
     }
 
     #[test]

@@ -263,6 +263,8 @@ pub enum EventKind {
     Reopened,
     StrangerNote,
     AutoReplySuppressed,
+    /// A new ticket from mail the spam filter marked waits in `spam` for an agent's `#release`.
+    HeldAsSpam,
     AcknowledgementQueued,
     /// The server took an outgoing mail for these recipients.
     Delivered,
@@ -297,6 +299,7 @@ impl EventKind {
             EventKind::Reopened => "reopened",
             EventKind::StrangerNote => "stranger_note",
             EventKind::AutoReplySuppressed => "auto_reply_suppressed",
+            EventKind::HeldAsSpam => "held_as_spam",
             EventKind::AcknowledgementQueued => "acknowledgement_queued",
             EventKind::Delivered => "delivered",
             EventKind::DeliveryRefused => "delivery_refused",
@@ -421,7 +424,13 @@ fn plan_new_ticket(
         }
     }
     let stored_text = visible_text(&mail.text);
-    let routing = route_new_ticket(policy, input, &stored_text);
+    let mut routing = route_new_ticket(policy, input, &stored_text);
+    let spam = policy.loops.spam.marked_by(&mail.headers);
+    if spam.is_some() {
+        // Nobody is told about held spam: no assignment, no notice (they come with #release).
+        routing.assignee = None;
+        routing.notify.clear();
+    }
     let queue = routing.queue.clone();
     let actor = requester.address.clone();
     let mut events = vec![EventDraft {
@@ -494,7 +503,20 @@ fn plan_new_ticket(
         });
         outgoing.push(assignment_notice(policy, input, &ticket_facts, agent));
     }
-    if let Some(notice) = new_ticket_notice(policy, input, &ticket_facts) {
+    if let Some(header) = &spam {
+        events.push(EventDraft {
+            kind: EventKind::HeldAsSpam,
+            actor: DAEMON.into(),
+            detail: format!(
+                "held as spam ({header}): no acknowledgement, no notice until #release"
+            ),
+        });
+    }
+    let notice = match spam {
+        Some(_) => None,
+        None => new_ticket_notice(policy, input, &ticket_facts),
+    };
+    if let Some(notice) = notice {
         events.push(EventDraft {
             kind: EventKind::NoticeQueued,
             actor: DAEMON.into(),
@@ -522,19 +544,23 @@ fn plan_new_ticket(
             queue,
             priority: routing.priority,
             level: routing.level,
-            status: if routing.assignee.is_some() {
-                Status::Open
-            } else {
-                Status::New
+            status: match (spam.is_some(), routing.assignee.is_some()) {
+                (true, _) => Status::Spam,
+                (false, true) => Status::Open,
+                (false, false) => Status::New,
             },
             language,
             tags: routing.tags.clone(),
             fields: routing.fields.clone(),
-            sla: advance(
-                SlaState::default(),
-                policy.sla.plan_for(&routing.queue, routing.priority),
-                SlaEvent::Created { at: input.now },
-            ),
+            // Held spam has no deadlines: they start when it is released.
+            sla: match spam {
+                Some(_) => SlaState::default(),
+                None => advance(
+                    SlaState::default(),
+                    policy.sla.plan_for(&routing.queue, routing.priority),
+                    SlaEvent::Created { at: input.now },
+                ),
+            },
         })),
         visibility: Visibility::Public,
         new_participants,
@@ -829,7 +855,8 @@ pub(crate) mod tests {
             loops: LoopPolicy {
                 own_addresses: vec![support.into()],
                 role_senders: DEFAULT_ROLE_SENDERS.iter().map(|s| s.to_string()).collect(),
-                max_auto_replies_per_hour: 5,
+                caps: crate::core::caps::Caps::default(),
+                spam: crate::core::spam::SpamMarkers::default(),
             },
             reopen_on_reply: true,
             strangers: StrangerPolicy::InternalNote,
@@ -968,6 +995,37 @@ pub(crate) mod tests {
             .events
             .iter()
             .any(|e| e.kind == EventKind::AutoReplySuppressed));
+    }
+
+    #[test]
+    fn spam_is_held_without_acknowledgement_or_notice() {
+        let mut policy = policy();
+        policy.directory.queues.push(crate::core::people::Queue {
+            name: "general".into(),
+            triagers: vec!["triage@desk.example.test".into()],
+            assignment: Default::default(),
+        });
+        let thread = new_thread();
+        let clean = request();
+        let plan = decide_intake(&policy, &input(&clean, &thread, None)).unwrap();
+        assert_eq!(plan.outgoing.len(), 2, "acknowledgement and notice");
+
+        let mut mail = request();
+        mail.headers = vec![("x-spam-status".into(), "Yes, score=9.9 required=5.0".into())];
+        let plan = decide_intake(&policy, &input(&mail, &thread, None)).unwrap();
+        let TicketChange::Create(ticket) = &plan.change else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(ticket.status, Status::Spam);
+        assert_eq!(ticket.sla, SlaState::default());
+        assert!(plan.outgoing.is_empty(), "{:?}", plan.outgoing);
+        assert!(plan.events.iter().any(|e| e.kind == EventKind::HeldAsSpam));
+        assert!(plan
+            .events
+            .iter()
+            .any(|e| e.kind == EventKind::AutoReplySuppressed
+                && e.detail
+                    .contains("marked as spam (x-spam-status: Yes, score=9.9")));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Loop and storm protection: whether a mail may be answered automatically at all.
 
 use super::address::{local_part, without_subaddress, Mailbox};
+use super::caps::Caps;
 use super::mail::InboundMail;
+use super::spam::SpamMarkers;
 
 /// Why no automatic mail goes back to a sender.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -16,7 +18,12 @@ pub enum Suppression {
     RoleSender(String),
     OwnAddress(String),
     VendorAutoHeader(String),
-    RateLimited { sent_last_hour: u32, cap: u32 },
+    /// The MTA's spam filter marked it (the header that says so).
+    Spam(String),
+    RateLimited {
+        sent_last_hour: u32,
+        cap: u32,
+    },
 }
 
 impl std::fmt::Display for Suppression {
@@ -31,6 +38,7 @@ impl std::fmt::Display for Suppression {
             Suppression::RoleSender(local) => write!(f, "automated sender address `{local}@…`"),
             Suppression::OwnAddress(address) => write!(f, "our own address {address}"),
             Suppression::VendorAutoHeader(header) => write!(f, "auto-reply header {header}"),
+            Suppression::Spam(header) => write!(f, "marked as spam ({header})"),
             Suppression::RateLimited {
                 sent_last_hour,
                 cap,
@@ -61,7 +69,9 @@ pub struct LoopPolicy {
     pub own_addresses: Vec<String>,
     /// Local parts (exact, after removing `+tag`) or prefixes ending in `*`.
     pub role_senders: Vec<String>,
-    pub max_auto_replies_per_hour: u32,
+    pub caps: Caps,
+    /// Headers by which the MTA's spam filter marks spam.
+    pub spam: SpamMarkers,
 }
 
 pub const DEFAULT_ROLE_SENDERS: &[&str] = &[
@@ -105,8 +115,17 @@ impl LoopPolicy {
             .then(|| local.to_string())
     }
 
+    /// Whether an address alone is one we never answer (ours, or a machine's): for automatic mail
+    /// sent later than the mail it answers (a released spam ticket's acknowledgement).
+    pub fn address_suppression(&self, mailbox: &Mailbox) -> Option<Suppression> {
+        if self.is_own(&mailbox.address) {
+            return Some(Suppression::OwnAddress(mailbox.address.clone()));
+        }
+        self.role_sender(mailbox).map(Suppression::RoleSender)
+    }
+
     /// The verdict from the mail alone; `sent_last_hour` is how many automatic replies already went
-    /// to the reply address in the last hour.
+    /// to the reply address (as `caps::cap_key` normalises it) in the last hour.
     pub fn verdict(&self, mail: &InboundMail, sent_last_hour: u32) -> AutoReplyVerdict {
         match self.suppression(mail, sent_last_hour) {
             Some(reason) => AutoReplyVerdict::Suppressed(reason),
@@ -119,6 +138,11 @@ impl LoopPolicy {
         let Some(recipient) = mail.reply_address() else {
             return Some(Suppression::NoSender);
         };
+        // First, so that a follow-up marked as spam is treated like machine mail and a new ticket
+        // from it is held whatever else the mail says.
+        if let Some(header) = self.spam.marked_by(&mail.headers) {
+            return Some(Suppression::Spam(header));
+        }
         if let Some(value) = &signals.auto_submitted {
             if !value.trim().eq_ignore_ascii_case("no") {
                 return Some(Suppression::AutoSubmitted(value.trim().to_string()));
@@ -167,10 +191,10 @@ impl LoopPolicy {
                 return Some(Suppression::RoleSender(local));
             }
         }
-        if sent_last_hour >= self.max_auto_replies_per_hour {
+        if sent_last_hour >= self.caps.replies_per_address {
             return Some(Suppression::RateLimited {
                 sent_last_hour,
-                cap: self.max_auto_replies_per_hour,
+                cap: self.caps.replies_per_address,
             });
         }
         None
@@ -225,7 +249,11 @@ mod tests {
         LoopPolicy {
             own_addresses: vec!["support@desk.example.test".into()],
             role_senders: DEFAULT_ROLE_SENDERS.iter().map(|s| s.to_string()).collect(),
-            max_auto_replies_per_hour: 3,
+            caps: Caps {
+                replies_per_address: 3,
+                ..Caps::default()
+            },
+            spam: SpamMarkers::default(),
         }
     }
 
@@ -429,6 +457,18 @@ mod tests {
                 sent_last_hour: 3,
                 cap: 3
             })
+        );
+    }
+
+    #[test]
+    fn spam_gets_no_answer_even_from_a_person() {
+        let mail = InboundMail {
+            headers: vec![("x-spam-flag".into(), "YES".into())],
+            ..mail_from("alice@example.test", LoopSignals::default())
+        };
+        assert_eq!(
+            policy().verdict(&mail, 0),
+            AutoReplyVerdict::Suppressed(Suppression::Spam("x-spam-flag: YES".into()))
         );
     }
 

@@ -6,6 +6,7 @@
 pub mod address;
 pub mod auth_results;
 pub mod calendar;
+pub mod caps;
 pub mod commands;
 pub mod delivery;
 pub mod escalation;
@@ -19,6 +20,7 @@ pub mod people;
 pub mod quotes;
 pub mod rules;
 pub mod sla;
+pub mod spam;
 pub mod subject;
 pub mod templates;
 pub mod threading;

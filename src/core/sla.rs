@@ -179,6 +179,15 @@ pub fn advance(state: SlaState, plan: Option<&SlaPlan>, event: SlaEvent) -> SlaS
                     }
                 }
             }
+            // Held as spam, no clock runs; released, it starts as a new ticket would.
+            (_, Status::Spam) => next = SlaState::default(),
+            (Status::Spam, _) => {
+                next = SlaState {
+                    first_response_due: arm(Target::FirstResponse, at),
+                    resolution_due: arm(Target::Resolution, at),
+                    ..SlaState::default()
+                };
+            }
             (_, Status::Resolved | Status::Closed) => next = SlaState::default(),
             (Status::Resolved | Status::Closed, _) => {
                 next = SlaState {

@@ -14,13 +14,15 @@ pub enum TemplateKind {
     ResolutionNotice,
     MergeNotice,
     CommandReply,
+    /// Why a requester's command was not applied: only what they may do.
+    RequesterCommandReply,
     Relay,
     SlaWarning,
     DeliveryFailureNotice,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 11] = [
+    pub const ALL: [TemplateKind; 12] = [
         TemplateKind::Acknowledgement,
         TemplateKind::NewTicketNotice,
         TemplateKind::AssignmentNotice,
@@ -29,6 +31,7 @@ impl TemplateKind {
         TemplateKind::ResolutionNotice,
         TemplateKind::MergeNotice,
         TemplateKind::CommandReply,
+        TemplateKind::RequesterCommandReply,
         TemplateKind::Relay,
         TemplateKind::SlaWarning,
         TemplateKind::DeliveryFailureNotice,
@@ -44,6 +47,7 @@ impl TemplateKind {
             TemplateKind::ResolutionNotice => "resolution_notice",
             TemplateKind::MergeNotice => "merge_notice",
             TemplateKind::CommandReply => "command_reply",
+            TemplateKind::RequesterCommandReply => "requester_command_reply",
             TemplateKind::Relay => "relay",
             TemplateKind::SlaWarning => "sla_warning",
             TemplateKind::DeliveryFailureNotice => "delivery_failure_notice",
@@ -113,7 +117,7 @@ pub struct TemplateSet {
     templates: BTreeMap<(TemplateKind, &'static str), Template>,
 }
 
-const SHIPPED: [(TemplateKind, Language, &str); 33] = [
+const SHIPPED: [(TemplateKind, Language, &str); 36] = [
     (
         TemplateKind::Acknowledgement,
         Language::En,
@@ -233,6 +237,21 @@ const SHIPPED: [(TemplateKind, Language, &str); 33] = [
         TemplateKind::CommandReply,
         Language::It,
         include_str!("templates/command_reply.it.txt"),
+    ),
+    (
+        TemplateKind::RequesterCommandReply,
+        Language::En,
+        include_str!("templates/requester_command_reply.en.txt"),
+    ),
+    (
+        TemplateKind::RequesterCommandReply,
+        Language::Fr,
+        include_str!("templates/requester_command_reply.fr.txt"),
+    ),
+    (
+        TemplateKind::RequesterCommandReply,
+        Language::It,
+        include_str!("templates/requester_command_reply.it.txt"),
     ),
     (
         TemplateKind::Relay,

@@ -65,7 +65,8 @@ macro_rules! word_enum {
 }
 
 word_enum!(
-    /// Where a ticket stands. `New` until someone works on it; `Waiting` means waiting on the requester.
+    /// Where a ticket stands. `New` until someone works on it; `Waiting` means waiting on the requester;
+    /// `Spam` holds a ticket from mail the MTA's spam filter marked, until an agent releases it.
     Status, "status", {
         New => "new",
         Open => "open",
@@ -73,6 +74,7 @@ word_enum!(
         Waiting => "waiting",
         Resolved => "resolved",
         Closed => "closed",
+        Spam => "spam",
     }
 );
 

@@ -3,8 +3,9 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{MessageInsert, Reader, RenderedMail, StoreResult, WriteTx};
+use super::{CapContext, MessageInsert, Reader, RenderedMail, StoreResult, WriteTx};
 use crate::core::address::Mailbox;
+use crate::core::caps::{cap_key, counted_as, Counted};
 use crate::core::delivery::{
     unreached, Attempt, DeliveryPlan, Outcome, RecipientResult, RecipientState, RowState,
 };
@@ -214,7 +215,12 @@ impl Reader<'_> {
 impl WriteTx<'_> {
     /// Stores an outgoing mail as a message of its ticket and queues it for the sender, each
     /// recipient pending.
-    pub(super) fn queue_outgoing(&self, rendered: &RenderedMail<'_>, now: i64) -> StoreResult<()> {
+    pub(super) fn queue_outgoing(
+        &self,
+        rendered: &RenderedMail<'_>,
+        cap: CapContext<'_>,
+        now: i64,
+    ) -> StoreResult<()> {
         let mail = rendered.mail;
         let hash = crate::adapters::parse::hex(&sha2::Digest::finalize(
             <sha2::Sha256 as sha2::Digest>::new_with_prefix(&rendered.raw),
@@ -263,12 +269,25 @@ impl WriteTx<'_> {
         for (position, address) in recipients.iter().enumerate() {
             pending.execute(params![outbox, address, position as i64, now])?;
         }
-        if mail.kind.is_automatic() {
-            let mut record = self
-                .tx
-                .prepare_cached("INSERT INTO auto_replies (address, at) VALUES (?1, ?2)")?;
+        if let Some(counted) = counted_as(mail.kind, cap.new_ticket) {
+            let mut record = self.tx.prepare_cached(
+                "INSERT INTO automatic_mail (address, cause, ticket, kind, message, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
             for address in recipients {
-                record.execute(params![address, now])?;
+                let address = cap_key(address);
+                let cause = match counted {
+                    Counted::Reply => Some(address.as_str()),
+                    Counted::NewTicketNotice => cap.cause,
+                };
+                record.execute(params![
+                    address,
+                    cause,
+                    mail.ticket.0 as i64,
+                    mail.kind.as_str(),
+                    message,
+                    now
+                ])?;
             }
         }
         Ok(())
@@ -366,7 +385,7 @@ impl WriteTx<'_> {
             }
         }
         if let Some(notice) = notice {
-            self.queue_outgoing(notice, now)?;
+            self.queue_outgoing(notice, CapContext::default(), now)?;
         }
         Ok(())
     }
@@ -426,7 +445,8 @@ mod tests {
                 .map(|m| m.address.clone())
                 .collect(),
         };
-        tx.queue_outgoing(&rendered, 100).unwrap();
+        tx.queue_outgoing(&rendered, CapContext::default(), 100)
+            .unwrap();
         tx.commit().unwrap();
     }
 
