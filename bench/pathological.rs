@@ -103,6 +103,8 @@ const CASES: &[&str] = &[
     "html-blockquote",
     "html-table",
     "html-ul",
+    "html-misnested",
+    "html-deep-wide",
     "mime-parts",
     "header-1mb",
     "to-list-1mb",
@@ -115,6 +117,7 @@ const CASES: &[&str] = &[
 fn unit(case: &str) -> (&'static str, usize) {
     match case {
         "lines-lf" | "lines-crlf" => ("lines", 1_000_000),
+        "html-deep-wide" => ("lines", 1_000_000),
         c if c.starts_with("html-") => ("levels", 100_000),
         "mime-parts" => ("parts", 50_000),
         "header-1mb" | "to-list-1mb" | "references-1mb" => ("bytes", 1 << 20),
@@ -157,7 +160,11 @@ fn base64(bytes: &[u8]) -> Vec<u8> {
         if i > 0 && i % 19 == 0 {
             out.extend_from_slice(b"\r\n");
         }
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for k in 0..4 {
             if k <= chunk.len() {
@@ -212,8 +219,7 @@ fn nested_html(open: &str, close: &str, depth: usize) -> String {
 /// The raw mail for `case` at size `n`, and its HTML body when it has one.
 fn build(case: &str, n: usize) -> (Vec<u8>, Option<String>) {
     let subject = "Printer on floor 3 is jammed";
-    let nested = |open: &str, close: &str| {
-        let html = nested_html(open, close, n);
+    let html_mail = |html: String| {
         let mut raw = Vec::with_capacity(html.len() + 512);
         raw.extend_from_slice(HEAD.as_bytes());
         raw.extend_from_slice(
@@ -223,6 +229,7 @@ fn build(case: &str, n: usize) -> (Vec<u8>, Option<String>) {
         raw.extend_from_slice(html.as_bytes());
         (raw, Some(html))
     };
+    let nested = |open: &str, close: &str| html_mail(nested_html(open, close, n));
     match case {
         "lines-lf" | "lines-crlf" => {
             let eol = if case == "lines-lf" { "\n" } else { "\r\n" };
@@ -236,6 +243,20 @@ fn build(case: &str, n: usize) -> (Vec<u8>, Option<String>) {
         "html-blockquote" => nested("<blockquote>", "</blockquote>"),
         "html-table" => nested("<table><tr><td>", "</td></tr></table>"),
         "html-ul" => nested("<ul><li>", "</li></ul>"),
+        "html-misnested" => {
+            // `<b><i></b>` leaves an <i> that an HTML parser reopens: nesting grows by one a turn.
+            let html = format!("<html><body>{}</body></html>", "<b><i></b>x ".repeat(n));
+            html_mail(html)
+        }
+        "html-deep-wide" => {
+            // Just under the depth cap, a million paragraphs.
+            let mut html = "<html><body>".to_string() + &"<div>".repeat(60);
+            for i in 0..n {
+                html.push_str(&format!("<p>line {i}</p>\n"));
+            }
+            html.push_str(&"</div>".repeat(60));
+            html_mail(html)
+        }
         "mime-parts" => {
             let mut raw = Vec::with_capacity(n * 160);
             raw.extend_from_slice(HEAD.as_bytes());
@@ -255,7 +276,10 @@ fn build(case: &str, n: usize) -> (Vec<u8>, Option<String>) {
         "header-1mb" => {
             let value = folded(|i| format!("filler{i}"), n, "");
             let headers = format!("X-Filler: {value}\r\n");
-            (text_mail(subject, &headers, b"Hello,\r\nthe printer is jammed.\r\n"), None)
+            (
+                text_mail(subject, &headers, b"Hello,\r\nthe printer is jammed.\r\n"),
+                None,
+            )
         }
         "to-list-1mb" => {
             let value = folded(|i| format!("user{i}@example.test"), n, ",");
@@ -275,7 +299,11 @@ fn build(case: &str, n: usize) -> (Vec<u8>, Option<String>) {
         "subject-100k" => {
             // Encoded words of "Imprimante bloquée " (19 characters each), folded.
             let words = n.div_ceil(19);
-            let value = folded(|_| "=?UTF-8?Q?Imprimante_bloqu=C3=A9e_?=".to_string(), words * 36, "");
+            let value = folded(
+                |_| "=?UTF-8?Q?Imprimante_bloqu=C3=A9e_?=".to_string(),
+                words * 36,
+                "",
+            );
             (text_mail(&value, "", b"Bonjour.\r\n"), None)
         }
         "attachment-30mb" => {
@@ -495,7 +523,9 @@ fn main() {
             "--scale" => scale = rest.next().and_then(|s| s.parse().ok()).expect("--scale F"),
             "--timeout" => {
                 timeout = Duration::from_secs(
-                    rest.next().and_then(|s| s.parse().ok()).expect("--timeout SECS"),
+                    rest.next()
+                        .and_then(|s| s.parse().ok())
+                        .expect("--timeout SECS"),
                 )
             }
             "--bench" => {} // cargo bench passes this
@@ -528,7 +558,8 @@ fn main() {
         for stage in STAGES {
             let a = small.stages.get(*stage);
             let b = big.stages.get(*stage);
-            let applies = a.is_some() || (small.timed_out && (*stage != "html" || case.starts_with("html-")));
+            let applies =
+                a.is_some() || (small.timed_out && (*stage != "html" || case.starts_with("html-")));
             if !applies {
                 continue;
             }
@@ -542,9 +573,10 @@ fn main() {
                 _ => "-".into(),
             };
             let (mem, per_size) = match a {
-                Some((_, bytes)) if small.size > 0 => {
-                    (mib(*bytes), format!("{:.2}", *bytes as f64 / small.size as f64))
-                }
+                Some((_, bytes)) if small.size > 0 => (
+                    mib(*bytes),
+                    format!("{:.2}", *bytes as f64 / small.size as f64),
+                ),
                 _ => ("-".into(), "-".into()),
             };
             let mut flags = Vec::new();

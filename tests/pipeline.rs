@@ -226,3 +226,46 @@ fn attachments_are_kept_by_content_hash() {
         );
     }
 }
+
+#[test]
+fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config(dir.path(), ""))).unwrap();
+    let to: Vec<String> = (0..150).map(|i| format!("user{i}@example.test")).collect();
+    let html = format!("{}deep words{}", "<div>".repeat(500), "</div>".repeat(500));
+    let raw = format!(
+        "From: alice@example.test\r\nTo: support@desk.example.test, {}\r\nSubject: deep\r\nMessage-ID: <deep@x>\r\nContent-Type: text/html\r\n\r\n{html}\r\n",
+        to.join(", ")
+    );
+    let outcome = pipeline
+        .ingest(raw.as_bytes(), &Source::named("t"), 1_700_000_000)
+        .unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+    let detail = pipeline
+        .store()
+        .read()
+        .ticket(TicketNumber(1))
+        .unwrap()
+        .unwrap();
+    let cuts: Vec<&str> = detail
+        .events
+        .iter()
+        .filter(|e| e.kind == "intake_cut")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(cuts.len(), 2, "{cuts:?}");
+    assert!(
+        cuts[0].starts_with("HTML nested 500 deep: flattened below depth 64"),
+        "{}",
+        cuts[0]
+    );
+    assert_eq!(
+        cuts[1],
+        "To has 151 addresses: only the first 100 were read"
+    );
+    // The text below the cut is still there.
+    assert!(detail.messages[0].text.contains("deep words"));
+}

@@ -1043,6 +1043,14 @@ impl<'c> WriteTx<'c> {
         for event in &plan.events {
             self.insert_event(number, now, event, Some(message))?;
         }
+        for cut in &mail.cuts {
+            let event = EventDraft {
+                kind: crate::core::intake::EventKind::IntakeCut,
+                actor: "guichet".into(),
+                detail: cut.clone(),
+            };
+            self.insert_event(number, now, &event, Some(message))?;
+        }
         for rendered in outgoing {
             self.queue_outgoing(rendered, now)?;
         }

@@ -274,6 +274,8 @@ pub enum EventKind {
     FieldSet,
     SlaWarning,
     SlaBreach,
+    /// Part of a mail was left out to keep intake linear (see `InboundMail::cuts`).
+    IntakeCut,
 }
 
 impl EventKind {
@@ -295,6 +297,7 @@ impl EventKind {
             EventKind::FieldSet => "field_set",
             EventKind::SlaWarning => "sla_warning",
             EventKind::SlaBreach => "sla_breach",
+            EventKind::IntakeCut => "intake_cut",
         }
     }
 }

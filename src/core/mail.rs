@@ -27,6 +27,9 @@ pub struct InboundMail {
     pub auth_results: Vec<crate::core::people::AuthResult>,
     /// Every header as (lowercased name, unfolded raw value), in order: for routing rules.
     pub headers: Vec<(String, String)>,
+    /// What intake left out to stay linear in the mail's size (HTML flattened below a depth,
+    /// parts or addresses beyond a count), in words: each becomes an `intake_cut` event.
+    pub cuts: Vec<String>,
 }
 
 /// The headers that tell an automatic or bulk mail from a person's.
