@@ -363,6 +363,21 @@ fn bench_config(state: &Path) -> Config {
     Config::parse(Path::new("bench.toml"), &text, &|_| None).expect("bench config")
 }
 
+/// `measure`, repeated up to three times while a run takes under 0.3 s (the machine is shared:
+/// a single short run is mostly noise); the fastest time, the first run's memory.
+fn measure_best<T>(mut stage: impl FnMut() -> T) -> (T, Duration, usize) {
+    let (mut out, mut best, extra) = measure(&mut stage);
+    for _ in 0..2 {
+        if best > Duration::from_millis(300) {
+            break;
+        }
+        let (again, t, _) = measure(&mut stage);
+        out = again;
+        best = best.min(t);
+    }
+    (out, best, extra)
+}
+
 fn report(stage: &str, elapsed: Duration, extra: usize) {
     println!("{stage}\t{}\t{extra}", elapsed.as_secs_f64());
     std::io::stdout().flush().ok();
@@ -376,16 +391,16 @@ fn run_child(case: &str, n: usize) {
     let config = bench_config(&scratch.path().join("state"));
     let policy = &config.intake;
 
-    let (parsed, t, m) = measure(|| parse_mail(&raw).expect("parses"));
+    let (parsed, t, m) = measure_best(|| parse_mail(&raw).expect("parses"));
     report("parse", t, m);
     let (mail, hash) = parsed.into_mail();
     if let Some(html) = &html {
-        let (_, t, m) = measure(|| html_to_text(html));
+        let (_, t, m) = measure_best(|| html_to_text(html));
         report("html", t, m);
     }
-    let (visible, t, m) = measure(|| visible_text(&mail.text));
+    let (visible, t, m) = measure_best(|| visible_text(&mail.text));
     report("quotes", t, m);
-    let (_, t, m) = measure(|| parse_commands(&mail.subject, &mail.text, &policy.vocabulary));
+    let (_, t, m) = measure_best(|| parse_commands(&mail.subject, &mail.text, &policy.vocabulary));
     report("commands", t, m);
 
     let thread = ThreadDecision::New {
@@ -403,9 +418,9 @@ fn run_child(case: &str, n: usize) {
         others: &[],
         workloads: &[],
     };
-    let (_, t, m) = measure(|| route_new_ticket(policy, &input, &visible).matched.len());
+    let (_, t, m) = measure_best(|| route_new_ticket(policy, &input, &visible).matched.len());
     report("rules", t, m);
-    let (_, t, m) = measure(|| decide_intake(policy, &input).expect("a plan"));
+    let (_, t, m) = measure_best(|| decide_intake(policy, &input).expect("a plan"));
     report("intake", t, m);
 
     // An agent's answer relayed to everyone on the ticket, quoting the whole mail.
@@ -425,7 +440,7 @@ fn run_child(case: &str, n: usize) {
         auto_submitted: None,
         language: Language::En,
     };
-    let (_, t, m) = measure(|| render(&relay, 1_790_000_000));
+    let (_, t, m) = measure_best(|| render(&relay, 1_790_000_000));
     report("render", t, m);
     drop(relay);
     drop(visible);

@@ -269,3 +269,33 @@ fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
     // The text below the cut is still there.
     assert!(detail.messages[0].text.contains("deep words"));
 }
+
+#[test]
+fn a_text_too_long_to_index_whole_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config(dir.path(), ""))).unwrap();
+    let line = "word ".repeat(200);
+    let body = format!("{line}\r\n").repeat(1100);
+    let raw = String::from_utf8(mail("alice@example.test", "long", "long@x", ""))
+        .unwrap()
+        .replace("body of long@x", &body);
+    pipeline
+        .ingest(raw.as_bytes(), &Source::named("t"), 1_700_000_000)
+        .unwrap();
+    let detail = pipeline
+        .store()
+        .read()
+        .ticket(TicketNumber(1))
+        .unwrap()
+        .unwrap();
+    let cuts: Vec<&str> = detail
+        .events
+        .iter()
+        .filter(|e| e.kind == "intake_cut")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(
+        cuts,
+        ["text of 1099999 characters: only the first 1000000 are indexed for search"]
+    );
+}

@@ -422,11 +422,28 @@ fn strip_comment(value: &str) -> String {
         .to_string()
 }
 
-/// CRLF to LF, no NULs, no trailing spaces, at most one blank line in a row at the ends.
+/// CRLF to LF, no CR or NUL, no trailing spaces, no blank lines at the ends. One pass and one
+/// string the size of the text: a million lines cost no million-entry vector.
 fn normalize_text(text: &str) -> String {
-    let text = text.replace("\r\n", "\n").replace(['\r', '\0'], "");
-    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
-    lines.join("\n").trim_matches('\n').to_string()
+    let mut out = String::with_capacity(text.len());
+    for line in text.split('\n') {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let line = line.trim_end();
+        if line.contains(['\r', '\0']) {
+            let kept: String = line.chars().filter(|c| !matches!(c, '\r' | '\0')).collect();
+            out.push_str(kept.trim_end());
+        } else {
+            out.push_str(line);
+        }
+        // Leading blank lines are dropped as they come.
+        if out.trim_start_matches('\n').is_empty() {
+            out.clear();
+        }
+    }
+    out.truncate(out.trim_end_matches('\n').len());
+    out
 }
 
 fn sanitize_filename(name: &str) -> String {
@@ -538,6 +555,17 @@ mod tests {
             ]
         );
         assert!(parse_authentication_results("mx.example.com; none").is_empty());
+    }
+
+    #[test]
+    fn text_is_normalized() {
+        assert_eq!(
+            normalize_text("\r\n \n\na \r\nb\0c\r\r\n\n\nd\t\n\n"),
+            "a\nbc\n\n\nd"
+        );
+        assert_eq!(normalize_text(" \r\n\n"), "");
+        assert_eq!(normalize_text("  indented\n"), "  indented");
+        assert_eq!(normalize_text("x\n\0\ny"), "x\n\ny");
     }
 
     #[test]

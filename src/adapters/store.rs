@@ -24,7 +24,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_tags_fields_resolution.sql"),
     include_str!("migrations/0006_agent_state.sql"),
     include_str!("migrations/0007_sla.sql"),
+    include_str!("migrations/0008_fts_bounded.sql"),
 ];
+
+/// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
+pub const FTS_INDEXED_CHARS: usize = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -1043,7 +1047,13 @@ impl<'c> WriteTx<'c> {
         for event in &plan.events {
             self.insert_event(number, now, event, Some(message))?;
         }
-        for cut in &mail.cuts {
+        let indexed_cut = (plan.stored_text.len() > FTS_INDEXED_CHARS)
+            .then(|| plan.stored_text.chars().count())
+            .filter(|chars| *chars > FTS_INDEXED_CHARS)
+            .map(|chars| {
+                format!("text of {chars} characters: only the first {FTS_INDEXED_CHARS} are indexed for search")
+            });
+        for cut in mail.cuts.iter().chain(&indexed_cut) {
             let event = EventDraft {
                 kind: crate::core::intake::EventKind::IntakeCut,
                 actor: "guichet".into(),
