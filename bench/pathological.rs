@@ -555,8 +555,8 @@ fn main() {
         chosen = CASES.iter().map(|c| c.to_string()).collect();
     }
     println!(
-        "{:<16} {:>16} {:<9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {}",
-        "case", "n", "stage", "t(n) s", "t(2n) s", "ratio", "mem MiB", "mail MiB", "mem/x", "flags"
+        "{:<16} {:>16} {:<9} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  flags",
+        "case", "n", "stage", "t(n) s", "t(2n) s", "ratio", "mem MiB", "mail MiB", "mem/x"
     );
     for case in &chosen {
         let (what, base) = unit(case);
