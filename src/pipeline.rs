@@ -14,9 +14,7 @@ use crate::adapters::parse::{content_hash, parse_mail};
 use crate::adapters::render::render_all;
 use crate::adapters::store::{InboundRecord, Reader, Store, StoreError, WriteTx};
 use crate::config::Config;
-use crate::core::intake::{
-    decide_intake, EventDraft, EventKind, IntakeInput, IntakePlan, TicketChange, Visibility,
-};
+use crate::core::intake::{decide_intake, IntakeInput, IntakePlan, TicketChange, Visibility};
 use crate::core::mail::InboundMail;
 use crate::core::subject::TagFormat;
 use crate::core::threading::{decide_thread, ThreadClues, ThreadDecision};
@@ -376,11 +374,6 @@ fn store_mail(
         tx.read()
             .automatic_mail_since(&reply_keys, cause.as_deref(), plan.ticket, now - 3600)?;
     crate::core::caps::apply(&policy.loops.caps, &mut plan, &sent);
-    plan.events.extend(mail.cuts.iter().map(|cut| EventDraft {
-        kind: EventKind::IntakeCut,
-        actor: "guichet".into(),
-        detail: cut.clone(),
-    }));
     let outgoing = std::mem::take(&mut plan.outgoing);
     let (rendered, render_events) = render_all(&outgoing, now);
     plan.events.extend(render_events);

@@ -373,3 +373,76 @@ fn a_flood_makes_at_most_the_cap_of_notices_and_each_held_one_is_audited() {
         .count();
     assert_eq!(automatic, 40);
 }
+
+#[test]
+fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config(dir.path(), ""))).unwrap();
+    let to: Vec<String> = (0..150).map(|i| format!("user{i}@example.test")).collect();
+    let html = format!("{}deep words{}", "<div>".repeat(500), "</div>".repeat(500));
+    let raw = format!(
+        "From: alice@example.test\r\nTo: support@desk.example.test, {}\r\nSubject: deep\r\nMessage-ID: <deep@x>\r\nContent-Type: text/html\r\n\r\n{html}\r\n",
+        to.join(", ")
+    );
+    let outcome = pipeline
+        .ingest(raw.as_bytes(), &Source::named("t"), 1_700_000_000)
+        .unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+    let detail = pipeline
+        .store()
+        .read()
+        .ticket(TicketNumber(1))
+        .unwrap()
+        .unwrap();
+    let cuts: Vec<&str> = detail
+        .events
+        .iter()
+        .filter(|e| e.kind == "intake_cut")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(cuts.len(), 2, "{cuts:?}");
+    assert!(
+        cuts[0].starts_with("HTML nested 500 deep: flattened below depth 64"),
+        "{}",
+        cuts[0]
+    );
+    assert_eq!(
+        cuts[1],
+        "To has 151 addresses: only the first 100 were read"
+    );
+    // The text below the cut is still there.
+    assert!(detail.messages[0].text.contains("deep words"));
+}
+
+#[test]
+fn a_text_too_long_to_index_whole_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pipeline = Pipeline::open(std::sync::Arc::new(config(dir.path(), ""))).unwrap();
+    let line = "word ".repeat(200);
+    let body = format!("{line}\r\n").repeat(1100);
+    let raw = String::from_utf8(mail("alice@example.test", "long", "long@x", ""))
+        .unwrap()
+        .replace("body of long@x", &body);
+    pipeline
+        .ingest(raw.as_bytes(), &Source::named("t"), 1_700_000_000)
+        .unwrap();
+    let detail = pipeline
+        .store()
+        .read()
+        .ticket(TicketNumber(1))
+        .unwrap()
+        .unwrap();
+    let cuts: Vec<&str> = detail
+        .events
+        .iter()
+        .filter(|e| e.kind == "intake_cut")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(
+        cuts,
+        ["text of 1099999 characters: only the first 1000000 are indexed for search"]
+    );
+}

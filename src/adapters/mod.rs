@@ -1,6 +1,7 @@
 //! Adapters: the outside world (mail bytes, SQLite, SMTP, files) behind small types and traits.
 
 pub mod blobs;
+pub mod html;
 pub mod imap;
 pub mod parse;
 pub mod render;

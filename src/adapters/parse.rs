@@ -69,6 +69,15 @@ const TRACE_HEADERS: &[&str] = &[
     "received-spf",
 ];
 
+/// Attachments saved (files and rows) per mail. Each costs a file and a row, so a mail of 50k
+/// tiny parts took 8 s to store; beyond this they stay in the raw mail only.
+pub const MAX_ATTACHMENTS: usize = 1000;
+/// Addresses read from one To or Cc field. Each becomes a participant that every later answer is
+/// rendered and sent to; a 1 MB To field of 50k addresses took minutes to render.
+pub const MAX_ADDRESSES_PER_FIELD: usize = 100;
+/// Message-IDs read from In-Reply-To and References (the newest): each is one store lookup.
+pub const MAX_THREAD_IDS: usize = 100;
+
 pub fn parse_mail(raw: &[u8]) -> Result<ParsedMail<'_>, ParseRejection> {
     if raw.iter().all(|byte| byte.is_ascii_whitespace()) {
         return Err(ParseRejection::Empty);
@@ -124,9 +133,29 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         vendor_auto_headers,
         is_delivery_report,
     };
-    let text = readable_text(message);
+    let (text, text_cuts) = readable_text(message);
+    cuts.extend(text_cuts);
+    for (field, value) in [
+        ("In-Reply-To", message.in_reply_to()),
+        ("References", message.references()),
+    ] {
+        if let HeaderValue::TextList(ids) = value {
+            if ids.len() > MAX_THREAD_IDS {
+                cuts.push(format!(
+                    "{field} has {} message IDs: only the newest {MAX_THREAD_IDS} were read",
+                    ids.len()
+                ));
+            }
+        }
+    }
+    let attachment_count = message.attachments().count();
+    if attachment_count > MAX_ATTACHMENTS {
+        cuts.push(format!(
+            "{attachment_count} attachments: only the first {MAX_ATTACHMENTS} were saved, the others are in the raw mail"
+        ));
+    }
     let mut attachments = Vec::new();
-    for (index, part) in message.attachments().enumerate() {
+    for (index, part) in message.attachments().take(MAX_ATTACHMENTS).enumerate() {
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {
@@ -184,34 +213,50 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
     Some(mail)
 }
 
-/// The text/plain body, or the HTML body made readable when the mail has no plain part.
-fn readable_text(message: &Message<'_>) -> String {
-    let text = match message.text_part(0).map(|part| &part.body) {
-        Some(PartType::Html(html)) => html_to_text(html),
-        Some(PartType::Text(text)) => text.to_string(),
+/// The text/plain body, or the HTML body made readable when the mail has no plain part; and what
+/// was cut to keep that linear.
+fn readable_text(message: &Message<'_>) -> (String, Vec<String>) {
+    let (text, cut) = match message.text_part(0).map(|part| &part.body) {
+        Some(PartType::Html(html)) => html_to_text_capped(html),
+        Some(PartType::Text(text)) => (text.to_string(), None),
         _ => match message.html_part(0).map(|part| &part.body) {
-            Some(PartType::Html(html)) => html_to_text(html),
-            _ => String::new(),
+            Some(PartType::Html(html)) => html_to_text_capped(html),
+            _ => (String::new(), None),
         },
     };
-    normalize_text(&text)
+    (normalize_text(&text), cut.into_iter().collect())
 }
 
 /// html2text lays tables and lists out as text and drops head, style and script; link targets are
 /// left out so that quoted-reply detection sees the words people wrote.
 pub fn html_to_text(html: &str) -> String {
-    html2text::config::plain_no_decorate()
+    html_to_text_capped(html).0
+}
+
+/// `html_to_text`, and what was cut to keep it linear: html2text is quadratic in nesting depth,
+/// so nesting beyond `html::MAX_HTML_DEPTH` is flattened first, and HTML too large for its layout
+/// (`html::LAYOUT_BUDGET`) goes through mail-parser's one-pass converter instead.
+pub fn html_to_text_capped(html: &str) -> (String, Option<String>) {
+    let capped = crate::adapters::html::cap_nesting(html);
+    let cut = capped.cut();
+    if !capped.fits_layout_budget() {
+        let why = format!(
+            "HTML body of {} bytes nested {} deep: too large to lay out, converted without layout",
+            html.len(),
+            capped.deepest
+        );
+        let text = mail_parser::decoders::html::html_to_text(&capped.html);
+        return (text, Some(why));
+    }
+    let text = html2text::config::plain_no_decorate()
         .no_table_borders()
-        .string_from_read(html.as_bytes(), 120)
-        .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(html))
+        .string_from_read(capped.html.as_bytes(), 120)
+        .unwrap_or_else(|_| mail_parser::decoders::html::html_to_text(&capped.html));
+    (text, cut)
 }
 
 /// Longest subject kept, in characters; the raw mail keeps the rest.
 const MAX_SUBJECT_CHARS: usize = 998;
-/// Addresses read from one address header; a mail naming more is a mass mailing, not a request.
-const MAX_ADDRESSES: usize = 100;
-/// Message-IDs read from In-Reply-To or References, newest kept (threading needs the last few).
-const MAX_REFERENCES: usize = 100;
 
 fn first_mailbox(
     header: &str,
@@ -229,9 +274,9 @@ fn mailboxes(header: &str, address: Option<&Address<'_>>, cuts: &mut Vec<String>
     };
     let mut list: Vec<Mailbox> = Vec::new();
     for (index, addr) in address.iter().enumerate() {
-        if index == MAX_ADDRESSES {
+        if index == MAX_ADDRESSES_PER_FIELD {
             cuts.push(format!(
-                "{header}: only the first {MAX_ADDRESSES} addresses were read"
+                "{header}: only the first {MAX_ADDRESSES_PER_FIELD} addresses were read"
             ));
             break;
         }
@@ -259,7 +304,7 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
         HeaderValue::TextList(list) => list.iter().map(|id| id.as_ref()).collect(),
         _ => Vec::new(),
     };
-    let skip = ids.len().saturating_sub(MAX_REFERENCES);
+    let skip = ids.len().saturating_sub(MAX_THREAD_IDS);
     let mut unique: Vec<String> = Vec::with_capacity(ids.len() - skip);
     for id in ids.into_iter().skip(skip).filter_map(clean_message_id) {
         if !unique.contains(&id) {
@@ -426,6 +471,17 @@ mod tests {
         let c = b"From: a@x\r\nSubject: hi!\r\n\r\nbody\r\n";
         assert_eq!(content_hash(a), content_hash(b));
         assert_ne!(content_hash(a), content_hash(c));
+    }
+
+    #[test]
+    fn text_is_normalized() {
+        assert_eq!(
+            normalize_text("\r\n \n\na \r\nb\0c\r\r\n\n\nd\t\n\n"),
+            "a\nbc\n\n\nd"
+        );
+        assert_eq!(normalize_text(" \r\n\n"), "");
+        assert_eq!(normalize_text("  indented\n"), "  indented");
+        assert_eq!(normalize_text("x\n\0\ny"), "x\n\ny");
     }
 
     #[test]

@@ -28,7 +28,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_unsendable_index.sql"),
     include_str!("migrations/0009_delivery_per_recipient.sql"),
     include_str!("migrations/0010_spam_and_caps.sql"),
+    include_str!("migrations/0011_fts_bounded.sql"),
 ];
+
+/// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
+pub const FTS_INDEXED_CHARS: usize = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -1100,6 +1104,20 @@ impl<'c> WriteTx<'c> {
         }
         for event in &plan.events {
             self.insert_event(number, now, event, Some(message))?;
+        }
+        let indexed_cut = (plan.stored_text.len() > FTS_INDEXED_CHARS)
+            .then(|| plan.stored_text.chars().count())
+            .filter(|chars| *chars > FTS_INDEXED_CHARS)
+            .map(|chars| {
+                format!("text of {chars} characters: only the first {FTS_INDEXED_CHARS} are indexed for search")
+            });
+        for cut in mail.cuts.iter().chain(&indexed_cut) {
+            let event = EventDraft {
+                kind: crate::core::intake::EventKind::IntakeCut,
+                actor: "guichet".into(),
+                detail: cut.clone(),
+            };
+            self.insert_event(number, now, &event, Some(message))?;
         }
         for rendered in outgoing {
             self.queue_outgoing(

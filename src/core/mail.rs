@@ -28,7 +28,8 @@ pub struct InboundMail {
     /// Every header as (lowercased name, unfolded raw value), in order: for routing rules.
     pub headers: Vec<(String, String)>,
     /// What intake left out of this mail and why, one sentence each (an address that cannot be
-    /// delivered to, a structure past a limit): recorded as events, the raw mail keeps it all.
+    /// delivered to, HTML flattened below a depth, parts or addresses beyond a count): each becomes
+    /// an `intake_cut` event; the raw mail keeps it all.
     pub cuts: Vec<String>,
 }
 
