@@ -395,7 +395,12 @@ fn plan_new_ticket(
             new_participants.push((mailbox.clone(), Role::Cc));
         }
     }
-    let stored_text = visible_text(&mail.text);
+    // A first mail with nothing but quoted text (a request pasted as a quote) is still the
+    // request: only on an existing ticket does an empty visible text mean "nothing new".
+    let stored_text = match visible_text(&mail.text) {
+        visible if visible.is_empty() => mail.text.trim().to_string(),
+        visible => visible,
+    };
     let routing = route_new_ticket(policy, input, &stored_text);
     let queue = routing.queue.clone();
     let actor = requester.address.clone();
