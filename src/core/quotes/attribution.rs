@@ -68,9 +68,11 @@ fn run_at(bytes: &[u8], at: usize) -> Option<(usize, usize)> {
     (len > 0).then_some((at, at + len))
 }
 
+/// Whether `start..end` stands alone: no letter, digit or underscore glued to either side.
 fn bounded(bytes: &[u8], start: usize, end: usize) -> bool {
-    !(start > 0 && is_word_byte(bytes[start - 1]))
-        && !bytes.get(end).copied().is_some_and(is_word_byte)
+    let glued_before = start > 0 && is_word_byte(bytes[start - 1]);
+    let glued_after = bytes.get(end).copied().is_some_and(is_word_byte);
+    !glued_before && !glued_after
 }
 
 /// A calendar date: a year ("2024"), a numeric date ("04.03.2024", "2024-03-04", "4/3/24"), or
@@ -160,6 +162,7 @@ const VERBS: &[&str] = &[
     "kirjoitti",
     "napisał",
     "napisała",
+    "napisana",
     "napisal",
     "pisze",
     "napsal",
@@ -219,8 +222,9 @@ const INTROS: &[&str] = &[
     "В",
 ];
 
-/// The shape of an attribution (see the module's comment). `strong` ones cut the mail even
-/// when unquoted history follows them; weak ones only stand right above a `>` block.
+/// The shape of an attribution (see the module's comment): strong enough to cut the mail even
+/// when unquoted history follows it. Weaker shapes count only right above a `>` block (see
+/// `is_weak_attribution`).
 pub(super) fn is_attribution(text: &str) -> bool {
     let text = text.trim();
     if text.len() > MAX_BYTES {
@@ -542,6 +546,8 @@ mod tests {
             "2024년 3월 4일 (월) 오전 9:12, Ada Lovelace <ada@example.org>님이 작성:",
             "El dl., 4 de març 2024 a les 9:12, Ada Lovelace (<ada@example.org>) va escriure:",
             "Op 4 mrt 2024 om 09:12 heeft Ada Lovelace <ada@example.org> het volgende geschreven:",
+            "Wiadomość napisana przez Ada Lovelace <ada@example.org> w dniu 4.03.2024, o godz. 09:12:",
+            "po 4. 3. 2024 v 9:12 odesílatel Ada Lovelace <ada@example.org> napsal:",
         ] {
             assert!(is_attribution(line), "{line}");
         }

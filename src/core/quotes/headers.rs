@@ -64,7 +64,9 @@ fn header_field(line: &str) -> Option<Field> {
         Some(at) if at <= 48 => (&line[..at], &line[at..]),
         _ => return None,
     };
-    let rest = rest.strip_prefix(':').map_or(true, |after| {
+    // After an ASCII colon comes a space or the end ("Time:10" is not a field); a full-width
+    // colon needs nothing after it.
+    let spaced = rest.strip_prefix(':').is_none_or(|after| {
         after
             .trim_start_matches(['*', '_'])
             .chars()
@@ -72,7 +74,7 @@ fn header_field(line: &str) -> Option<Field> {
             .is_none_or(char::is_whitespace)
     });
     let key = key.trim().trim_matches(['*', '_']).trim_end();
-    if !rest || key.is_empty() {
+    if !spaced || key.is_empty() {
         return None;
     }
     FIELD_KEYS
