@@ -243,10 +243,53 @@ pub(super) fn is_attribution(text: &str) -> bool {
         return false;
     }
     match last_verb(body) {
-        Some(after) => verb_is_followed_well(after),
-        // Gmail's verbless forms end on the writer's address: "… 9:12 Ada <ada@example.org>:".
-        None => address_last,
+        Some((start, end)) => {
+            verb_is_followed_well(&body[end..]) && writer_beside_verb(body, start, end)
+        }
+        // Gmail's verbless forms open with the date and end on the writer's address:
+        // "2014-03-20 8:48 GMT+01:00 Ada <ada@example.org>:", "пн, 4 мар. 2024 г. в 09:12, Ada
+        // <ada@example.org>:".
+        None => address_last && opens_with_date(body),
     }
+}
+
+/// The writer stands next to the verb: an address in the line, or a name (a capitalised word,
+/// a word in a script without case, a closing bracket) right before or right after the verb.
+/// "the backup job wrote:" and "il server ha scritto:" are the writer's own lines.
+fn writer_beside_verb(body: &str, start: usize, end: usize) -> bool {
+    let names = |word: &str| {
+        word.ends_with([')', '>', '"', ']'])
+            || word
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_uppercase() || (c.is_alphabetic() && !c.is_lowercase()))
+    };
+    let before = body[..start].split_whitespace().next_back().unwrap_or("");
+    let after = body[end..]
+        .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '(' | ')'))
+        .split_whitespace()
+        .next()
+        .unwrap_or("");
+    has_address(body)
+        || names(before)
+        || (!after.is_empty() && (names(after) || after.starts_with('<')))
+}
+
+/// Whether `body` starts with its date: a number ("2014-03-20", "2024年3月4日", "04.03.2024")
+/// or a short weekday followed by one ("Mon, 4 Mar", "пн, 4 мар.").
+fn opens_with_date(body: &str) -> bool {
+    let mut words = body.split_whitespace();
+    let first = words.next().unwrap_or("");
+    if first.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    let weekday = first.trim_end_matches([',', '.']);
+    weekday.len() < first.len()
+        && (1..=4).contains(&weekday.chars().count())
+        && weekday.chars().all(char::is_alphabetic)
+        && words
+            .next()
+            .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// Whether `text`, right above a `>` block, introduces it: an attribution, a line ending with a
@@ -324,8 +367,8 @@ fn starts_with_date(text: &str) -> bool {
     first.starts_with(|c: char| c.is_ascii_digit()) && has_date(first.trim_end_matches(','))
 }
 
-/// The text after the last verb of writing in `body`, if there is one.
-fn last_verb(body: &str) -> Option<&str> {
+/// Where the last verb of writing in `body` starts and ends, if there is one.
+fn last_verb(body: &str) -> Option<(usize, usize)> {
     let lower = body.to_lowercase();
     // Lowercasing keeps byte offsets only when it keeps lengths; otherwise search the original.
     let haystack = if lower.len() == body.len() {
@@ -333,10 +376,14 @@ fn last_verb(body: &str) -> Option<&str> {
     } else {
         body
     };
-    let mut last: Option<usize> = None;
+    let mut last: Option<(usize, usize)> = None;
     for verb in VERBS {
         for (at, _) in haystack.match_indices(verb) {
             let end = at + verb.len();
+            // Offsets in the lowercased text are used in `body` too: only where both agree.
+            if !body.is_char_boundary(at) || !body.is_char_boundary(end) {
+                continue;
+            }
             let bounded_before = haystack[..at]
                 .chars()
                 .next_back()
@@ -345,20 +392,23 @@ fn last_verb(body: &str) -> Option<&str> {
                 .chars()
                 .next()
                 .is_none_or(|c| !c.is_alphanumeric());
-            if bounded_before && bounded_after && last.is_none_or(|l| end > l) {
-                last = Some(end);
+            if bounded_before && bounded_after && last.is_none_or(|(_, l)| end > l) {
+                last = Some((at, end));
             }
         }
     }
     for verb in GLUED_VERBS {
         if let Some(at) = haystack.rfind(verb) {
             let end = at + verb.len();
-            if last.is_none_or(|l| end > l) {
-                last = Some(end);
+            if !body.is_char_boundary(at) || !body.is_char_boundary(end) {
+                continue;
+            }
+            if last.is_none_or(|(_, l)| end > l) {
+                last = Some((at, end));
             }
         }
     }
-    last.map(|end| &body[end..])
+    last
 }
 
 /// After the verb comes nothing, the writer ("schrieb Ada <ada@example.org>", "napisał(a)"), or
