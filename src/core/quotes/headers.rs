@@ -7,12 +7,15 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::attribution::{has_address, has_date_or_time};
+use super::attribution::has_address;
 use super::is_blank;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Field {
     From,
+    /// "Sent:" and its translations: only mail headers say it.
+    Sent,
+    /// "Date:" and its translations: forms say it too.
     Date,
     To,
     Cc,
@@ -26,8 +29,12 @@ const FIELD_KEYS: &[(Field, &str)] = &[
         "From|De|Da|Von|Van|Fra|Från|Od|От|Від|Từ|Lähettäjä|Feladó|Kimden|Remitente|Afzender|Avsändare|Afsender|Avsender|Absender|Expéditeur|Mittente|Nadawca|Odesílatel|发件人|寄件者|寄件人|差出人|送信者|보낸 사람|보낸사람",
     ),
     (
+        Field::Sent,
+        "Sent|Envoyé|Envoye|Inviato|Gesendet|Verzonden|Verstuurd|Sendt|Skickat|Enviado|Enviada|Enviado el|Enviada em|Enviado em|Enviat|Enviat el|Wysłano|Wysłane|Отправлено|Gửi|Lähetetty|Odesláno|发送时间|發送時間|送信日時|보낸 날짜",
+    ),
+    (
         Field::Date,
-        "Sent|Date|Envoyé|Envoye|Inviato|Gesendet|Datum|Verzonden|Verstuurd|Sendt|Skickat|Enviado|Enviada|Enviado el|Enviada em|Enviado em|Enviat|Enviat el|Data|Wysłano|Wysłane|Отправлено|Дата|Gửi|Ngày|Fecha|Lähetetty|Päivämäärä|Dátum|Dato|Tarih|Odesláno|发送时间|發送時間|日期|时间|送信日時|日付|日時|보낸 날짜|날짜",
+        "Date|Datum|Data|Дата|Ngày|Fecha|Päivämäärä|Dátum|Dato|Tarih|日期|时间|日付|日時|날짜",
     ),
     (
         Field::To,
@@ -47,7 +54,7 @@ const FIELD_KEYS: &[(Field, &str)] = &[
 static INLINE_FIELDS: LazyLock<Vec<(Field, Regex)>> = LazyLock::new(|| {
     FIELD_KEYS
         .iter()
-        .filter(|(field, _)| matches!(field, Field::Date | Field::Subject))
+        .filter(|(field, _)| matches!(field, Field::Sent | Field::Date | Field::Subject))
         .map(|(field, keys)| {
             let re = Regex::new(&format!(r"\s[*_]{{0,2}}(?:{keys})[*_]{{0,2}}\s?:\s")).unwrap();
             (*field, re)
@@ -93,8 +100,8 @@ pub(super) struct HeaderScanner<'a> {
 #[derive(Clone, Copy)]
 struct LineFacts {
     field: Option<Field>,
-    /// An address or a date: what makes two fields a header block rather than a form.
-    evidence: bool,
+    /// A mail address: what tells a quoted mail's header from a form or an itinerary.
+    address: bool,
 }
 
 impl<'a> HeaderScanner<'a> {
@@ -111,18 +118,18 @@ impl<'a> HeaderScanner<'a> {
         }
         let line = self.lines[i];
         let field = header_field(line);
-        let evidence = field.is_some()
-            && line.len() <= MAX_BYTES
-            && (has_address(line) || has_date_or_time(line));
-        let facts = LineFacts { field, evidence };
+        let address = line.len() <= MAX_BYTES && has_address(line);
+        let facts = LineFacts { field, address };
         self.facts[i] = Some(facts);
         facts
     }
 
-    /// An Outlook-style header block starting at line `i`: at least two different fields
-    /// (From, Sent/Date, To, Cc, Subject, in several languages) on consecutive lines, one of
-    /// them From or both Date and To, with an address or a date among them unless there are
-    /// three fields. One line that is not a field may sit among them (a wrapped To: list).
+    /// A quoted mail's header block starting at line `i`: different fields (From, Sent/Date,
+    /// To, Cc, Subject, in many languages) on consecutive lines, one of them From or both a
+    /// date and To. Two fields need an address among them; three or more need an address or a
+    /// field only mail has (Subject, Sent), so that a form ("From: Paris / To: London / Date:
+    /// 4 March") stays. One line
+    /// that is not a field may sit among them (a wrapped To: list).
     pub(super) fn block_at(&mut self, i: usize) -> bool {
         let first = self.facts(i);
         let Some(field) = first.field else {
@@ -134,36 +141,39 @@ impl<'a> HeaderScanner<'a> {
                 fields.push(*inline);
             }
         }
-        let mut evidence = first.evidence;
+        let mut address = first.address;
         let mut gap = 0;
         let last = (i + 12).min(self.lines.len() - 1);
         for j in i + 1..=last {
-            let line = self.lines[j];
-            if is_blank(line) {
+            if is_blank(self.lines[j]) {
                 break;
             }
             let facts = self.facts(j);
+            address |= facts.address;
             match facts.field {
                 Some(next) => {
                     gap = 0;
                     if !fields.contains(&next) {
                         fields.push(next);
                     }
-                    evidence |= facts.evidence;
                 }
                 None => {
                     gap += 1;
                     if gap > 1 {
                         break;
                     }
-                    evidence |=
-                        line.len() <= MAX_BYTES && (has_address(line) || has_date_or_time(line));
                 }
             }
         }
-        let anchored = fields.contains(&Field::From)
-            || (fields.contains(&Field::Date) && fields.contains(&Field::To));
-        anchored && (fields.len() >= 3 || (fields.len() == 2 && evidence))
+        let dated = fields.contains(&Field::Sent) || fields.contains(&Field::Date);
+        let anchored = fields.contains(&Field::From) || (dated && fields.contains(&Field::To));
+        let mail_only = fields.contains(&Field::Subject) || fields.contains(&Field::Sent);
+        anchored
+            && match fields.len() {
+                0 | 1 => false,
+                2 => address,
+                _ => address || mail_only,
+            }
     }
 }
 
