@@ -911,6 +911,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_first_mail_that_is_only_a_quote_keeps_it_as_the_request() {
+        let mut mail = request();
+        mail.text = "> The printer on floor 2 jams.\n> Can someone look?\n".into();
+        let thread = new_thread();
+        let plan = decide_intake(&policy(), &input(&mail, &thread, None)).unwrap();
+        assert_eq!(
+            plan.stored_text,
+            "> The printer on floor 2 jams.\n> Can someone look?"
+        );
+    }
+
+    #[test]
     fn the_acknowledgement_speaks_the_requesters_language() {
         let mut mail = request();
         mail.subject = "Imprimante bloquée".into();
