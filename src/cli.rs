@@ -1018,7 +1018,10 @@ fn print_inspection(report: &Inspection) {
             }
         }
         println!("--- visible text (quoted history and command lines cut) ---");
-        println!("{}", report.visible_text.as_deref().unwrap_or(""));
+        match report.visible_text.as_deref() {
+            Some("") => println!("(nothing new: on a ticket, nothing would be relayed)"),
+            visible => println!("{}", visible.unwrap_or("")),
+        }
     }
     if let Some(reason) = &report.would_quarantine {
         println!("Quarantine:   yes: {reason}");

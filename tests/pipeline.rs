@@ -405,13 +405,13 @@ fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
         .collect();
     assert_eq!(cuts.len(), 2, "{cuts:?}");
     assert!(
-        cuts[0].starts_with("HTML nested 500 deep: flattened below depth 64"),
-        "{}",
-        cuts[0]
+        cuts.iter()
+            .any(|c| c.starts_with("HTML nested 500 deep: flattened below depth 64")),
+        "{cuts:?}"
     );
-    assert_eq!(
-        cuts[1],
-        "To has 151 addresses: only the first 100 were read"
+    assert!(
+        cuts.contains(&"To has 151 addresses: only the first 100 were read"),
+        "{cuts:?}"
     );
     // The text below the cut is still there.
     assert!(detail.messages[0].text.contains("deep words"));

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use guichet::adapters::parse::{html_to_text, parse_mail};
 use guichet::core::quotes::visible_text;
 
-/// The share of cases that must match exactly (the aim).
-const REQUIRED_SHARE: f64 = 0.90;
+/// The share of cases that must match exactly: the level reached (109/116), so that it does not
+/// fall back. The seven left expect what Guichet must not do (keep "Sent from my iPhone", keep
+/// an all-quoted mail, un-quote a blockquote) or differ in how html2text renders the HTML.
+const REQUIRED_SHARE: f64 = 0.93;
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("GUICHET_SHARED_DIR")

@@ -276,7 +276,8 @@ fn mailboxes(header: &str, address: Option<&Address<'_>>, cuts: &mut Vec<String>
     for (index, addr) in address.iter().enumerate() {
         if index == MAX_ADDRESSES_PER_FIELD {
             cuts.push(format!(
-                "{header}: only the first {MAX_ADDRESSES_PER_FIELD} addresses were read"
+                "{header} has {} addresses: only the first {MAX_ADDRESSES_PER_FIELD} were read",
+                address.iter().count()
             ));
             break;
         }

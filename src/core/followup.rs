@@ -1248,6 +1248,23 @@ mod tests {
         assert!(plan.events.iter().all(|e| e.actor == "alice@corp.example"));
     }
 
+    /// Issue 9: command lines above the quoted notice, and nothing else, relay nothing: not
+    /// the notice, not its cheat-sheet.
+    #[test]
+    fn commands_above_a_quoted_notice_relay_nothing() {
+        for quoted in [
+            "On Mon, Mar 4, 2024 at 9:12 AM Helpdesk <support@corp.example> wrote:\n\n> [Helpdesk #7] New ticket from carla@client.example\n> Commands: #assign NAME, #priority LEVEL\n",
+            "________________________________\nFrom: Helpdesk <support@corp.example>\nSent: Monday, March 4, 2024 9:12 AM\nTo: alice <alice@corp.example>\nSubject: [Helpdesk #7] New ticket\n\nCommands: #assign NAME, #priority LEVEL\n",
+            "Am 04.03.2024 um 09:12 schrieb Helpdesk:\nCommands: #assign NAME, #priority LEVEL\n",
+        ] {
+            let body = format!("#assign bob\n#priority high\n\n{quoted}");
+            let plan = decide(&mail_from("alice@corp.example", &body, passing()), &ticket(), &[]);
+            assert_eq!(kinds(&plan), vec![OutgoingKind::AssignmentNotice], "{quoted}");
+            assert_eq!(plan.stored_text, "", "{quoted}");
+            assert!(plan.outgoing.iter().all(|m| !m.body.contains("Commands: #assign")));
+        }
+    }
+
     #[test]
     fn an_agents_answer_goes_to_the_requester_without_the_command_lines_or_quotes() {
         let body = "#status pending\nHello Carla, please restart it.\n\nOn Mon, Carla wrote:\n> it is broken";

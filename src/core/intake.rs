@@ -423,7 +423,12 @@ fn plan_new_ticket(
             new_participants.push((mailbox.clone(), Role::Cc));
         }
     }
-    let stored_text = visible_text(&mail.text);
+    // A first mail with nothing but quoted text (a request pasted as a quote) is still the
+    // request: only on an existing ticket does an empty visible text mean "nothing new".
+    let stored_text = match visible_text(&mail.text) {
+        visible if visible.is_empty() => mail.text.trim().to_string(),
+        visible => visible,
+    };
     let mut routing = route_new_ticket(policy, input, &stored_text);
     let spam = policy.loops.spam.marked_by(&mail.headers);
     if spam.is_some() {
@@ -954,6 +959,18 @@ pub(crate) mod tests {
         assert_eq!(
             ack.message_id,
             "guichet.1042.acknowledgement.seed@desk.example.test"
+        );
+    }
+
+    #[test]
+    fn a_first_mail_that_is_only_a_quote_keeps_it_as_the_request() {
+        let mut mail = request();
+        mail.text = "> The printer on floor 2 jams.\n> Can someone look?\n".into();
+        let thread = new_thread();
+        let plan = decide_intake(&policy(), &input(&mail, &thread, None)).unwrap();
+        assert_eq!(
+            plan.stored_text,
+            "> The printer on floor 2 jams.\n> Can someone look?"
         );
     }
 
