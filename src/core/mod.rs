@@ -23,3 +23,4 @@ pub mod subject;
 pub mod templates;
 pub mod threading;
 pub mod ticket;
+pub mod visibility;
