@@ -1488,9 +1488,21 @@ mod tests {
             text: text.into(),
         };
         view.history = vec![
-            entry("carla@client.example", Visibility::Public, "The printer jams."),
-            entry("bob@corp.example", Visibility::Internal, "SECRET-NOTE customer owes us"),
-            entry("mallory@evil.example", Visibility::Stranger, "STRANGER-TEXT buy pills"),
+            entry(
+                "carla@client.example",
+                Visibility::Public,
+                "The printer jams.",
+            ),
+            entry(
+                "bob@corp.example",
+                Visibility::Internal,
+                "SECRET-NOTE customer owes us",
+            ),
+            entry(
+                "mallory@evil.example",
+                Visibility::Stranger,
+                "STRANGER-TEXT buy pills",
+            ),
         ];
     }
 
@@ -1506,7 +1518,11 @@ mod tests {
         );
         let notice = &plan.outgoing[0];
         assert_eq!(notice.to[0].address, "acme@corp.example");
-        assert!(notice.body.contains("Reason: firmware bug"), "{}", notice.body);
+        assert!(
+            notice.body.contains("Reason: firmware bug"),
+            "{}",
+            notice.body
+        );
         assert!(notice.body.contains("The printer jams."), "{}", notice.body);
         assert!(
             !notice.body.contains("SECRET-NOTE")
@@ -1569,7 +1585,11 @@ mod tests {
         view.level = Level::VENDOR;
         view.assignee = Some("bob".into());
         let plan = decide(
-            &mail_from("bob@corp.example", "#resolve vendor patch applied", passing()),
+            &mail_from(
+                "bob@corp.example",
+                "#resolve vendor patch applied",
+                passing(),
+            ),
             &view,
             &[],
         );
@@ -1632,7 +1652,11 @@ mod tests {
         assert_eq!(reply.in_reply_to.as_deref(), Some("cmd@corp.example"));
         assert_eq!(
             reply.references,
-            ["first@client.example", "notice@corp.example", "cmd@corp.example"]
+            [
+                "first@client.example",
+                "notice@corp.example",
+                "cmd@corp.example"
+            ]
         );
     }
 
@@ -1659,6 +1683,9 @@ mod tests {
         assert_eq!(erin.to[0].address, "erin@client.example");
         assert_eq!(erin.in_reply_to.as_deref(), Some("ack-3@corp.example"));
         assert!(!erin.subject.contains("Printer") && !erin.body.contains("Printer"));
-        assert!(erin.cc.is_empty() && carla.cc.is_empty(), "nobody else is copied");
+        assert!(
+            erin.cc.is_empty() && carla.cc.is_empty(),
+            "nobody else is copied"
+        );
     }
 }

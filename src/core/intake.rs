@@ -16,9 +16,9 @@ use super::sla::{advance, SlaEvent, SlaPolicy, SlaState};
 use super::subject::TagFormat;
 use super::templates::{TemplateKind, TemplateSet};
 use super::threading::ThreadDecision;
-pub use super::visibility::Visibility;
-use super::visibility::Reader;
 use super::ticket::{Level, Priority, Status, TicketNumber};
+use super::visibility::Reader;
+pub use super::visibility::Visibility;
 
 /// What to do with a reply from someone who is not a participant of the ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

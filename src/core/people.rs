@@ -502,7 +502,12 @@ mod tests {
             "the assignee closes their ticket at any level"
         );
         assert!(
-            refusal(Standing::Agent(&bob), &Command::Merge(super::super::ticket::TicketNumber(3)), owned).is_some(),
+            refusal(
+                Standing::Agent(&bob),
+                &Command::Merge(super::super::ticket::TicketNumber(3)),
+                owned
+            )
+            .is_some(),
             "owning a ticket does not make a triager"
         );
         assert_eq!(general(Standing::Requester, Command::Close), None);

@@ -116,8 +116,16 @@ mod tests {
         assert_eq!(reader("bob@corp.example"), Reader::Staff);
         assert_eq!(reader("acme@corp.example"), Reader::External, "level 4");
         assert_eq!(reader("acme+x@corp.example"), Reader::External);
-        assert_eq!(reader("inhouse@corp.example"), Reader::Staff, "external = false");
-        assert_eq!(reader("partner@corp.example"), Reader::External, "external = true");
+        assert_eq!(
+            reader("inhouse@corp.example"),
+            Reader::Staff,
+            "external = false"
+        );
+        assert_eq!(
+            reader("partner@corp.example"),
+            Reader::External,
+            "external = true"
+        );
         assert_eq!(reader("everywhere@corp.example"), Reader::Staff);
         assert_eq!(reader("tickets@vendor.example"), Reader::External);
         assert_eq!(reader("l3@corp.example"), Reader::Staff);
@@ -132,7 +140,11 @@ mod tests {
 
     #[test]
     fn external_readers_see_public_messages_only() {
-        for visibility in [Visibility::Public, Visibility::Internal, Visibility::Stranger] {
+        for visibility in [
+            Visibility::Public,
+            Visibility::Internal,
+            Visibility::Stranger,
+        ] {
             assert!(Reader::Staff.may_see(visibility));
             assert_eq!(
                 Reader::External.may_see(visibility),
