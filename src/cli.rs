@@ -755,6 +755,7 @@ fn print_ticket(detail: &TicketDetail) {
             m.kind,
             match (&m.visibility[..], &m.delivery) {
                 ("internal", _) => " (internal)".to_string(),
+                ("stranger", _) => " (stranger, internal)".to_string(),
                 (_, Some(delivery)) => format!(" ({delivery})"),
                 _ => String::new(),
             }

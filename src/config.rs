@@ -209,6 +209,8 @@ struct RawAgent {
     token_file: Option<PathBuf>,
     language: Option<String>,
     away: Option<bool>,
+    /// A party outside the organisation: sees only the public history.
+    external: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,6 +228,8 @@ struct RawLevel {
     level: u8,
     #[serde(default)]
     addresses: Vec<String>,
+    /// Worked outside the organisation (level 4 is, unless set to false).
+    external: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -782,6 +786,7 @@ fn validate_directory(
             token,
             language,
             away: raw.away.unwrap_or(false),
+            external: raw.external,
         });
     }
     for (index, raw) in queues.iter().enumerate() {
@@ -811,7 +816,11 @@ fn validate_directory(
             )
         })?;
         let addresses = address_list(&format!("level[{index}].addresses"), &raw.addresses, error)?;
-        directory.level_addresses[(level.get() - 1) as usize].extend(addresses);
+        let index = (level.get() - 1) as usize;
+        directory.level_addresses[index].extend(addresses);
+        if let Some(external) = raw.external {
+            directory.external_levels[index] = external;
+        }
     }
     Ok(directory)
 }

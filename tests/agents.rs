@@ -49,18 +49,20 @@ fn desk() -> Option<Desk> {
 
 impl Desk {
     /// A reply by someone on our side: the MTA vouches for example.test with DKIM.
-    fn agent_mail(&self, from: &str, subject: &str, body: &str, authenticated: bool) {
+    /// Returns the mail's Message-ID, without angle brackets.
+    fn agent_mail(&self, from: &str, subject: &str, body: &str, authenticated: bool) -> String {
         let stamp = if authenticated {
             "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n"
         } else {
             ""
         };
+        let id = unique("agent@example.test");
         let raw = format!(
-            "{stamp}From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{}>\r\n\r\n{body}\r\n",
+            "{stamp}From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\r\n{body}\r\n",
             self.desk.support,
-            unique("agent@example.test")
         );
         self.stack.send(from, &self.desk.support, raw.as_bytes());
+        id
     }
 
     fn open_ticket(&self, requester: &str, subject: &str) -> u64 {
@@ -665,4 +667,197 @@ fn waiting_on_the_requester_stops_the_clock_until_they_answer() {
         raw.contains("Escalated to level 2") && raw.contains("next response")
     });
     desk.stop();
+}
+
+#[test]
+fn the_vendor_never_receives_notes_or_strangers_mail() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("hana"));
+    let n = d.open_ticket(&requester, "Scanner offline");
+    let tag = format!("[Helpdesk #{n}]");
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} Scanner offline"),
+        "#note SECRET-NOTE the customer is on credit hold",
+        true,
+    );
+    let stranger = format!("{}@elsewhere.test", unique("mallory"));
+    d.stack.send(
+        &stranger,
+        &d.desk.support,
+        &request(
+            &stranger,
+            &d.desk.support,
+            &format!("Re: {tag} Scanner offline"),
+            &unique("s@e"),
+            "STRANGER-TEXT I know this customer, call me.",
+        ),
+    );
+    wait_until(WAIT, "the note and the stranger's mail stored", || {
+        let messages = d.ticket(n).messages;
+        let note = messages.iter().any(|m| m.visibility == "internal");
+        let strange = messages.iter().any(|m| m.visibility == "stranger");
+        (note && strange).then_some(())
+    });
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} Scanner offline"),
+        "#level 3\n#escalate driver bug in 7.1\n",
+        true,
+    );
+    let notice = d
+        .stack
+        .wait_for_mail(&d.vendor, WAIT, |raw| raw.contains("Escalated to level 4"));
+    let text = text_of(&notice);
+    assert!(text.contains("driver bug in 7.1"), "the reason: {text}");
+    assert!(text.contains("It is broken, please help."), "{text}");
+    for raw in d.stack.mailbox(&d.vendor) {
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(
+            !raw.contains("SECRET-NOTE") && !raw.contains("STRANGER-TEXT"),
+            "{raw}"
+        );
+        assert!(!raw.contains("(internal)"), "{raw}");
+    }
+    d.desk.stop();
+}
+
+#[test]
+fn the_assignee_at_level_1_resolves_a_level_4_ticket_and_replies_answer_the_command_mail() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("ivan"));
+    let n = d.open_ticket(&requester, "VPN drops");
+    let tag = format!("[Helpdesk #{n}]");
+    // Not his ticket yet: refused, and the refusal answers the very mail that carried it.
+    let command = d.agent_mail(
+        &d.bob,
+        &format!("Re: {tag} VPN drops"),
+        "#level 4\n#resolve nothing to do",
+        true,
+    );
+    let reply = d.stack.wait_for_mail(&d.bob, WAIT, |raw| {
+        raw.contains("About your commands") && raw.contains(&tag)
+    });
+    assert_eq!(
+        header(&reply, "In-Reply-To").as_deref(),
+        Some(format!("<{command}>").as_str())
+    );
+    assert!(header(&reply, "References")
+        .unwrap()
+        .contains(&format!("<{command}>")));
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} VPN drops"),
+        "#assign bob\n#level 4\n",
+        true,
+    );
+    wait_until(WAIT, "assigned to bob at level 4", || {
+        let t = d.ticket(n).ticket;
+        (t.level == 4 && t.assignee.as_deref() == Some("bob")).then_some(())
+    });
+    d.agent_mail(
+        &d.bob,
+        &format!("Re: {tag} VPN drops"),
+        "#resolve the vendor's patch fixed it",
+        true,
+    );
+    wait_until(WAIT, "resolved by its assignee", || {
+        (d.ticket(n).ticket.status == "resolved").then_some(())
+    });
+    d.stack.wait_for_mail(&requester, WAIT, |raw| {
+        raw.contains("the vendor's patch fixed it")
+    });
+    d.desk.stop();
+}
+
+#[test]
+fn a_merge_never_sends_one_requesters_words_to_the_other() {
+    let Some(mut d) = desk() else { return };
+    let erin = format!("{}@example.test", unique("erin"));
+    let fred = format!("{}@example.test", unique("fred"));
+    let fred_cc = format!("{}@example.test", unique("gus"));
+    let into = d.open_ticket(&erin, "Payroll export fails");
+    let before = d.store.read().list_tickets(None).unwrap().len();
+    let fred_request = String::from_utf8(request(
+        &fred,
+        &d.desk.support,
+        "Export button greyed out",
+        &unique("f@c"),
+        "FRED-PRIVATE my salary file will not export.",
+    ))
+    .unwrap()
+    .replacen("\r\nSubject:", &format!("\r\nCc: {fred_cc}\r\nSubject:"), 1);
+    d.stack
+        .send(&fred, &d.desk.support, fred_request.as_bytes());
+    let merged = wait_until(WAIT, "fred's ticket", || {
+        let rows = d.store.read().list_tickets(None).unwrap();
+        (rows.len() > before)
+            .then(|| {
+                rows.iter()
+                    .find(|t| t.subject == "Export button greyed out")
+                    .map(|t| t.number)
+            })
+            .flatten()
+    });
+    let fred_ack = d.stack.wait_for_mail(&fred, WAIT, |raw| {
+        raw.contains(&format!("[Helpdesk #{merged}]"))
+    });
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: [Helpdesk #{merged}] Export button greyed out"),
+        &format!("#merge {into}"),
+        true,
+    );
+    let notice = d
+        .stack
+        .wait_for_mail(&fred, WAIT, |raw| raw.contains("merged into ticket"));
+    // Fred's notice threads on mail Fred has, under his own topic.
+    assert_eq!(
+        header(&notice, "In-Reply-To"),
+        header(&fred_ack, "Message-ID"),
+        "{notice}"
+    );
+    assert!(!notice.contains("Payroll export fails"), "{notice}");
+    let target = d.ticket(into);
+    for merged_in in [&fred, &fred_cc] {
+        let row = target
+            .participants
+            .iter()
+            .find(|p| &p.address == merged_in)
+            .unwrap_or_else(|| panic!("{merged_in}: {:?}", target.participants));
+        assert_eq!(row.role, "merged", "kept, not copied");
+    }
+    // Later answers on the target go to its requester only.
+    d.agent_mail(
+        &d.bob,
+        &format!("Re: [Helpdesk #{into}] Payroll export fails"),
+        "ANSWER-FOR-ERIN please clear the export cache.",
+        true,
+    );
+    d.stack
+        .wait_for_mail(&erin, WAIT, |raw| raw.contains("ANSWER-FOR-ERIN"));
+    let erin_mail: Vec<String> = d
+        .stack
+        .mailbox(&erin)
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    assert!(erin_mail
+        .iter()
+        .all(|m| !m.contains("FRED-PRIVATE") && !m.contains("Export button greyed out")));
+    assert!(erin_mail
+        .iter()
+        .all(|m| !m.contains(&fred) && !m.contains(&fred_cc)));
+    let relay = d
+        .ticket(into)
+        .messages
+        .into_iter()
+        .find(|m| m.kind == "relay")
+        .unwrap();
+    assert_eq!(relay.to, vec![erin.clone()]);
+    for raw in d.stack.mailbox(&fred) {
+        let raw = String::from_utf8_lossy(&raw);
+        assert!(!raw.contains("ANSWER-FOR-ERIN"), "{raw}");
+    }
+    d.desk.stop();
 }

@@ -113,7 +113,7 @@ fn a_stranger_cannot_join_or_reopen_a_ticket() {
         outcome,
         IngestOutcome::Appended {
             ticket: TicketNumber(1),
-            visibility: guichet::core::intake::Visibility::Internal
+            visibility: guichet::core::intake::Visibility::Stranger
         }
     );
     let detail = pipeline
@@ -131,6 +131,12 @@ fn a_stranger_cannot_join_or_reopen_a_ticket() {
         .events
         .iter()
         .any(|e| e.kind == "stranger_note" && e.actor == "mallory@evil.example"));
+    let stored = detail.messages.last().unwrap();
+    assert_eq!(
+        (stored.from.as_deref(), stored.visibility.as_str()),
+        (Some("mallory@evil.example"), "stranger"),
+        "stored as a stranger's mail, not a participant's"
+    );
 
     // The requester's own reply reopens it.
     pipeline

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 use crate::core::address::Mailbox;
 use crate::core::caps::{cap_key, cause_of, Counted, SentLastHour};
 use crate::core::intake::{
-    EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
+    EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView, Visibility,
 };
 use crate::core::mail::InboundMail;
 use crate::core::outgoing::OutgoingMail;
@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_delivery_per_recipient.sql"),
     include_str!("migrations/0010_spam_and_caps.sql"),
     include_str!("migrations/0011_fts_bounded.sql"),
+    include_str!("migrations/0012_stranger_visibility.sql"),
 ];
 
 /// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
@@ -530,7 +531,9 @@ impl Reader<'_> {
         let mut messages = self
             .conn
             .prepare(
-                "SELECT m.id, m.direction, m.visibility, m.kind, m.message_id, m.from_addr, m.to_addrs,
+                "SELECT m.id, m.direction,
+                        CASE WHEN m.stranger = 1 THEN 'stranger' ELSE m.visibility END,
+                        m.kind, m.message_id, m.from_addr, m.to_addrs,
                         m.subject, m.text, m.source, m.created_at, o.status, o.last_error
                  FROM messages m LEFT JOIN outbox o ON o.message = m.id
                  WHERE m.ticket = ?1 ORDER BY m.id",
@@ -938,7 +941,8 @@ impl<'c> WriteTx<'c> {
         let messages = self
             .tx
             .prepare_cached(
-                "SELECT created_at, from_addr, visibility, text, message_id, direction FROM messages
+                "SELECT created_at, from_addr, visibility, text, message_id, direction, stranger,
+                        kind FROM messages
                  WHERE ticket = ?1 ORDER BY id",
             )?
             .query_map([n], |row| {
@@ -949,19 +953,25 @@ impl<'c> WriteTx<'c> {
                     row.get::<_, String>(3)?,
                     row.get::<_, Option<String>>(4)?,
                     row.get::<_, String>(5)?,
+                    row.get::<_, bool>(6)?,
+                    row.get::<_, String>(7)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        for (at, from, visibility, text, message_id, direction) in messages {
-            let internal = visibility == "internal";
-            if !internal {
+        for (at, from, visibility, text, message_id, direction, stranger, kind) in messages {
+            let visibility = stored_visibility(&visibility, stranger);
+            // The thread a requester knows: public mail in, and what we sent the requester's
+            // side. Notices to agents are not part of it.
+            if visibility == Visibility::Public
+                && (direction == "in" || REQUESTER_KINDS.contains(&kind.as_str()))
+            {
                 view.thread_ids.extend(message_id);
             }
             if direction == "in" {
                 view.history.push(HistoryEntry {
                     at,
                     from: from.unwrap_or_default(),
-                    internal,
+                    visibility,
                     text,
                 });
             }
@@ -1063,7 +1073,11 @@ impl<'c> WriteTx<'c> {
         let message = self.insert_message(&MessageInsert {
             ticket: Some(number),
             direction: "in",
-            visibility: plan.visibility.as_str(),
+            visibility: match plan.visibility {
+                Visibility::Public => "public",
+                Visibility::Internal | Visibility::Stranger => "internal",
+            },
+            stranger: plan.visibility == Visibility::Stranger,
             kind: "mail",
             message_id: mail.message_id.as_deref(),
             content_hash: inbound.content_hash,
@@ -1208,10 +1222,12 @@ impl<'c> WriteTx<'c> {
             }
             TicketUpdate::Resolution(text) => set("resolution", text)?,
             TicketUpdate::AddParticipant(mailbox, role) => {
+                // `#cc` of someone who came with a merged ticket copies them from now on.
                 self.tx
                     .prepare_cached(
                         "INSERT INTO participants (ticket, address, name, role, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT (ticket, address) DO NOTHING",
+                         ON CONFLICT (ticket, address) DO UPDATE SET role = excluded.role
+                         WHERE participants.role = 'merged'",
                     )?
                     .execute(params![number, mailbox.address, mailbox.name, role.as_str(), now])?;
             }
@@ -1257,13 +1273,16 @@ impl<'c> WriteTx<'c> {
             TicketUpdate::MergeInto(into) => {
                 let into = into.0 as i64;
                 // The target keeps every mail and participant; this number leads there forever.
+                // This ticket's people join as `merged`: their replies are a participant's, but
+                // they are not copied on the target's correspondence, which is another
+                // requester's problem (an agent adds them with #cc).
                 self.tx.execute(
                     "UPDATE messages SET ticket = ?2 WHERE ticket = ?1",
                     params![number, into],
                 )?;
                 self.tx.execute(
                     "INSERT INTO participants (ticket, address, name, role, added_at)
-                     SELECT ?2, address, name, CASE WHEN role = 'requester' THEN 'cc' ELSE role END, added_at
+                     SELECT ?2, address, name, 'merged', added_at
                      FROM participants WHERE ticket = ?1 ON CONFLICT (ticket, address) DO NOTHING",
                     params![number, into],
                 )?;
@@ -1316,8 +1335,9 @@ impl<'c> WriteTx<'c> {
         self.tx
             .prepare_cached(
                 "INSERT INTO messages (ticket, direction, visibility, kind, message_id, content_hash, from_addr,
-                                       to_addrs, cc_addrs, subject, text, raw, source, sent_date, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                       to_addrs, cc_addrs, subject, text, raw, source, sent_date, created_at,
+                                       stranger)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 m.ticket,
@@ -1334,7 +1354,8 @@ impl<'c> WriteTx<'c> {
                 m.raw,
                 m.source,
                 m.sent_date,
-                m.now
+                m.now,
+                m.stranger
             ])?;
         Ok(self.tx.last_insert_rowid())
     }
@@ -1408,6 +1429,24 @@ struct MessageInsert<'a> {
     source: &'a str,
     sent_date: Option<i64>,
     now: i64,
+    stranger: bool,
+}
+
+/// Kinds of our mail that go to the requester's side: the thread they know.
+const REQUESTER_KINDS: [&str; 4] = [
+    "acknowledgement",
+    "relay",
+    "resolution_notice",
+    "merge_notice",
+];
+
+/// A message's visibility from its two columns (see migration 0010).
+fn stored_visibility(visibility: &str, stranger: bool) -> Visibility {
+    match (visibility, stranger) {
+        ("public", _) => Visibility::Public,
+        (_, true) => Visibility::Stranger,
+        _ => Visibility::Internal,
+    }
 }
 
 /// Switching a new database to WAL answers "busy" at once, without the busy timeout, when

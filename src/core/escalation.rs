@@ -10,6 +10,7 @@ use super::outgoing::{OutgoingKind, OutgoingMail};
 use super::sla::{acknowledge, check, raised, Alarm};
 use super::templates::TemplateKind;
 use super::ticket::Level;
+use super::visibility::by_reader;
 
 /// Changes, audit lines and mail for one ticket.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -111,8 +112,8 @@ pub fn on_clock(
         .into_iter()
         .filter(|m| !policy.loops.own_addresses.contains(&m.address))
         .collect();
-    if !to.is_empty() {
-        let history = view.history_text();
+    // Each kind of reader gets its own mail: a vendor's carries only the public history.
+    for (index, (reader, to)) in by_reader(directory, to).into_iter().enumerate() {
         let values: BTreeMap<&str, String> = [
             ("tag", policy.tags.tag(view.number)),
             ("number", view.number.to_string()),
@@ -122,9 +123,9 @@ pub fn on_clock(
             ("priority", priority.to_string()),
             ("level", level.get().to_string()),
             ("actor", "The SLA clock".to_string()),
-            ("reason", reason.0),
-            ("resolution", reason.1),
-            ("history", history),
+            ("reason", reason.0.clone()),
+            ("resolution", reason.1.clone()),
+            ("history", view.history_text(reader)),
             ("cheat_sheet", CHEAT_SHEET.to_string()),
         ]
         .into_iter()
@@ -133,13 +134,18 @@ pub fn on_clock(
             .templates
             .get(template, policy.language)
             .render(&values);
+        let seed = if index == 0 {
+            seed.to_string()
+        } else {
+            format!("{seed}.{index}")
+        };
         let mut mail = OutgoingMail::from_support(
             &policy.support,
             kind,
             view.number,
             to,
             rendered,
-            seed,
+            &seed,
             policy.language,
         );
         mail.references = view.recent_thread_ids();
@@ -177,6 +183,7 @@ mod tests {
             token: None,
             language: None,
             away: false,
+            external: None,
         };
         policy.directory = Directory {
             agents: vec![agent("bob", 1), agent("tech", 2), agent("acme", 4)],

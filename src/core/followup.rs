@@ -14,11 +14,12 @@ use super::language::Language;
 use super::loops::{AutoReplyVerdict, Suppression};
 use super::mail::InboundMail;
 use super::outgoing::{FailureContact, OutgoingKind, OutgoingMail};
-use super::people::{refusal, sender_is_trusted, Agent, Standing, Trust};
+use super::people::{refusal, sender_is_trusted, Agent, Scope, Standing, Trust};
 use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
 use super::templates::TemplateKind;
 use super::ticket::{Level, Priority, Status, TicketNumber};
+use super::visibility::{by_reader, Reader};
 
 /// Tickets a mail's commands name besides its own (`#merge N`): the store loads them first.
 pub fn named_tickets(mail: &InboundMail, policy: &IntakePolicy) -> Vec<TicketNumber> {
@@ -54,6 +55,8 @@ struct Work<'a> {
     events: Vec<EventDraft>,
     outgoing: Vec<OutgoingMail>,
     internal: bool,
+    /// Written by someone who is not a participant.
+    stranger: bool,
     note: Option<String>,
     help: bool,
     agents_away: Vec<(String, bool)>,
@@ -81,6 +84,7 @@ pub(crate) fn plan(
         events: Vec::new(),
         outgoing: Vec::new(),
         internal: false,
+        stranger: false,
         note: None,
         help: false,
         agents_away: Vec::new(),
@@ -99,7 +103,9 @@ pub(crate) fn plan(
     }
     let deadlines = sla_after(&work, agent.is_some());
     work.updates.extend(deadlines);
-    let visibility = if work.internal {
+    let visibility = if work.stranger {
+        Visibility::Stranger
+    } else if work.internal {
         Visibility::Internal
     } else {
         Visibility::Public
@@ -178,7 +184,8 @@ impl Work<'_> {
             ("priority", state.priority.to_string()),
             ("level", state.level.get().to_string()),
             ("actor", self.actor.clone()),
-            ("history", self.view.history_text()),
+            // The safe default; `send_notice` gives each reader the history they may read.
+            ("history", self.view.history_text(Reader::External)),
             ("cheat_sheet", CHEAT_SHEET.to_string()),
             (
                 "support_name",
@@ -248,6 +255,30 @@ impl Work<'_> {
         self.outgoing.last_mut()
     }
 
+    /// A notice carrying the ticket's history: one mail per kind of reader, each with only the
+    /// history that reader may see (a vendor never gets notes or strangers' mail).
+    fn send_notice(
+        &mut self,
+        kind: OutgoingKind,
+        template: TemplateKind,
+        language: Language,
+        to: Vec<Mailbox>,
+        mut values: BTreeMap<&'static str, String>,
+    ) {
+        for (reader, group) in by_reader(&self.policy.directory, to) {
+            values.insert("history", self.view.history_text(reader));
+            self.send(
+                kind,
+                template,
+                language,
+                group,
+                Vec::new(),
+                None,
+                values.clone(),
+            );
+        }
+    }
+
     fn is_own(&self, address: &str) -> bool {
         let address = without_subaddress(address);
         self.policy
@@ -271,7 +302,8 @@ impl Work<'_> {
     fn command_reply(&mut self, to: Mailbox, language: Language, problems: String) {
         let mut values = self.values(&self.state());
         values.insert("problems", problems);
-        self.send(
+        let mail = self.input.mail;
+        if let Some(reply) = self.send(
             OutgoingKind::CommandReply,
             TemplateKind::CommandReply,
             language,
@@ -279,7 +311,9 @@ impl Work<'_> {
             Vec::new(),
             None,
             values,
-        );
+        ) {
+            reply.answer_to(mail);
+        }
     }
 }
 
@@ -538,12 +572,16 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
     let mut simulated = state.clone();
     if refused.is_empty() {
         for line in &acting {
-            if let Some(reason) = refusal(
-                Standing::Agent(agent),
-                &line.command,
-                &simulated.queue,
-                simulated.level,
-            ) {
+            let scope = Scope {
+                queue: &simulated.queue,
+                level: simulated.level,
+                owned: work.policy.directory.owns(
+                    agent,
+                    &simulated.queue,
+                    simulated.assignee.as_deref(),
+                ),
+            };
+            if let Some(reason) = refusal(Standing::Agent(agent), &line.command, scope) {
                 refused.push((line.line.clone(), reason, String::new()));
                 continue;
             }
@@ -761,13 +799,11 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                 let language = work.agent_language(Some(&assignee));
                 let values = work.values(state);
                 let to = vec![work.agent_mailbox(&assignee)];
-                work.send(
+                work.send_notice(
                     OutgoingKind::AssignmentNotice,
                     TemplateKind::AssignmentNotice,
                     language,
                     to,
-                    Vec::new(),
-                    None,
                     values,
                 );
             }
@@ -802,13 +838,11 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                     None => Mailbox::new(None, &address),
                 })
                 .collect();
-            work.send(
+            work.send_notice(
                 OutgoingKind::EscalationNotice,
                 TemplateKind::EscalationNotice,
                 language,
                 to,
-                Vec::new(),
-                None,
                 values,
             );
         }
@@ -830,13 +864,11 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                 .iter()
                 .map(|a| Mailbox::new(None, a))
                 .collect();
-            work.send(
+            work.send_notice(
                 OutgoingKind::TransferNotice,
                 TemplateKind::TransferNotice,
                 language,
                 to,
-                Vec::new(),
-                None,
                 values,
             );
         }
@@ -876,19 +908,20 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                 .expect("checked")
                 .clone();
             work.updates.push(TicketUpdate::MergeInto(target.number));
-            // Both requesters learn the number that now holds the conversation.
+            // Both requesters learn the number that now holds the conversation, each on the
+            // thread they know and under their own topic: neither is shown the other's words.
             let language = target.language;
             let mut values = work.values(state);
             values.insert("tag", work.policy.tags.tag(target.number));
             values.insert("number", target.number.to_string());
-            values.insert("topic", target.subject.clone());
             values.insert("from_number", work.view.number.to_string());
-            let mut requesters = vec![work.view.requester.clone()];
+            let mut told = vec![(work.view.requester.clone(), work.view.clone())];
             if target.requester.address != work.view.requester.address {
-                requesters.push(target.requester.clone());
+                told.push((target.requester.clone(), target.clone()));
             }
-            for requester in requesters {
+            for (requester, known) in told {
                 let mut values = values.clone();
+                values.insert("topic", known.subject.clone());
                 values.insert(
                     "name_suffix",
                     requester
@@ -896,7 +929,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                         .as_ref()
                         .map_or(String::new(), |n| format!(" {n}")),
                 );
-                work.send(
+                if let Some(notice) = work.send(
                     OutgoingKind::MergeNotice,
                     TemplateKind::MergeNotice,
                     language,
@@ -904,7 +937,10 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                     Vec::new(),
                     None,
                     values,
-                );
+                ) {
+                    notice.references = known.recent_thread_ids();
+                    notice.in_reply_to = notice.references.last().cloned();
+                }
             }
         }
         Command::Cc(address) => {
@@ -965,6 +1001,7 @@ fn participant_mail(
         match work.policy.strangers {
             super::intake::StrangerPolicy::InternalNote => {
                 work.internal = true;
+                work.stranger = true;
                 work.event(
                     EventKind::StrangerNote,
                     format!(
@@ -999,7 +1036,12 @@ fn participant_mail(
             .commands
             .iter()
             .filter_map(|line| {
-                refusal(standing, &line.command, &state.queue, state.level)
+                let scope = Scope {
+                    queue: &state.queue,
+                    level: state.level,
+                    owned: false,
+                };
+                refusal(standing, &line.command, scope)
                     .or_else(|| {
                         (!trusted).then(|| "your mail could not be authenticated".to_string())
                     })
@@ -1112,6 +1154,7 @@ mod tests {
             token: None,
             language: None,
             away: false,
+            external: None,
         }
     }
 
@@ -1130,7 +1173,7 @@ mod tests {
                 triagers: vec!["hw-lead@corp.example".into()],
                 assignment: Default::default(),
             }],
-            level_addresses: Default::default(),
+            ..Directory::default()
         };
         policy.trust = Trust::AuthenticationResults(vec!["mx.corp.example".into()]);
         policy.comment_address = Some("support-comment@corp.example".into());
@@ -1498,7 +1541,7 @@ mod tests {
         spoof.reply_to = Some(Mailbox::new(Some("Carla"), "carla@client.example"));
         let plan = decide(&spoof, &view, &[]);
         assert!(updates(&plan).is_empty(), "{:?}", plan.change);
-        assert_eq!(plan.visibility, Visibility::Internal);
+        assert_eq!(plan.visibility, Visibility::Stranger);
         assert!(
             plan.events
                 .iter()
@@ -1593,7 +1636,7 @@ mod tests {
         view.history = vec![crate::core::intake::HistoryEntry {
             at: 0,
             from: "carla@client.example".into(),
-            internal: false,
+            visibility: crate::core::visibility::Visibility::Public,
             text: "Is this spam? No, a real question.".into(),
         }];
         let mut policy = policy();
@@ -1724,5 +1767,215 @@ mod tests {
             "her mail awaits an answer"
         );
         assert!(updates(&plan).contains(&TicketUpdate::AwaitingSince(Some(10_000))));
+    }
+
+    fn history(view: &mut TicketView) {
+        use crate::core::intake::HistoryEntry;
+        let entry = |from: &str, visibility, text: &str| HistoryEntry {
+            at: 1_700_000_000,
+            from: from.into(),
+            visibility,
+            text: text.into(),
+        };
+        view.history = vec![
+            entry(
+                "carla@client.example",
+                Visibility::Public,
+                "The printer jams.",
+            ),
+            entry(
+                "bob@corp.example",
+                Visibility::Internal,
+                "SECRET-NOTE customer owes us",
+            ),
+            entry(
+                "mallory@evil.example",
+                Visibility::Stranger,
+                "STRANGER-TEXT buy pills",
+            ),
+        ];
+    }
+
+    #[test]
+    fn the_vendor_gets_the_public_history_and_the_reason_only() {
+        let mut view = ticket();
+        view.level = Level::new(3).unwrap();
+        history(&mut view);
+        let plan = decide(
+            &mail_from("alice@corp.example", "#escalate firmware bug", passing()),
+            &view,
+            &[],
+        );
+        let notice = &plan.outgoing[0];
+        assert_eq!(notice.to[0].address, "acme@corp.example");
+        assert!(
+            notice.body.contains("Reason: firmware bug"),
+            "{}",
+            notice.body
+        );
+        assert!(notice.body.contains("The printer jams."), "{}", notice.body);
+        assert!(
+            !notice.body.contains("SECRET-NOTE")
+                && !notice.body.contains("STRANGER-TEXT")
+                && !notice.body.contains("(internal)"),
+            "{}",
+            notice.body
+        );
+        // Staff at the same level still read everything, in a mail of their own.
+        let mut policy = policy();
+        policy.directory.level_addresses[3] = vec!["l4-lead@corp.example".into()];
+        policy.directory.external_levels[3] = false;
+        policy.directory.agents[2].external = Some(true);
+        let plan = decide_at(
+            &policy,
+            &mail_from("alice@corp.example", "#escalate firmware bug", passing()),
+            &view,
+            &[],
+            1_700_000_000,
+        );
+        assert_eq!(plan.outgoing.len(), 2);
+        let staff = &plan.outgoing[0];
+        assert_eq!(staff.to.len(), 1);
+        assert_eq!(staff.to[0].address, "l4-lead@corp.example");
+        assert!(staff.body.contains("SECRET-NOTE") && staff.body.contains("STRANGER-TEXT"));
+        let vendor = &plan.outgoing[1];
+        assert_eq!(vendor.to[0].address, "acme@corp.example");
+        assert!(!vendor.body.contains("SECRET-NOTE") && !vendor.body.contains("STRANGER-TEXT"));
+        assert_ne!(staff.message_id, vendor.message_id);
+        // Assigning the ticket to the vendor follows the same rule.
+        let plan = decide(
+            &mail_from("alice@corp.example", "#assign acme", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(plan.outgoing[0].kind, OutgoingKind::AssignmentNotice);
+        assert!(!plan.outgoing[0].body.contains("SECRET-NOTE"));
+        let plan = decide(
+            &mail_from("alice@corp.example", "#assign bob", passing()),
+            &view,
+            &[],
+        );
+        assert!(plan.outgoing[0].body.contains("SECRET-NOTE"));
+    }
+
+    #[test]
+    fn a_strangers_mail_is_stored_as_a_strangers() {
+        let plan = decide(
+            &mail_from("mallory@evil.example", "Buy pills", vec![]),
+            &ticket(),
+            &[],
+        );
+        assert_eq!(plan.visibility, Visibility::Stranger);
+        assert!(kinds(&plan).is_empty());
+    }
+
+    #[test]
+    fn the_assignee_acts_on_their_ticket_at_any_level() {
+        let mut view = ticket();
+        view.level = Level::VENDOR;
+        view.assignee = Some("bob".into());
+        let plan = decide(
+            &mail_from(
+                "bob@corp.example",
+                "#resolve vendor patch applied",
+                passing(),
+            ),
+            &view,
+            &[],
+        );
+        assert!(
+            updates(&plan).contains(&TicketUpdate::Status(Status::Resolved)),
+            "{:?}",
+            plan.outgoing.first().map(|m| &m.body)
+        );
+        let plan = decide(
+            &mail_from("bob@corp.example", "#level 1", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(updates(&plan), vec![TicketUpdate::Level(Level::FIRST)]);
+        // A queue's triager who is a plain agent owns its tickets too.
+        let mut policy = policy();
+        policy.directory.queues[0].triagers = vec!["bob@corp.example".into()];
+        let mut hardware = ticket();
+        hardware.level = Level::VENDOR;
+        hardware.queue = "hardware".into();
+        let plan = decide_at(
+            &policy,
+            &mail_from("bob@corp.example", "#close", passing()),
+            &hardware,
+            &[],
+            1_700_000_000,
+        );
+        assert_eq!(updates(&plan), vec![TicketUpdate::Status(Status::Closed)]);
+        // Others keep their restrictions.
+        view.assignee = None;
+        let plan = decide(
+            &mail_from("bob@corp.example", "#resolve done", passing()),
+            &view,
+            &[],
+        );
+        assert!(updates(&plan).is_empty());
+        assert!(plan.outgoing[0]
+            .body
+            .contains("you do not work queue general at level L4"));
+        view.assignee = Some("bob".into());
+        let plan = decide(
+            &mail_from("bob@corp.example", "#assign alice", passing()),
+            &view,
+            &[],
+        );
+        assert!(updates(&plan).is_empty(), "the assignee is no triager");
+    }
+
+    #[test]
+    fn the_command_reply_answers_the_command_mail() {
+        let mut view = ticket();
+        view.thread_ids = vec!["old@corp.example".into(), "last-stored@corp.example".into()];
+        let mut mail = mail_from("alice@corp.example", "#assign nobody", passing());
+        mail.message_id = Some("cmd@corp.example".into());
+        mail.in_reply_to = vec!["notice@corp.example".into()];
+        mail.references = vec!["first@client.example".into(), "notice@corp.example".into()];
+        let plan = decide(&mail, &view, &[]);
+        let reply = &plan.outgoing[0];
+        assert_eq!(reply.kind, OutgoingKind::CommandReply);
+        assert_eq!(reply.in_reply_to.as_deref(), Some("cmd@corp.example"));
+        assert_eq!(
+            reply.references,
+            [
+                "first@client.example",
+                "notice@corp.example",
+                "cmd@corp.example"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_merge_tells_each_requester_on_their_own_thread_and_topic() {
+        let mut source = ticket();
+        source.thread_ids = vec!["carla-1@client.example".into()];
+        let mut target =
+            TicketView::new(TicketNumber(3), Mailbox::new(None, "erin@client.example"));
+        target.subject = "Erin's private payroll question".into();
+        target.thread_ids = vec!["erin-1@client.example".into(), "ack-3@corp.example".into()];
+        let plan = decide(
+            &mail_from("alice@corp.example", "#merge 3", passing()),
+            &source,
+            &[target],
+        );
+        let carla = &plan.outgoing[0];
+        let erin = &plan.outgoing[1];
+        assert_eq!(carla.to[0].address, "carla@client.example");
+        assert_eq!(carla.in_reply_to.as_deref(), Some("carla-1@client.example"));
+        assert_eq!(carla.references, ["carla-1@client.example"]);
+        assert!(!carla.subject.contains("payroll") && !carla.body.contains("payroll"));
+        assert!(carla.subject.starts_with("[Helpdesk #3] Printer"));
+        assert_eq!(erin.to[0].address, "erin@client.example");
+        assert_eq!(erin.in_reply_to.as_deref(), Some("ack-3@corp.example"));
+        assert!(!erin.subject.contains("Printer") && !erin.body.contains("Printer"));
+        assert!(
+            erin.cc.is_empty() && carla.cc.is_empty(),
+            "nobody else is copied"
+        );
     }
 }

@@ -17,6 +17,8 @@ use super::subject::TagFormat;
 use super::templates::{TemplateKind, TemplateSet};
 use super::threading::ThreadDecision;
 use super::ticket::{Level, Priority, Status, TicketNumber};
+use super::visibility::Reader;
+pub use super::visibility::Visibility;
 
 /// What to do with a reply from someone who is not a participant of the ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,16 +117,17 @@ impl TicketView {
 }
 
 impl TicketView {
-    /// The ticket so far, for notices that hand it to someone new.
-    pub fn history_text(&self) -> String {
+    /// The ticket so far as `reader` may read it, for notices that hand it to someone new.
+    pub fn history_text(&self, reader: Reader) -> String {
         self.history
             .iter()
+            .filter(|entry| reader.may_see(entry.visibility))
             .map(|entry| {
                 format!(
                     "--- {} {}{}\n{}\n\n",
                     format_time(entry.at),
                     entry.from,
-                    if entry.internal { " (internal)" } else { "" },
+                    entry.visibility.label(),
                     entry.text.trim()
                 )
             })
@@ -151,7 +154,7 @@ pub fn format_time(at: i64) -> String {
 pub struct HistoryEntry {
     pub at: i64,
     pub from: String,
-    pub internal: bool,
+    pub visibility: Visibility,
     pub text: String,
 }
 
@@ -174,22 +177,6 @@ pub struct IntakeInput<'a> {
     pub others: &'a [TicketView],
     /// Agents' loads, for queues that assign automatically.
     pub workloads: &'a [Workload],
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Visibility {
-    Public,
-    Internal,
-}
-
-impl Visibility {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Visibility::Public => "public",
-            Visibility::Internal => "internal",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -1123,7 +1110,7 @@ pub(crate) mod tests {
         mail.from = Some(Mailbox::new(None, "mallory@evil.example"));
         let (thread, view) = existing(Status::Resolved);
         let plan = decide_intake(&policy(), &input(&mail, &thread, Some(&view))).unwrap();
-        assert_eq!(plan.visibility, Visibility::Internal);
+        assert_eq!(plan.visibility, Visibility::Stranger);
         assert_eq!(
             plan.change,
             TicketChange::Append { updates: vec![] },

@@ -25,3 +25,4 @@ pub mod subject;
 pub mod templates;
 pub mod threading;
 pub mod ticket;
+pub mod visibility;

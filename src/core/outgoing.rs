@@ -2,6 +2,7 @@
 
 use super::address::Mailbox;
 use super::language::Language;
+use super::mail::InboundMail;
 use super::ticket::TicketNumber;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -122,6 +123,20 @@ impl OutgoingMail {
             language,
             report_failures_to: None,
         }
+    }
+}
+
+impl OutgoingMail {
+    /// Threads this mail as the answer to `mail`: In-Reply-To names it, References carry its
+    /// thread and then it, so the reader's client files the answer under what they sent.
+    pub fn answer_to(&mut self, mail: &InboundMail) {
+        let mut references = mail.references.clone();
+        if let Some(id) = &mail.message_id {
+            references.retain(|r| r != id);
+            references.push(id.clone());
+        }
+        self.in_reply_to = mail.message_id.clone();
+        self.references = references;
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Agent {
     pub language: Option<Language>,
     /// Away from the start (config); `#away` / `#back` change it at run time.
     pub away: bool,
+    /// Outside the organisation (a vendor): sees only the public history. `None`: external when
+    /// every level it works is an external level.
+    pub external: Option<bool>,
 }
 
 impl Agent {
@@ -93,12 +96,26 @@ pub enum Trust {
     None,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Directory {
     pub agents: Vec<Agent>,
     pub queues: Vec<Queue>,
     /// Extra addresses per level (index 0 is level 1), besides the agents working at that level.
     pub level_addresses: [Vec<String>; 4],
+    /// Levels worked outside the organisation (index 0 is level 1); see `Directory::new`.
+    pub external_levels: [bool; 4],
+}
+
+impl Default for Directory {
+    fn default() -> Directory {
+        Directory {
+            agents: Vec::new(),
+            queues: Vec::new(),
+            level_addresses: Default::default(),
+            // Level 4 is the vendor's unless the config says otherwise.
+            external_levels: [false, false, false, true],
+        }
+    }
 }
 
 impl Directory {
@@ -145,6 +162,39 @@ impl Directory {
                 .collect();
         }
         addresses
+    }
+
+    /// Whether this address belongs outside the organisation: an external agent, or an address
+    /// of an external level that is no agent of ours.
+    pub fn is_external(&self, address: &str) -> bool {
+        if let Some(agent) = self.agent_by_address(address) {
+            return agent.external.unwrap_or_else(|| {
+                !agent.levels.is_empty()
+                    && agent
+                        .levels
+                        .iter()
+                        .all(|l| self.external_levels[(l.get() - 1) as usize])
+            });
+        }
+        let address = without_subaddress(address);
+        self.level_addresses
+            .iter()
+            .zip(self.external_levels)
+            .any(|(addresses, external)| {
+                external && addresses.iter().any(|a| without_subaddress(a) == address)
+            })
+    }
+
+    /// Whether `agent` owns a ticket in `queue` assigned to `assignee`: its assignee, or one of
+    /// the queue's triagers. Owners act on their ticket at every level.
+    pub fn owns(&self, agent: &Agent, queue: &str, assignee: Option<&str>) -> bool {
+        let assigned = assignee.is_some_and(|name| name.eq_ignore_ascii_case(&agent.name));
+        let triagers = self.triagers_of(queue);
+        assigned
+            || agent.addresses.iter().any(|own| {
+                let own = without_subaddress(own);
+                triagers.iter().any(|t| without_subaddress(t) == own)
+            })
     }
 
     /// Who hears about an escalation to `level`: its configured addresses and its agents.
@@ -228,19 +278,31 @@ pub enum Standing<'a> {
     Other,
 }
 
+/// The ticket a command acts on, as far as permissions go.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub queue: &'a str,
+    pub level: Level,
+    /// The assignee's name or the queue's triager: `Directory::owns`.
+    pub owned: bool,
+}
+
 /// Why a role may not give a command on this ticket, or `None` when it may.
-pub fn refusal(
-    standing: Standing<'_>,
-    command: &Command,
-    queue: &str,
-    level: Level,
-) -> Option<String> {
+pub fn refusal(standing: Standing<'_>, command: &Command, scope: Scope<'_>) -> Option<String> {
+    let Scope {
+        queue,
+        level,
+        owned,
+    } = scope;
     match standing {
         Standing::Agent(agent) => match agent.role {
             AgentRole::Admin => None,
             AgentRole::Triager => None,
             AgentRole::Agent => {
-                if !agent.works_in(queue, level)
+                // The vendor's answer comes back at level 4: whoever owns the ticket still
+                // closes or moves it.
+                if !owned
+                    && !agent.works_in(queue, level)
                     && !matches!(
                         command,
                         Command::Help
@@ -286,6 +348,7 @@ mod tests {
             token: Some("s3cret".into()),
             language: None,
             away: false,
+            external: None,
         }
     }
 
@@ -385,8 +448,14 @@ mod tests {
     fn roles_decide_what_may_be_commanded() {
         let bob = agent("bob", AgentRole::Agent);
         let alice = agent("alice", AgentRole::Triager);
-        let general =
-            |standing, command: Command| refusal(standing, &command, "general", Level::FIRST);
+        let scope = |queue, level| Scope {
+            queue,
+            level,
+            owned: false,
+        };
+        let general = |standing, command: Command| {
+            refusal(standing, &command, scope("general", Level::FIRST))
+        };
         assert_eq!(general(Standing::Agent(&bob), Command::Assign(None)), None);
         assert_eq!(
             general(Standing::Agent(&bob), Command::Assign(Some("BOB".into()))),
@@ -409,8 +478,7 @@ mod tests {
             refusal(
                 Standing::Agent(&bob),
                 &Command::Close,
-                "hardware",
-                Level::FIRST
+                scope("hardware", Level::FIRST)
             )
             .is_some(),
             "other queue"
@@ -419,11 +487,28 @@ mod tests {
             refusal(
                 Standing::Agent(&bob),
                 &Command::Close,
-                "general",
-                Level::VENDOR
+                scope("general", Level::VENDOR)
             )
             .is_some(),
             "other level"
+        );
+        let owned = Scope {
+            owned: true,
+            ..scope("general", Level::VENDOR)
+        };
+        assert_eq!(
+            refusal(Standing::Agent(&bob), &Command::Close, owned),
+            None,
+            "the assignee closes their ticket at any level"
+        );
+        assert!(
+            refusal(
+                Standing::Agent(&bob),
+                &Command::Merge(super::super::ticket::TicketNumber(3)),
+                owned
+            )
+            .is_some(),
+            "owning a ticket does not make a triager"
         );
         assert_eq!(general(Standing::Requester, Command::Close), None);
         assert_eq!(general(Standing::Requester, Command::Reopen), None);
@@ -450,7 +535,7 @@ mod tests {
                 triagers: vec![],
                 assignment,
             }],
-            level_addresses: Default::default(),
+            ..Directory::default()
         };
         let load = |name: &str, open, last| Workload {
             name: name.into(),
@@ -533,6 +618,7 @@ mod tests {
                 assignment: Assignment::None,
             }],
             level_addresses: [vec![], vec!["l2-list@example.com".into()], vec![], vec![]],
+            ..Directory::default()
         };
         assert_eq!(
             directory

@@ -229,6 +229,7 @@ impl WriteTx<'_> {
             ticket: Some(mail.ticket.0 as i64),
             direction: "out",
             visibility: "public",
+            stranger: false,
             kind: mail.kind.as_str(),
             message_id: Some(&mail.message_id),
             content_hash: &hash,
