@@ -10,7 +10,7 @@ use crate::core::address::Mailbox;
 use crate::core::intake::{
     EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
 };
-use crate::core::mail::InboundMail;
+use crate::core::mail::{AttachmentMeta, InboundMail};
 use crate::core::outgoing::OutgoingMail;
 use crate::core::sla::SlaState;
 use crate::core::ticket::{Status, TicketNumber};
@@ -839,7 +839,7 @@ impl<'c> WriteTx<'c> {
         let messages = self
             .tx
             .prepare_cached(
-                "SELECT created_at, from_addr, visibility, text, message_id, direction FROM messages
+                "SELECT created_at, from_addr, visibility, text, message_id, direction, id FROM messages
                  WHERE ticket = ?1 ORDER BY id",
             )?
             .query_map([n], |row| {
@@ -850,20 +850,35 @@ impl<'c> WriteTx<'c> {
                     row.get::<_, String>(3)?,
                     row.get::<_, Option<String>>(4)?,
                     row.get::<_, String>(5)?,
+                    row.get::<_, i64>(6)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        for (at, from, visibility, text, message_id, direction) in messages {
+        let mut attachments_of = self.tx.prepare_cached(
+            "SELECT filename, content_type, size, sha256 FROM attachments WHERE message = ?1 ORDER BY id",
+        )?;
+        for (at, from, visibility, text, message_id, direction, id) in messages {
             let internal = visibility == "internal";
             if !internal {
                 view.thread_ids.extend(message_id);
             }
             if direction == "in" {
+                let attachments = attachments_of
+                    .query_map([id], |row| {
+                        Ok(AttachmentMeta {
+                            filename: row.get(0)?,
+                            content_type: row.get(1)?,
+                            size: row.get::<_, i64>(2)?.max(0) as u64,
+                            sha256: row.get(3)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
                 view.history.push(HistoryEntry {
                     at,
                     from: from.unwrap_or_default(),
                     internal,
                     text,
+                    attachments,
                 });
             }
         }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::address::{without_subaddress, Mailbox};
+use super::attachments::{carry, fetch_batches, named_note, with_attached_mails, Reader};
 use super::commands::{parse_commands, Command, CommandLine, ParsedCommands, CHEAT_SHEET};
 use super::intake::{
     EventDraft, EventKind, IntakeInput, IntakePlan, IntakePolicy, Role, TicketChange, TicketUpdate,
@@ -71,7 +72,7 @@ pub(crate) fn plan(
     let agent = policy.directory.agent_by_address(&from.address);
     let automatic = matches!(&auto_reply, AutoReplyVerdict::Suppressed(reason) if !matches!(reason, Suppression::RateLimited { .. }));
     let parsed = parse_commands(&mail.subject, &mail.text, &policy.vocabulary);
-    let visible = visible_text(&parsed.text);
+    let visible = with_attached_mails(visible_text(&parsed.text), mail);
     let mut work = Work {
         policy,
         input,
@@ -491,6 +492,7 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
         .collect();
     // The agent hears about any recipient the answer cannot reach: the outbox knows who failed,
     // only this plan knows whose words they were.
+    let (limits, mail) = (work.policy.attachment_limits, work.input.mail);
     let contact = FailureContact {
         agent: work.agent_mailbox(agent),
         language: work.agent_language(Some(agent)),
@@ -505,7 +507,11 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
             Some(from_name),
             values,
         )
-        .map(|relay| relay.report_failures_to = Some(contact))
+        .map(|relay| {
+            relay.report_failures_to = Some(contact);
+            // The agent's own files go to the requester with the answer.
+            carry(relay, &mail.attachments, &limits, Reader::Outsider);
+        })
         .is_some();
     // The outbox records what became of it (delivered, refused) once the server has answered.
     let detail = if queued {
@@ -627,7 +633,8 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                 let language = work.agent_language(Some(&assignee));
                 let values = work.values(state);
                 let to = vec![work.agent_mailbox(&assignee)];
-                work.send(
+                let (files, limits) = (work.view.attachments(false), work.policy.attachment_limits);
+                if let Some(notice) = work.send(
                     OutgoingKind::AssignmentNotice,
                     TemplateKind::AssignmentNotice,
                     language,
@@ -635,7 +642,9 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                     Vec::new(),
                     None,
                     values,
-                );
+                ) {
+                    carry(notice, &files, &limits, Reader::Agent);
+                }
             }
         }
         Command::Unassign => {
@@ -668,7 +677,18 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                     None => Mailbox::new(None, &address),
                 })
                 .collect();
-            work.send(
+            // The vendor is outside the house: it gets the files of public mail only.
+            let outside = level == Level::VENDOR;
+            let (files, limits) = (
+                work.view.attachments(outside),
+                work.policy.attachment_limits,
+            );
+            let reader = if outside {
+                Reader::Outsider
+            } else {
+                Reader::Agent
+            };
+            if let Some(notice) = work.send(
                 OutgoingKind::EscalationNotice,
                 TemplateKind::EscalationNotice,
                 language,
@@ -676,7 +696,9 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                 Vec::new(),
                 None,
                 values,
-            );
+            ) {
+                carry(notice, &files, &limits, reader);
+            }
         }
         Command::Deescalate => {
             let level = Level::new(state.level.get() - 1).expect("checked");
@@ -801,10 +823,71 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
             .push(TicketUpdate::Field(name.clone(), value.clone())),
         Command::Note(text) => work.note = Some(text.clone()),
         Command::Help => work.help = true,
+        Command::Attachments => send_attachments(work, agent, state),
         Command::Token(_) => {}
         Command::Away => work.agents_away.push((agent.name.clone(), true)),
         Command::Back => work.agents_away.push((agent.name.clone(), false)),
     }
+}
+
+/// `#attachments`: every file of the ticket to the agent who asked, in as many mails as the
+/// per-mail limit needs; an agent who only works the vendor level gets those of public mail.
+fn send_attachments(work: &mut Work<'_>, agent: &Agent, state: &State) {
+    let outside = agent.levels.iter().all(|level| *level == Level::VENDOR);
+    let files = work.view.attachments(outside);
+    let (batches, too_large) = fetch_batches(&files, &work.policy.attachment_limits);
+    let language = work.agent_language(Some(agent));
+    let count = batches.len();
+    let too_large_note = named_note(&too_large, language, Reader::Outsider);
+    if count == 0 {
+        let problems = match too_large_note.is_empty() {
+            true => "This ticket has no attachments.".to_string(),
+            false => too_large_note,
+        };
+        work.command_reply(work.agent_mailbox(agent), language, problems);
+        return;
+    }
+    for (index, batch) in batches.into_iter().enumerate() {
+        let mut values = work.values(state);
+        let list: String = batch
+            .iter()
+            .map(|a| {
+                format!(
+                    "  - {} ({})\n",
+                    a.filename,
+                    super::attachments::human_size(a.size)
+                )
+            })
+            .collect();
+        let mut problems = format!(
+            "Attachments of this ticket, mail {} of {count}:\n{list}",
+            index + 1
+        );
+        if index == 0 && !too_large_note.is_empty() {
+            problems.push('\n');
+            problems.push_str(&too_large_note);
+        }
+        values.insert("problems", problems);
+        let to = vec![work.agent_mailbox(agent)];
+        if let Some(mail) = work.send(
+            OutgoingKind::AttachmentDelivery,
+            TemplateKind::CommandReply,
+            language,
+            to,
+            Vec::new(),
+            None,
+            values,
+        ) {
+            mail.attachments = batch;
+        }
+    }
+    work.event(
+        EventKind::NoticeQueued,
+        format!(
+            "attachments of the ticket in {count} mail(s) to {}",
+            agent.name
+        ),
+    );
 }
 
 fn set_status(work: &mut Work<'_>, state: &mut State, status: Status) {
@@ -947,7 +1030,8 @@ fn participant_mail(
             .clone()
             .unwrap_or_else(|| work.policy.support.address.clone())
     );
-    work.send(
+    let (limits, mail) = (work.policy.attachment_limits, work.input.mail);
+    if let Some(relay) = work.send(
         OutgoingKind::RelayToAgents,
         TemplateKind::Relay,
         language,
@@ -955,7 +1039,9 @@ fn participant_mail(
         Vec::new(),
         Some(from_name),
         values,
-    );
+    ) {
+        carry(relay, &mail.attachments, &limits, Reader::Agent);
+    }
 }
 
 #[cfg(test)]

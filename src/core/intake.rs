@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::address::{without_subaddress, Mailbox};
+use super::attachments::{carry, with_attached_mails, Reader};
 use super::commands::{Vocabulary, CHEAT_SHEET};
 use super::language::{guess_language, Language};
 use super::loops::{AutoReplyVerdict, LoopPolicy};
@@ -52,6 +53,8 @@ pub struct IntakePolicy {
     /// Routing rules, in order.
     pub rules: Vec<Rule>,
     pub sla: SlaPolicy,
+    /// What notices and relays carry of the attachments they are about.
+    pub attachment_limits: super::attachments::AttachmentLimits,
 }
 
 /// The part of a stored ticket the intake decision needs.
@@ -131,6 +134,16 @@ impl TicketView {
             .collect()
     }
 
+    /// The attachments of the ticket's inbound mail, oldest first; only those of public mail when
+    /// they go outside the helpdesk (the vendor), never an internal note's.
+    pub fn attachments(&self, public_only: bool) -> Vec<super::mail::AttachmentMeta> {
+        self.history
+            .iter()
+            .filter(|entry| !(public_only && entry.internal))
+            .flat_map(|entry| entry.attachments.iter().cloned())
+            .collect()
+    }
+
     /// The Message-IDs a mail about this ticket refers to (the last ten of its public mail).
     pub fn recent_thread_ids(&self) -> Vec<String> {
         let skip = self.thread_ids.len().saturating_sub(10);
@@ -153,6 +166,7 @@ pub struct HistoryEntry {
     pub from: String,
     pub internal: bool,
     pub text: String,
+    pub attachments: Vec<super::mail::AttachmentMeta>,
 }
 
 #[derive(Debug, Clone)]
@@ -287,6 +301,8 @@ pub enum EventKind {
     RecipientLeftOut,
     /// An outgoing mail could not be rendered and was not queued: an error someone must see.
     MailNotRendered,
+    /// A stored attachment could not be read when a mail was rendered: it was named, not sent.
+    AttachmentNotSent,
 }
 
 impl EventKind {
@@ -314,6 +330,7 @@ impl EventKind {
             EventKind::IntakeCut => "intake_cut",
             EventKind::RecipientLeftOut => "recipient_left_out",
             EventKind::MailNotRendered => "mail_not_rendered",
+            EventKind::AttachmentNotSent => "attachment_not_sent",
         }
     }
 }
@@ -420,7 +437,7 @@ fn plan_new_ticket(
             new_participants.push((mailbox.clone(), Role::Cc));
         }
     }
-    let stored_text = visible_text(&mail.text);
+    let stored_text = with_attached_mails(visible_text(&mail.text), mail);
     let routing = route_new_ticket(policy, input, &stored_text);
     let queue = routing.queue.clone();
     let actor = requester.address.clone();
@@ -492,9 +509,22 @@ fn plan_new_ticket(
             actor: DAEMON.into(),
             detail: format!("assigned to {} automatically", agent.name),
         });
-        outgoing.push(assignment_notice(policy, input, &ticket_facts, agent));
+        let mut notice = assignment_notice(policy, input, &ticket_facts, agent);
+        carry(
+            &mut notice,
+            &mail.attachments,
+            &policy.attachment_limits,
+            Reader::Agent,
+        );
+        outgoing.push(notice);
     }
-    if let Some(notice) = new_ticket_notice(policy, input, &ticket_facts) {
+    if let Some(mut notice) = new_ticket_notice(policy, input, &ticket_facts) {
+        carry(
+            &mut notice,
+            &mail.attachments,
+            &policy.attachment_limits,
+            Reader::Agent,
+        );
         events.push(EventDraft {
             kind: EventKind::NoticeQueued,
             actor: DAEMON.into(),
@@ -847,6 +877,7 @@ pub(crate) mod tests {
             fields: Vec::new(),
             rules: Vec::new(),
             sla: SlaPolicy::default(),
+            attachment_limits: Default::default(),
         }
     }
 
