@@ -201,10 +201,7 @@ fn a_screenshot_reaches_triager_assignee_and_back_byte_for_byte() {
         .stack
         .wait_for_mail(&carla, WAIT, |raw| raw.contains("settings.png"));
     assert!(text_of(&answered).contains("Install this driver settings file"));
-    assert_eq!(
-        files_of(&answered),
-        vec![("settings.png".to_string(), fix)]
-    );
+    assert_eq!(files_of(&answered), vec![("settings.png".to_string(), fix)]);
 }
 
 #[test]
@@ -231,7 +228,10 @@ fn a_30_mb_file_is_named_with_its_size_and_fetched_with_hash_attachments() {
     let notice = d.stack.wait_for_mail(&d.alice, WAIT, |raw| {
         raw.contains("New ticket") && raw.contains(&tag)
     });
-    assert!(files_of(&notice).is_empty(), "30 MB is over the notice limit");
+    assert!(
+        files_of(&notice).is_empty(),
+        "30 MB is over the notice limit"
+    );
     let text = text_of(&notice);
     assert!(
         text.contains("crash.dmp (30.0 MB)") && text.contains("#attachments"),
@@ -298,8 +298,12 @@ fn a_mail_forwarded_as_an_attachment_shows_its_text_in_the_notice() {
         assert!(text.contains(expected), "{expected:?} missing from\n{text}");
     }
     // The attached mail travels whole, and its own file is stored and travels too.
+    // Read back: the .eml, the counters.txt inside it, and counters.txt carried on its own.
     let names: Vec<String> = files_of(&notice).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, vec!["Toner low on PRN-4.eml", "counters.txt"]);
+    assert_eq!(
+        names,
+        vec!["Toner low on PRN-4.eml", "counters.txt", "counters.txt"]
+    );
     let detail = d.store.read().ticket(TicketNumber(n)).unwrap().unwrap();
     let stored: Vec<&str> = detail.messages[0]
         .attachments

@@ -564,4 +564,47 @@ mod tests {
         assert_eq!(mail.loop_signals.return_path.as_deref(), Some(""));
         assert_eq!(mail.text, "Bonjour");
     }
+
+    fn forwarded(depth: usize) -> String {
+        let mut inner = "From: PRN-4 <alerts@printers.example.test>\r\nSubject: Toner low\r\nDate: Mon, 23 Nov 2026 18:30:00 +0100\r\n\r\nToner at 3%.\r\n".to_string();
+        for level in 0..depth {
+            inner = format!(
+                "From: level{level}@example.test\r\nSubject: Fwd {level}\r\nContent-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n\
+                 --b{level}\r\nContent-Type: text/plain\r\n\r\nForward {level}\r\n\
+                 --b{level}\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--b{level}--\r\n"
+            );
+        }
+        inner
+    }
+
+    #[test]
+    fn an_attached_mail_is_read_like_a_mail() {
+        let raw = forwarded(1);
+        let parsed = parse_mail(raw.as_bytes()).unwrap();
+        assert_eq!(parsed.mail.text, "Forward 0");
+        assert_eq!(
+            parsed.mail.attached,
+            vec![AttachedMail {
+                from: "PRN-4 <alerts@printers.example.test>".into(),
+                date: Some(1_795_455_000),
+                subject: "Toner low".into(),
+                text: "Toner at 3%.".into(),
+            }]
+        );
+        assert_eq!(parsed.mail.attachments[0].filename, "Toner low.eml");
+        let (_, bytes) = parsed.attachments().next().unwrap();
+        assert!(bytes.starts_with(b"From: PRN-4"));
+        assert!(parsed.mail.cuts.is_empty());
+    }
+
+    #[test]
+    fn attached_mails_are_opened_three_deep_and_the_cut_noted() {
+        let raw = forwarded(5);
+        let parsed = parse_mail(raw.as_bytes()).unwrap();
+        assert_eq!(parsed.mail.attached.len(), 3);
+        assert_eq!(parsed.mail.attached[0].subject, "Fwd 3");
+        assert_eq!(parsed.mail.attachments.len(), 4, "the fourth stays a file");
+        assert_eq!(parsed.attachments().count(), 4);
+        assert_eq!(parsed.mail.cuts.len(), 1, "{:?}", parsed.mail.cuts);
+    }
 }
