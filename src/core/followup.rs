@@ -1336,6 +1336,95 @@ mod tests {
         assert!(plan.outgoing[0].body.contains("already at level 4"));
     }
 
+    fn with_files(mut view: TicketView) -> TicketView {
+        let file = |name: &str, size: u64| crate::core::mail::AttachmentMeta {
+            filename: name.into(),
+            content_type: "application/octet-stream".into(),
+            size,
+            sha256: format!("{name}-hash"),
+        };
+        let entry = |internal: bool, files| crate::core::intake::HistoryEntry {
+            at: 0,
+            from: "x".into(),
+            internal,
+            text: "t".into(),
+            attachments: files,
+        };
+        view.history = vec![
+            entry(false, vec![file("shot.png", 1000)]),
+            entry(true, vec![file("internal-notes.txt", 10)]),
+            entry(false, vec![file("dump.bin", 30 * 1024 * 1024)]),
+        ];
+        view
+    }
+
+    fn names(mail: &OutgoingMail) -> Vec<&str> {
+        mail.attachments
+            .iter()
+            .map(|a| a.filename.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_vendor_gets_public_files_only_and_agents_all_that_fit() {
+        let mut view = with_files(ticket());
+        view.level = Level::new(3).unwrap();
+        let plan = decide(
+            &mail_from("alice@corp.example", "#escalate", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(names(&plan.outgoing[0]), vec!["shot.png"]);
+        assert!(plan.outgoing[0].body.contains("dump.bin (30.0 MB)"));
+        assert!(!plan.outgoing[0].body.contains("internal-notes"));
+        let plan = decide(
+            &mail_from("alice@corp.example", "#assign bob", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(
+            names(&plan.outgoing[0]),
+            vec!["shot.png", "internal-notes.txt"]
+        );
+        assert!(plan.outgoing[0].body.contains("#attachments"));
+    }
+
+    #[test]
+    fn hash_attachments_mails_every_file_within_the_per_mail_limit() {
+        let view = with_files(ticket());
+        let mut policy = policy();
+        policy.attachment_limits.max_mail_bytes = 40 * 1024 * 1024;
+        let plan = decide_at(
+            &policy,
+            &mail_from("alice@corp.example", "#attachments", passing()),
+            &view,
+            &[],
+            1_700_000_000,
+        );
+        assert_eq!(plan.outgoing.len(), 1);
+        assert_eq!(plan.outgoing[0].kind, OutgoingKind::AttachmentDelivery);
+        assert_eq!(plan.outgoing[0].to[0].address, "alice@corp.example");
+        assert_eq!(
+            names(&plan.outgoing[0]),
+            vec!["shot.png", "internal-notes.txt", "dump.bin"]
+        );
+        assert!(
+            !kinds(&plan).contains(&OutgoingKind::Relay),
+            "nothing reaches the requester"
+        );
+        // Under the default 20 MB per mail the dump cannot go and is named.
+        let plan = decide(
+            &mail_from("alice@corp.example", "#attachments", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(
+            names(&plan.outgoing[0]),
+            vec!["shot.png", "internal-notes.txt"]
+        );
+        assert!(plan.outgoing[0].body.contains("dump.bin (30.0 MB)"));
+    }
+
     #[test]
     fn resolving_tells_the_requester_and_merging_tells_both() {
         let plan = decide(
