@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use guichet::adapters::parse::{html_to_text, parse_mail};
-use guichet::adapters::render::render;
+use guichet::adapters::render::{render, NoAttachmentFiles};
 use guichet::config::Config;
 use guichet::core::address::Mailbox;
 use guichet::core::commands::parse_commands;
@@ -440,8 +440,9 @@ fn run_child(case: &str, n: usize) {
         auto_submitted: None,
         language: Language::En,
         report_failures_to: None,
+        attachments: Vec::new(),
     };
-    let (_, t, m) = measure_best(|| render(&relay, 1_790_000_000));
+    let (_, t, m) = measure_best(|| render(&relay, 1_790_000_000, &NoAttachmentFiles));
     report("render", t, m);
     drop(relay);
     drop(visible);

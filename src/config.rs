@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::core::address::{check_address, Mailbox};
+use crate::core::attachments::AttachmentLimits;
 use crate::core::calendar::{BusinessCalendar, SlaClock};
 use crate::core::caps::Caps;
 use crate::core::commands::Vocabulary;
@@ -60,6 +61,8 @@ struct RawConfig {
     smtp: Option<RawSmtp>,
     #[serde(default)]
     outbox: RawOutbox,
+    #[serde(default)]
+    attachments: RawAttachments,
     #[serde(default)]
     log: RawLog,
     #[serde(default, rename = "mailbox")]
@@ -323,6 +326,13 @@ struct RawOutbox {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct RawAttachments {
+    max_attachment_bytes: Option<u64>,
+    max_mail_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     level: Option<String>,
 }
@@ -559,6 +569,7 @@ impl Config {
             fields: Vec::new(),
             rules: Vec::new(),
             sla: SlaPolicy::default(),
+            attachment_limits: validate_attachments(&raw.attachments, &error)?,
         };
         validate_commands(raw.commands, &mut intake, &error)?;
         intake.fields = validate_fields(&raw.fields, &error)?;
@@ -618,6 +629,26 @@ impl Config {
             log_level,
         })
     }
+}
+
+fn validate_attachments(
+    raw: &RawAttachments,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<AttachmentLimits, ConfigError> {
+    let defaults = AttachmentLimits::default();
+    let limits = AttachmentLimits {
+        max_attachment_bytes: raw
+            .max_attachment_bytes
+            .unwrap_or(defaults.max_attachment_bytes),
+        max_mail_bytes: raw.max_mail_bytes.unwrap_or(defaults.max_mail_bytes),
+    };
+    if limits.max_mail_bytes == 0 {
+        return Err(error(
+            "attachments.max_mail_bytes",
+            "must be above 0 (set max_attachment_bytes = 0 to attach nothing to notices)".into(),
+        ));
+    }
+    Ok(limits)
 }
 
 fn validate_smtp(

@@ -67,6 +67,9 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     if !config.intake.sla.plans.is_empty() {
         let scheduler = crate::scheduler::Scheduler {
             database: config.database_path(),
+            attachments: crate::adapters::blobs::BlobStore::new(crate::pipeline::attachments_dir(
+                &config,
+            )),
             policy: config.intake.clone(),
             wake_outbox: wake.clone(),
         };

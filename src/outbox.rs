@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 use tokio::sync::{watch, Notify};
 
-use crate::adapters::render::render;
+use crate::adapters::render::{render, NoAttachmentFiles};
 use crate::adapters::smtp::MailTransport;
 use crate::adapters::store::{OutboxItem, RenderedMail, Store, StoreError};
 use crate::config::OutboxConfig;
@@ -133,7 +133,7 @@ fn record(
     let notice = plan
         .notice
         .as_ref()
-        .and_then(|mail| match render(mail, now) {
+        .and_then(|mail| match render(mail, now, &NoAttachmentFiles) {
             Ok(rendered) => Some(RenderedMail {
                 mail,
                 raw: rendered.raw,

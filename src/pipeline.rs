@@ -244,7 +244,9 @@ fn store_one(
         );
     }
     let outcome = match &prepared {
-        Prepared::Mail { mail, hash } => store_mail(config, tx, raw, mail, hash, source, now),
+        Prepared::Mail { mail, hash } => {
+            store_mail(config, attachments, tx, raw, mail, hash, source, now)
+        }
         Prepared::Reject { hash, reason } => {
             store_quarantine(quarantine, tx, raw, hash, &source.name, reason, now)
         }
@@ -300,8 +302,10 @@ fn prepare(config: &Config, attachments: &BlobStore, raw: &[u8]) -> Result<Prepa
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn store_mail(
     config: &Config,
+    files: &BlobStore,
     tx: &WriteTx<'_>,
     raw: &[u8],
     mail: &InboundMail,
@@ -375,7 +379,7 @@ fn store_mail(
             .automatic_mail_since(&reply_keys, cause.as_deref(), plan.ticket, now - 3600)?;
     crate::core::caps::apply(&policy.loops.caps, &mut plan, &sent);
     let outgoing = std::mem::take(&mut plan.outgoing);
-    let (rendered, render_events) = render_all(&outgoing, now);
+    let (rendered, render_events) = render_all(&outgoing, files, now);
     plan.events.extend(render_events);
     let record = InboundRecord {
         mail,

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
-use crate::adapters::render::render_all;
+use crate::adapters::blobs::BlobStore;
+use crate::adapters::render::{render_all, AttachmentFiles};
 use crate::adapters::store::{Store, StoreError};
 use crate::core::escalation::on_clock;
 use crate::core::intake::IntakePolicy;
@@ -19,6 +20,8 @@ use crate::pipeline::system_now;
 
 pub struct Scheduler {
     pub database: PathBuf,
+    /// The attachment store: escalation notices carry the ticket's files.
+    pub attachments: BlobStore,
     pub policy: IntakePolicy,
     pub wake_outbox: Arc<Notify>,
 }
@@ -31,7 +34,7 @@ impl Scheduler {
             if *stop.borrow() {
                 return Ok(());
             }
-            match tick(&mut store, &self.policy, system_now()) {
+            match tick(&mut store, &self.policy, &self.attachments, system_now()) {
                 Ok(0) => {}
                 Ok(mails) => {
                     tracing::info!(mails, "SLA notices queued");
@@ -49,7 +52,12 @@ impl Scheduler {
 }
 
 /// One pass over the open tickets; returns how many mails were queued.
-pub fn tick(store: &mut Store, policy: &IntakePolicy, now: i64) -> Result<usize, StoreError> {
+pub fn tick(
+    store: &mut Store,
+    policy: &IntakePolicy,
+    files: &dyn AttachmentFiles,
+    now: i64,
+) -> Result<usize, StoreError> {
     let tx = store.write()?;
     let mut mails = 0;
     for number in tx.read().sla_candidates()? {
@@ -60,7 +68,7 @@ pub fn tick(store: &mut Store, policy: &IntakePolicy, now: i64) -> Result<usize,
             continue;
         };
         let outgoing = std::mem::take(&mut plan.outgoing);
-        let (rendered, render_events) = render_all(&outgoing, now);
+        let (rendered, render_events) = render_all(&outgoing, files, now);
         plan.events.extend(render_events);
         mails += rendered.len();
         for event in &plan.events {

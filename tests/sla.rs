@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use guichet::adapters::blobs::BlobStore;
 use guichet::adapters::store::Store;
 use guichet::config::Config;
 use guichet::core::ticket::TicketNumber;
@@ -79,29 +80,38 @@ fn warning_then_escalations_level_by_level_never_twice() {
         panic!()
     };
     let mut store = Store::open(&config.database_path()).unwrap();
+    let files = BlobStore::new(guichet::pipeline::attachments_dir(&config));
     let policy = &config.intake;
     assert_eq!(
-        tick(&mut store, policy, t0 + 50).unwrap(),
+        tick(&mut store, policy, &files, t0 + 50).unwrap(),
         0,
         "half the target: nothing"
     );
-    assert_eq!(tick(&mut store, policy, t0 + 85).unwrap(), 1, "the warning");
-    assert_eq!(tick(&mut store, policy, t0 + 90).unwrap(), 0, "warned once");
     assert_eq!(
-        tick(&mut store, policy, t0 + 100).unwrap(),
+        tick(&mut store, policy, &files, t0 + 85).unwrap(),
+        1,
+        "the warning"
+    );
+    assert_eq!(
+        tick(&mut store, policy, &files, t0 + 90).unwrap(),
+        0,
+        "warned once"
+    );
+    assert_eq!(
+        tick(&mut store, policy, &files, t0 + 100).unwrap(),
         1,
         "breach: level 2"
     );
     // A restart: a new connection, the same instant. Nothing is sent again.
     let mut restarted = Store::open(&config.database_path()).unwrap();
-    assert_eq!(tick(&mut restarted, policy, t0 + 100).unwrap(), 0);
+    assert_eq!(tick(&mut restarted, policy, &files, t0 + 100).unwrap(), 0);
     assert_eq!(
-        tick(&mut restarted, policy, t0 + 200).unwrap(),
+        tick(&mut restarted, policy, &files, t0 + 200).unwrap(),
         1,
         "a full period later: level 3"
     );
     assert_eq!(
-        tick(&mut restarted, policy, t0 + 300).unwrap(),
+        tick(&mut restarted, policy, &files, t0 + 300).unwrap(),
         1,
         "and level 4"
     );
@@ -155,14 +165,15 @@ fn after_downtime_one_escalation_per_ticket() {
             .unwrap();
     }
     let mut store = Store::open(&config.database_path()).unwrap();
+    let files = BlobStore::new(guichet::pipeline::attachments_dir(&config));
     // Down for a day: every deadline long past.
     assert_eq!(
-        tick(&mut store, &config.intake, t0 + 86_400).unwrap(),
+        tick(&mut store, &config.intake, &files, t0 + 86_400).unwrap(),
         3,
         "one escalation each"
     );
     assert_eq!(
-        tick(&mut store, &config.intake, t0 + 86_401).unwrap(),
+        tick(&mut store, &config.intake, &files, t0 + 86_401).unwrap(),
         0,
         "not a burst"
     );
@@ -187,8 +198,9 @@ fn waiting_on_the_requester_stops_the_clock_and_their_answer_restarts_it() {
         .ingest(status_waiting.as_bytes(), &Source::named("t"), t0 + 10)
         .unwrap();
     let mut store = Store::open(&config.database_path()).unwrap();
+    let files = BlobStore::new(guichet::pipeline::attachments_dir(&config));
     assert_eq!(
-        tick(&mut store, &config.intake, t0 + 5_000).unwrap(),
+        tick(&mut store, &config.intake, &files, t0 + 5_000).unwrap(),
         0,
         "paused: no alarm"
     );
@@ -201,14 +213,17 @@ fn waiting_on_the_requester_stops_the_clock_and_their_answer_restarts_it() {
     let view = store.read().ticket(ticket).unwrap().unwrap();
     assert_eq!(view.ticket.status, "open");
     // 90 s of the first-response target were left at the pause: due at t0 + 5,090.
-    assert_eq!(tick(&mut store, &config.intake, t0 + 5_070).unwrap(), 0);
     assert_eq!(
-        tick(&mut store, &config.intake, t0 + 5_075).unwrap(),
+        tick(&mut store, &config.intake, &files, t0 + 5_070).unwrap(),
+        0
+    );
+    assert_eq!(
+        tick(&mut store, &config.intake, &files, t0 + 5_075).unwrap(),
         1,
         "warning: 80 % of the target used"
     );
     assert_eq!(
-        tick(&mut store, &config.intake, t0 + 5_090).unwrap(),
+        tick(&mut store, &config.intake, &files, t0 + 5_090).unwrap(),
         1,
         "breach"
     );

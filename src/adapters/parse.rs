@@ -3,12 +3,14 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::LazyLock;
 
-use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{
+    Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use crate::core::address::{normalize_address, one_line, Mailbox};
-use crate::core::mail::{clean_message_id, AttachmentMeta, InboundMail, LoopSignals};
+use crate::core::mail::{clean_message_id, AttachedMail, AttachmentMeta, InboundMail, LoopSignals};
 
 /// A parsed mail. It keeps mail-parser's message (which borrows the raw bytes) so that attachment
 /// contents are written out without a copy, then dropped before the mail is stored.
@@ -24,10 +26,16 @@ pub struct ParsedMail<'raw> {
 impl ParsedMail<'_> {
     /// Each attachment's metadata with its decoded contents, in the order of `mail.attachments`.
     pub fn attachments(&self) -> impl Iterator<Item = (&AttachmentMeta, &[u8])> {
+        let mut parts = Vec::new();
+        attachment_parts(
+            &self.message,
+            self.mail.loop_signals.is_delivery_report,
+            &mut parts,
+        );
         self.mail
             .attachments
             .iter()
-            .zip(self.message.attachments().map(|part| part.contents()))
+            .zip(parts.into_iter().map(|part| part.part.contents()))
     }
 
     /// Our parsed mail, letting go of the parser's memory.
@@ -148,14 +156,26 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
             }
         }
     }
-    let attachment_count = message.attachments().count();
+    let mut attachments = Vec::new();
+    let mut attached = Vec::new();
+    let mut parts = Vec::new();
+    if attachment_parts(message, is_delivery_report, &mut parts) {
+        cuts.push(format!(
+            "mails attached more than {MAX_ATTACHED_DEPTH} deep are kept as files, their text not shown"
+        ));
+    }
+    let attachment_count = parts.len();
     if attachment_count > MAX_ATTACHMENTS {
         cuts.push(format!(
             "{attachment_count} attachments: only the first {MAX_ATTACHMENTS} were saved, the others are in the raw mail"
         ));
     }
-    let mut attachments = Vec::new();
-    for (index, part) in message.attachments().take(MAX_ATTACHMENTS).enumerate() {
+    for (index, found) in parts.into_iter().take(MAX_ATTACHMENTS).enumerate() {
+        let part = found.part;
+        let opened = found.opened.then_some(&part.body);
+        if let Some(PartType::Message(inner)) = opened {
+            attached.push(attached_mail(inner));
+        }
         let content_type = part
             .content_type()
             .map(|ct| match ct.subtype() {
@@ -168,6 +188,15 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
             .attachment_name()
             .map(sanitize_filename)
             .filter(|name| !name.is_empty())
+            .or_else(|| match &part.body {
+                // A forwarded mail is best known by its subject.
+                PartType::Message(inner) => inner
+                    .subject()
+                    .map(|subject| sanitize_filename(&one_line(subject, 150)))
+                    .filter(|name| !name.is_empty())
+                    .map(|name| format!("{name}.eml")),
+                _ => None,
+            })
             .unwrap_or_else(|| default_name(index + 1, &content_type));
         attachments.push(AttachmentMeta {
             filename,
@@ -198,6 +227,7 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         loop_signals,
         text,
         attachments,
+        attached,
         reported_message_ids,
         headers: message
             .headers_raw()
@@ -211,6 +241,85 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         cuts,
     };
     Some(mail)
+}
+
+/// How deep mails attached to mails are opened (a forward of a forward of a forward); deeper
+/// ones stay files whose text is not shown, and the cut is noted.
+const MAX_ATTACHED_DEPTH: usize = 3;
+
+/// An attachment part, and whether it is an attached mail this mail shows the text of.
+struct FoundPart<'m> {
+    part: &'m MessagePart<'m>,
+    opened: bool,
+}
+
+/// The attachment parts of a mail and, after each attached mail (message/rfc822), that mail's
+/// own, down to `MAX_ATTACHED_DEPTH`. A delivery report's returned mail is not opened: it is the
+/// evidence of a bounce, not content. Returns whether some attached mail was left closed.
+fn attachment_parts<'m>(
+    message: &'m Message<'m>,
+    is_delivery_report: bool,
+    out: &mut Vec<FoundPart<'m>>,
+) -> bool {
+    let depth_left = if is_delivery_report {
+        0
+    } else {
+        MAX_ATTACHED_DEPTH
+    };
+    collect_parts(message, depth_left, is_delivery_report, out)
+}
+
+fn collect_parts<'m>(
+    message: &'m Message<'m>,
+    depth_left: usize,
+    quiet: bool,
+    out: &mut Vec<FoundPart<'m>>,
+) -> bool {
+    let mut cut = false;
+    for part in message.attachments() {
+        match &part.body {
+            PartType::Message(inner) if depth_left > 0 => {
+                out.push(FoundPart { part, opened: true });
+                cut |= collect_parts(inner, depth_left - 1, quiet, out);
+            }
+            PartType::Message(_) => {
+                cut |= !quiet;
+                out.push(FoundPart {
+                    part,
+                    opened: false,
+                });
+            }
+            _ => out.push(FoundPart {
+                part,
+                opened: false,
+            }),
+        }
+    }
+    cut
+}
+
+/// An attached mail as people read it: sender, date, subject, text.
+fn attached_mail(inner: &Message<'_>) -> AttachedMail {
+    let from = match inner.from().and_then(|from| from.first()) {
+        Some(addr) => match (addr.name(), addr.address()) {
+            (Some(name), Some(email)) => {
+                format!("{} <{}>", one_line(name, 100), one_line(email, 254))
+            }
+            (None, Some(email)) => one_line(email, 254),
+            (Some(name), None) => one_line(name, 100),
+            (None, None) => String::new(),
+        },
+        None => String::new(),
+    };
+    AttachedMail {
+        from,
+        date: inner.date().map(|date| date.to_timestamp()),
+        subject: inner
+            .subject()
+            .map(|s| one_line(s, MAX_SUBJECT_CHARS))
+            .unwrap_or_default(),
+        text: readable_text(inner).0,
+    }
 }
 
 /// The text/plain body, or the HTML body made readable when the mail has no plain part; and what
@@ -511,5 +620,48 @@ mod tests {
         );
         assert_eq!(mail.loop_signals.return_path.as_deref(), Some(""));
         assert_eq!(mail.text, "Bonjour");
+    }
+
+    fn forwarded(depth: usize) -> String {
+        let mut inner = "From: PRN-4 <alerts@printers.example.test>\r\nSubject: Toner low\r\nDate: Mon, 23 Nov 2026 18:30:00 +0100\r\n\r\nToner at 3%.\r\n".to_string();
+        for level in 0..depth {
+            inner = format!(
+                "From: level{level}@example.test\r\nSubject: Fwd {level}\r\nContent-Type: multipart/mixed; boundary=\"b{level}\"\r\n\r\n\
+                 --b{level}\r\nContent-Type: text/plain\r\n\r\nForward {level}\r\n\
+                 --b{level}\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--b{level}--\r\n"
+            );
+        }
+        inner
+    }
+
+    #[test]
+    fn an_attached_mail_is_read_like_a_mail() {
+        let raw = forwarded(1);
+        let parsed = parse_mail(raw.as_bytes()).unwrap();
+        assert_eq!(parsed.mail.text, "Forward 0");
+        assert_eq!(
+            parsed.mail.attached,
+            vec![AttachedMail {
+                from: "PRN-4 <alerts@printers.example.test>".into(),
+                date: Some(1_795_455_000),
+                subject: "Toner low".into(),
+                text: "Toner at 3%.".into(),
+            }]
+        );
+        assert_eq!(parsed.mail.attachments[0].filename, "Toner low.eml");
+        let (_, bytes) = parsed.attachments().next().unwrap();
+        assert!(bytes.starts_with(b"From: PRN-4"));
+        assert!(parsed.mail.cuts.is_empty());
+    }
+
+    #[test]
+    fn attached_mails_are_opened_three_deep_and_the_cut_noted() {
+        let raw = forwarded(5);
+        let parsed = parse_mail(raw.as_bytes()).unwrap();
+        assert_eq!(parsed.mail.attached.len(), 3);
+        assert_eq!(parsed.mail.attached[0].subject, "Fwd 3");
+        assert_eq!(parsed.mail.attachments.len(), 4, "the fourth stays a file");
+        assert_eq!(parsed.attachments().count(), 4);
+        assert_eq!(parsed.mail.cuts.len(), 1, "{:?}", parsed.mail.cuts);
     }
 }

@@ -8,9 +8,17 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, UNIX_EPOCH};
 
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::Mailbox as LettreMailbox;
+use lettre::message::header::{
+    ContentDisposition, ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Body, Mailbox as LettreMailbox, MultiPart, SinglePart};
 use lettre::Message;
+use sha2::{Digest, Sha256};
+
+use crate::adapters::blobs::BlobStore;
+use crate::adapters::parse::hex;
+use crate::core::attachments::human_size;
+use crate::core::mail::AttachmentMeta;
 
 use crate::adapters::store::RenderedMail;
 use crate::core::address::{check_address, clean_display_name, one_line, Mailbox};
@@ -57,20 +65,50 @@ fn mailbox(m: &Mailbox) -> Result<LettreMailbox, String> {
     Ok(LettreMailbox::new(name, address))
 }
 
-/// A rendered mail: its bytes, the envelope recipients it was written for, and the recipients
-/// that had to be left out, with why.
+/// A rendered mail: its bytes, the envelope recipients it was written for, the recipients that
+/// had to be left out, with why, and the attachments it names but could not carry, with why.
 #[derive(Debug)]
 pub struct Rendered {
     pub raw: Vec<u8>,
     pub recipients: Vec<String>,
     pub left_out: Vec<String>,
+    pub attachments_not_sent: Vec<String>,
+}
+
+/// Where the renderer finds the bytes of a stored attachment.
+pub trait AttachmentFiles {
+    fn read(&self, sha256: &str) -> std::io::Result<Vec<u8>>;
+}
+
+impl AttachmentFiles for BlobStore {
+    fn read(&self, sha256: &str) -> std::io::Result<Vec<u8>> {
+        let path = self.path_of(sha256, "");
+        std::fs::read(&path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    }
+}
+
+/// For mail that never carries attachments (the outbox's failure notices).
+pub struct NoAttachmentFiles;
+
+impl AttachmentFiles for NoAttachmentFiles {
+    fn read(&self, _sha256: &str) -> std::io::Result<Vec<u8>> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no attachment store",
+        ))
+    }
 }
 
 /// Longest subject written, in characters (one header line).
 const MAX_SUBJECT_CHARS: usize = 998;
 
 /// The bytes that go into the outbox; `now` becomes the Date header.
-pub fn render(mail: &OutgoingMail, now: i64) -> Result<Rendered, RenderError> {
+pub fn render(
+    mail: &OutgoingMail,
+    now: i64,
+    files: &dyn AttachmentFiles,
+) -> Result<Rendered, RenderError> {
     let error = |reason: String| RenderError {
         to: mail
             .to
@@ -81,7 +119,7 @@ pub fn render(mail: &OutgoingMail, now: i64) -> Result<Rendered, RenderError> {
             .join(", "),
         reason,
     };
-    match catch_unwind(AssertUnwindSafe(|| build(mail, now))) {
+    match catch_unwind(AssertUnwindSafe(|| build(mail, now, files))) {
         Ok(result) => result.map_err(error),
         Err(panic) => Err(error(format!(
             "the mail builder failed: {}",
@@ -90,7 +128,7 @@ pub fn render(mail: &OutgoingMail, now: i64) -> Result<Rendered, RenderError> {
     }
 }
 
-fn build(mail: &OutgoingMail, now: i64) -> Result<Rendered, String> {
+fn build(mail: &OutgoingMail, now: i64, files: &dyn AttachmentFiles) -> Result<Rendered, String> {
     let mut builder = Message::builder()
         .from(mailbox(&mail.from)?)
         .subject(one_line(&mail.subject, MAX_SUBJECT_CHARS))
@@ -148,15 +186,85 @@ fn build(mail: &OutgoingMail, now: i64) -> Result<Rendered, String> {
             .header(AutoSubmitted(value.to_string()))
             .header(AutoResponseSuppress("All".to_string()));
     }
-    let message = builder
-        .header(ContentType::TEXT_PLAIN)
-        .body(crlf_body(&mail.body))
-        .map_err(|e| e.to_string())?;
+    let (parts, attachments_not_sent) = attachment_parts(&mail.attachments, files);
+    let mut body = mail.body.clone();
+    if !attachments_not_sent.is_empty() {
+        body.push_str("\n\nNot attached (the stored file could not be read):\n");
+        for (meta, _) in &attachments_not_sent {
+            body.push_str(&format!(
+                "  - {} ({})\n",
+                one_line(&meta.filename, 200),
+                human_size(meta.size)
+            ));
+        }
+    }
+    let message = if parts.is_empty() {
+        builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(crlf_body(&body))
+    } else {
+        let mut mixed = MultiPart::mixed().singlepart(SinglePart::plain(crlf_body(&body)));
+        for part in parts {
+            mixed = mixed.singlepart(part);
+        }
+        builder.multipart(mixed)
+    }
+    .map_err(|e| e.to_string())?;
     Ok(Rendered {
         raw: message.formatted(),
         recipients,
         left_out,
+        attachments_not_sent: attachments_not_sent
+            .into_iter()
+            .map(|(meta, why)| format!("{}: {why}", one_line(&meta.filename, 200)))
+            .collect(),
     })
+}
+
+/// Each attachment as a MIME part, its bytes read from the store and checked against their hash;
+/// one that cannot be read (or no longer matches) is returned apart with why. Base64 always, so
+/// that the bytes arrive as they were, line ends included.
+fn attachment_parts<'a>(
+    attachments: &'a [AttachmentMeta],
+    files: &dyn AttachmentFiles,
+) -> (Vec<SinglePart>, Vec<(&'a AttachmentMeta, String)>) {
+    let mut parts = Vec::with_capacity(attachments.len());
+    let mut not_sent = Vec::new();
+    for meta in attachments {
+        let bytes = match files.read(&meta.sha256) {
+            Ok(bytes) if hex(&Sha256::digest(&bytes)) == meta.sha256 => bytes,
+            Ok(_) => {
+                not_sent.push((meta, "the stored file does not match its hash".to_string()));
+                continue;
+            }
+            Err(error) => {
+                not_sent.push((meta, error.to_string()));
+                continue;
+            }
+        };
+        let content_type = ContentType::parse(&meta.content_type)
+            .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("valid"));
+        let filename = one_line(&meta.filename, 200);
+        let filename = if filename.is_empty() {
+            "attachment".to_string()
+        } else {
+            filename
+        };
+        let body = match Body::new_with_encoding(bytes, ContentTransferEncoding::Base64) {
+            Ok(body) => body,
+            Err(_) => {
+                not_sent.push((meta, "cannot be encoded".to_string()));
+                continue;
+            }
+        };
+        parts.push(
+            SinglePart::builder()
+                .header(content_type)
+                .header(ContentDisposition::attachment(&filename))
+                .body(body),
+        );
+    }
+    (parts, not_sent)
 }
 
 /// The body with CRLF line ends (after LF, CRLF or a lone CR) and no other control characters
@@ -182,12 +290,24 @@ fn crlf_body(body: &str) -> String {
 
 /// Renders a plan's outgoing mail. A mail that cannot be rendered is not queued: it becomes an
 /// error event on its ticket, as does every recipient left out of a mail that was.
-pub fn render_all(outgoing: &[OutgoingMail], now: i64) -> (Vec<RenderedMail<'_>>, Vec<EventDraft>) {
+pub fn render_all<'m>(
+    outgoing: &'m [OutgoingMail],
+    files: &dyn AttachmentFiles,
+    now: i64,
+) -> (Vec<RenderedMail<'m>>, Vec<EventDraft>) {
     let mut rendered = Vec::with_capacity(outgoing.len());
     let mut events = Vec::new();
     for mail in outgoing {
-        match render(mail, now) {
+        match render(mail, now, files) {
             Ok(done) => {
+                for why in &done.attachments_not_sent {
+                    tracing::error!(ticket = %mail.ticket, kind = mail.kind.as_str(), reason = %why, "attachment named, not attached");
+                    events.push(EventDraft {
+                        kind: EventKind::AttachmentNotSent,
+                        actor: "guichet".into(),
+                        detail: format!("{} named it, not attached: {why}", mail.kind.as_str()),
+                    });
+                }
                 for why in &done.left_out {
                     tracing::warn!(ticket = %mail.ticket, kind = mail.kind.as_str(), reason = %why, "recipient left out");
                     events.push(EventDraft {
@@ -250,8 +370,11 @@ mod tests {
             auto_submitted: Some("auto-replied"),
             language: Language::Fr,
             report_failures_to: None,
+            attachments: Vec::new(),
         };
-        let raw = render(&mail, 1_700_000_000).unwrap().raw;
+        let raw = render(&mail, 1_700_000_000, &NoAttachmentFiles)
+            .unwrap()
+            .raw;
         let back = parse_mail(&raw).unwrap().mail;
         assert_eq!(back.subject, mail.subject);
         assert_eq!(back.from, Some(mail.from.clone()));
@@ -299,12 +422,13 @@ mod tests {
             auto_submitted: None,
             language: Language::En,
             report_failures_to: None,
+            attachments: Vec::new(),
         }
     }
 
     #[test]
     fn hostile_values_render_without_adding_headers_or_recipients() {
-        let rendered = render(&hostile(), 1_700_000_000).unwrap();
+        let rendered = render(&hostile(), 1_700_000_000, &NoAttachmentFiles).unwrap();
         assert_eq!(
             rendered.recipients,
             vec![
@@ -362,11 +486,86 @@ mod tests {
         let mut mail = hostile();
         mail.to[0].address = ".x@example.test".into();
         mail.cc.clear();
-        let error = render(&mail, 0).unwrap_err();
+        let error = render(&mail, 0, &NoAttachmentFiles).unwrap_err();
         assert!(error.reason.contains(".x@example.test"), "{error}");
-        let (rendered, events) = render_all(std::slice::from_ref(&mail), 0);
+        let (rendered, events) = render_all(std::slice::from_ref(&mail), &NoAttachmentFiles, 0);
         assert!(rendered.is_empty());
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].kind, EventKind::MailNotRendered);
+    }
+
+    fn stored(
+        blobs: &BlobStore,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> AttachmentMeta {
+        let sha256 = hex(&Sha256::digest(bytes));
+        blobs.put(&sha256, "", bytes, false).unwrap();
+        AttachmentMeta {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            size: bytes.len() as u64,
+            sha256,
+        }
+    }
+
+    #[test]
+    fn attachments_parse_back_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::new(dir.path());
+        let png: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        // Text with bare LFs, a lone CR and no final newline: must not be "fixed" on the way.
+        let text = b"line one\nline two\r\nthree\rfour".to_vec();
+        let mut mail = hostile();
+        mail.attachments = vec![
+            stored(&blobs, "écran 1.png", "image/png", &png),
+            stored(&blobs, "notes.txt", "text/plain", &text),
+        ];
+        let rendered = render(&mail, 1_700_000_000, &blobs).unwrap();
+        assert!(rendered.attachments_not_sent.is_empty());
+        let parsed = parse_mail(&rendered.raw).unwrap();
+        let back: Vec<(String, String, Vec<u8>)> = parsed
+            .attachments()
+            .map(|(meta, bytes)| {
+                (
+                    meta.filename.clone(),
+                    meta.content_type.clone(),
+                    bytes.to_vec(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            back,
+            vec![
+                ("écran 1.png".to_string(), "image/png".to_string(), png),
+                ("notes.txt".to_string(), "text/plain".to_string(), text),
+            ]
+        );
+        assert_eq!(parsed.mail.text, "line one\nline two\nthree\nfourfive");
+    }
+
+    #[test]
+    fn a_missing_file_is_named_not_attached_and_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::new(dir.path());
+        let mut mail = hostile();
+        let kept = stored(&blobs, "kept.bin", "application/octet-stream", b"kept");
+        let mut lost = stored(&blobs, "lost.bin", "application/octet-stream", b"lost");
+        lost.sha256 = "00".repeat(32);
+        mail.attachments = vec![kept, lost];
+        let (rendered, events) = render_all(std::slice::from_ref(&mail), &blobs, 0);
+        assert_eq!(rendered.len(), 1);
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events
+            .iter()
+            .any(|e| e.kind == EventKind::AttachmentNotSent && e.detail.contains("lost.bin")));
+        let parsed = parse_mail(&rendered[0].raw).unwrap();
+        assert_eq!(parsed.attachments().count(), 1);
+        assert!(
+            parsed.mail.text.contains("lost.bin (4 bytes)"),
+            "{}",
+            parsed.mail.text
+        );
     }
 }

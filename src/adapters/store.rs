@@ -11,7 +11,7 @@ use crate::core::caps::{cap_key, cause_of, Counted, SentLastHour};
 use crate::core::intake::{
     EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView, Visibility,
 };
-use crate::core::mail::InboundMail;
+use crate::core::mail::{AttachmentMeta, InboundMail};
 use crate::core::outgoing::OutgoingMail;
 use crate::core::sla::SlaState;
 use crate::core::ticket::{Status, TicketNumber};
@@ -942,7 +942,7 @@ impl<'c> WriteTx<'c> {
             .tx
             .prepare_cached(
                 "SELECT created_at, from_addr, visibility, text, message_id, direction, stranger,
-                        kind FROM messages
+                        kind, id FROM messages
                  WHERE ticket = ?1 ORDER BY id",
             )?
             .query_map([n], |row| {
@@ -955,10 +955,14 @@ impl<'c> WriteTx<'c> {
                     row.get::<_, String>(5)?,
                     row.get::<_, bool>(6)?,
                     row.get::<_, String>(7)?,
+                    row.get::<_, i64>(8)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        for (at, from, visibility, text, message_id, direction, stranger, kind) in messages {
+        let mut attachments_of = self.tx.prepare_cached(
+            "SELECT filename, content_type, size, sha256 FROM attachments WHERE message = ?1 ORDER BY id",
+        )?;
+        for (at, from, visibility, text, message_id, direction, stranger, kind, id) in messages {
             let visibility = stored_visibility(&visibility, stranger);
             // The thread a requester knows: public mail in, and what we sent the requester's
             // side. Notices to agents are not part of it.
@@ -968,11 +972,22 @@ impl<'c> WriteTx<'c> {
                 view.thread_ids.extend(message_id);
             }
             if direction == "in" {
+                let attachments = attachments_of
+                    .query_map([id], |row| {
+                        Ok(AttachmentMeta {
+                            filename: row.get(0)?,
+                            content_type: row.get(1)?,
+                            size: row.get::<_, i64>(2)?.max(0) as u64,
+                            sha256: row.get(3)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
                 view.history.push(HistoryEntry {
                     at,
                     from: from.unwrap_or_default(),
                     visibility,
                     text,
+                    attachments,
                 });
             }
         }

@@ -32,6 +32,8 @@ pub enum Command {
     },
     Note(String),
     Help,
+    /// Mail me every attachment of the ticket (those notices only named, too).
+    Attachments,
     /// An agent's secret word: proves who sent the mail, changes nothing.
     Token(String),
     /// The sending agent is away: no automatic assignments until `#back`.
@@ -64,6 +66,7 @@ impl Command {
             Command::Field { .. } => "field",
             Command::Note(_) => "note",
             Command::Help => "help",
+            Command::Attachments => "attachments",
             Command::Token(_) => "token",
             Command::Away => "away",
             Command::Back => "back",
@@ -175,6 +178,10 @@ const KEYWORDS: &[(&str, &[&str])] = &[
     ("field", &["field", "champ", "campo"]),
     ("note", &["note", "commentaire", "nota"]),
     ("help", &["help", "aide", "aiuto"]),
+    (
+        "attachments",
+        &["attachments", "pieces-jointes", "pj", "allegati"],
+    ),
     ("token", &["token", "jeton", "gettone"]),
     ("away", &["away", "absent", "absente", "assente"]),
     (
@@ -556,6 +563,7 @@ fn interpret(keyword: &str, argument: &str) -> Result<Command, Refusal> {
             None => Ok(Command::Note(String::new())),
         },
         "help" => Ok(Command::Help),
+        "attachments" => none(Command::Attachments),
         "token" => Ok(Command::Token(one_word("your secret word", "s3cret")?)),
         "away" => none(Command::Away),
         "back" => none(Command::Back),
@@ -572,6 +580,7 @@ Commands (one per line, at the top of your reply, or in the subject as [#priorit
   #status open|pending|waiting|resolved  #resolve [resolution]
   #close  #reopen     #merge NUMBER      #cc ADDRESS        #uncc ADDRESS
   #tag WORD  #untag WORD  #field NAME=VALUE  #note TEXT (internal)  #help
+  #attachments: every file of the ticket mailed to you, even those too large for notices
   #away / #back: no automatic assignments to you meanwhile
   #release: a ticket held as spam is not spam (acknowledged and announced then)
 French and Italian work too: #assigner, #priorité, #fermer, #assegna, #priorità, #chiudi, …";
@@ -723,6 +732,9 @@ mod tests {
             ("#help", Help),
             ("#aide", Help),
             ("#aiuto", Help),
+            ("#attachments", Attachments),
+            ("#pièces-jointes", Attachments),
+            ("#allegati", Attachments),
             ("#token s3cret", Token("s3cret".into())),
             ("#away", Away),
             ("#absent", Away),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::address::Mailbox;
+use super::attachments::{carry, Reader};
 use super::commands::CHEAT_SHEET;
 use super::intake::{format_time, EventDraft, EventKind, IntakePolicy, TicketUpdate, TicketView};
 use super::outgoing::{OutgoingKind, OutgoingMail};
@@ -149,6 +150,19 @@ pub fn on_clock(
             policy.language,
         );
         mail.references = view.recent_thread_ids();
+        // An escalation hands the ticket over with its files; the vendor gets public ones only.
+        let outside = kind == OutgoingKind::EscalationNotice && level == Level::VENDOR;
+        let reader = if outside {
+            Reader::Outsider
+        } else {
+            Reader::Agent
+        };
+        carry(
+            &mut mail,
+            &view.attachments(outside),
+            &policy.attachment_limits,
+            reader,
+        );
         out.outgoing.push(mail);
     }
     Some(out)

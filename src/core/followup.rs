@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::address::{without_subaddress, Mailbox};
+use super::attachments::{self, carry, fetch_batches, named_note, with_attached_mails};
 use super::commands::{parse_commands, Command, CommandLine, ParsedCommands, CHEAT_SHEET};
 use super::intake::{
     EventDraft, EventKind, IntakeInput, IntakePlan, IntakePolicy, Role, TicketChange, TicketUpdate,
@@ -74,7 +75,7 @@ pub(crate) fn plan(
     let agent = policy.directory.agent_by_address(&from.address);
     let automatic = matches!(&auto_reply, AutoReplyVerdict::Suppressed(reason) if !matches!(reason, Suppression::RateLimited { .. }));
     let parsed = parse_commands(&mail.subject, &mail.text, &policy.vocabulary);
-    let visible = visible_text(&parsed.text);
+    let visible = with_attached_mails(visible_text(&parsed.text), mail);
     let mut work = Work {
         policy,
         input,
@@ -265,9 +266,15 @@ impl Work<'_> {
         to: Vec<Mailbox>,
         mut values: BTreeMap<&'static str, String>,
     ) {
+        let limits = self.policy.attachment_limits;
         for (reader, group) in by_reader(&self.policy.directory, to) {
             values.insert("history", self.view.history_text(reader));
-            self.send(
+            // Outside the house, only the files of public mail travel.
+            let (files, carried_for) = match reader {
+                Reader::Staff => (self.view.attachments(false), attachments::Reader::Agent),
+                Reader::External => (self.view.attachments(true), attachments::Reader::Outsider),
+            };
+            if let Some(notice) = self.send(
                 kind,
                 template,
                 language,
@@ -275,7 +282,9 @@ impl Work<'_> {
                 Vec::new(),
                 None,
                 values.clone(),
-            );
+            ) {
+                carry(notice, &files, &limits, carried_for);
+            }
         }
     }
 
@@ -656,6 +665,7 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
         .collect();
     // The agent hears about any recipient the answer cannot reach: the outbox knows who failed,
     // only this plan knows whose words they were.
+    let (limits, mail) = (work.policy.attachment_limits, work.input.mail);
     let contact = FailureContact {
         agent: work.agent_mailbox(agent),
         language: work.agent_language(Some(agent)),
@@ -670,7 +680,16 @@ fn agent_mail(work: &mut Work<'_>, agent: &Agent, parsed: &ParsedCommands, visib
             Some(from_name),
             values,
         )
-        .map(|relay| relay.report_failures_to = Some(contact))
+        .map(|relay| {
+            relay.report_failures_to = Some(contact);
+            // The agent's own files go to the requester with the answer.
+            carry(
+                relay,
+                &mail.attachments,
+                &limits,
+                attachments::Reader::Outsider,
+            );
+        })
         .is_some();
     // The outbox records what became of it (delivered, refused) once the server has answered.
     let detail = if queued {
@@ -971,11 +990,72 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
             .push(TicketUpdate::Field(name.clone(), value.clone())),
         Command::Note(text) => work.note = Some(text.clone()),
         Command::Help => work.help = true,
+        Command::Attachments => send_attachments(work, agent, state),
         Command::Token(_) => {}
         Command::Away => work.agents_away.push((agent.name.clone(), true)),
         Command::Back => work.agents_away.push((agent.name.clone(), false)),
         Command::Release => release(work, state),
     }
+}
+
+/// `#attachments`: every file of the ticket to the agent who asked, in as many mails as the
+/// per-mail limit needs; an agent who only works the vendor level gets those of public mail.
+fn send_attachments(work: &mut Work<'_>, agent: &Agent, state: &State) {
+    let outside = agent.levels.iter().all(|level| *level == Level::VENDOR);
+    let files = work.view.attachments(outside);
+    let (batches, too_large) = fetch_batches(&files, &work.policy.attachment_limits);
+    let language = work.agent_language(Some(agent));
+    let count = batches.len();
+    let too_large_note = named_note(&too_large, language, attachments::Reader::Outsider);
+    if count == 0 {
+        let problems = match too_large_note.is_empty() {
+            true => "This ticket has no attachments.".to_string(),
+            false => too_large_note,
+        };
+        work.command_reply(work.agent_mailbox(agent), language, problems);
+        return;
+    }
+    for (index, batch) in batches.into_iter().enumerate() {
+        let mut values = work.values(state);
+        let list: String = batch
+            .iter()
+            .map(|a| {
+                format!(
+                    "  - {} ({})\n",
+                    a.filename,
+                    super::attachments::human_size(a.size)
+                )
+            })
+            .collect();
+        let mut problems = format!(
+            "Attachments of this ticket, mail {} of {count}:\n{list}",
+            index + 1
+        );
+        if index == 0 && !too_large_note.is_empty() {
+            problems.push('\n');
+            problems.push_str(&too_large_note);
+        }
+        values.insert("problems", problems);
+        let to = vec![work.agent_mailbox(agent)];
+        if let Some(mail) = work.send(
+            OutgoingKind::AttachmentDelivery,
+            TemplateKind::CommandReply,
+            language,
+            to,
+            Vec::new(),
+            None,
+            values,
+        ) {
+            mail.attachments = batch;
+        }
+    }
+    work.event(
+        EventKind::NoticeQueued,
+        format!(
+            "attachments of the ticket in {count} mail(s) to {}",
+            agent.name
+        ),
+    );
 }
 
 fn set_status(work: &mut Work<'_>, state: &mut State, status: Status) {
@@ -1124,7 +1204,8 @@ fn participant_mail(
             .clone()
             .unwrap_or_else(|| work.policy.support.address.clone())
     );
-    work.send(
+    let (limits, mail) = (work.policy.attachment_limits, work.input.mail);
+    if let Some(relay) = work.send(
         OutgoingKind::RelayToAgents,
         TemplateKind::Relay,
         language,
@@ -1132,7 +1213,14 @@ fn participant_mail(
         Vec::new(),
         Some(from_name),
         values,
-    );
+    ) {
+        carry(
+            relay,
+            &mail.attachments,
+            &limits,
+            attachments::Reader::Agent,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -1450,6 +1538,99 @@ mod tests {
         assert!(plan.outgoing[0].body.contains("already at level 4"));
     }
 
+    fn with_files(mut view: TicketView) -> TicketView {
+        let file = |name: &str, size: u64| crate::core::mail::AttachmentMeta {
+            filename: name.into(),
+            content_type: "application/octet-stream".into(),
+            size,
+            sha256: format!("{name}-hash"),
+        };
+        let entry = |internal: bool, files| crate::core::intake::HistoryEntry {
+            at: 0,
+            from: "x".into(),
+            visibility: if internal {
+                Visibility::Internal
+            } else {
+                Visibility::Public
+            },
+            text: "t".into(),
+            attachments: files,
+        };
+        view.history = vec![
+            entry(false, vec![file("shot.png", 1000)]),
+            entry(true, vec![file("internal-notes.txt", 10)]),
+            entry(false, vec![file("dump.bin", 30 * 1024 * 1024)]),
+        ];
+        view
+    }
+
+    fn names(mail: &OutgoingMail) -> Vec<&str> {
+        mail.attachments
+            .iter()
+            .map(|a| a.filename.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_vendor_gets_public_files_only_and_agents_all_that_fit() {
+        let mut view = with_files(ticket());
+        view.level = Level::new(3).unwrap();
+        let plan = decide(
+            &mail_from("alice@corp.example", "#escalate", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(names(&plan.outgoing[0]), vec!["shot.png"]);
+        assert!(plan.outgoing[0].body.contains("dump.bin (30.0 MB)"));
+        assert!(!plan.outgoing[0].body.contains("internal-notes"));
+        let plan = decide(
+            &mail_from("alice@corp.example", "#assign bob", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(
+            names(&plan.outgoing[0]),
+            vec!["shot.png", "internal-notes.txt"]
+        );
+        assert!(plan.outgoing[0].body.contains("#attachments"));
+    }
+
+    #[test]
+    fn hash_attachments_mails_every_file_within_the_per_mail_limit() {
+        let view = with_files(ticket());
+        let mut policy = policy();
+        policy.attachment_limits.max_mail_bytes = 40 * 1024 * 1024;
+        let plan = decide_at(
+            &policy,
+            &mail_from("alice@corp.example", "#attachments", passing()),
+            &view,
+            &[],
+            1_700_000_000,
+        );
+        assert_eq!(plan.outgoing.len(), 1);
+        assert_eq!(plan.outgoing[0].kind, OutgoingKind::AttachmentDelivery);
+        assert_eq!(plan.outgoing[0].to[0].address, "alice@corp.example");
+        assert_eq!(
+            names(&plan.outgoing[0]),
+            vec!["shot.png", "internal-notes.txt", "dump.bin"]
+        );
+        assert!(
+            !kinds(&plan).contains(&OutgoingKind::Relay),
+            "nothing reaches the requester"
+        );
+        // Under the default 20 MB per mail the dump cannot go and is named.
+        let plan = decide(
+            &mail_from("alice@corp.example", "#attachments", passing()),
+            &view,
+            &[],
+        );
+        assert_eq!(
+            names(&plan.outgoing[0]),
+            vec!["shot.png", "internal-notes.txt"]
+        );
+        assert!(plan.outgoing[0].body.contains("dump.bin (30.0 MB)"));
+    }
+
     #[test]
     fn resolving_tells_the_requester_and_merging_tells_both() {
         let plan = decide(
@@ -1638,6 +1819,7 @@ mod tests {
             from: "carla@client.example".into(),
             visibility: crate::core::visibility::Visibility::Public,
             text: "Is this spam? No, a real question.".into(),
+            attachments: Vec::new(),
         }];
         let mut policy = policy();
         policy.directory.queues.push(Queue {
@@ -1776,6 +1958,7 @@ mod tests {
             from: from.into(),
             visibility,
             text: text.into(),
+            attachments: Vec::new(),
         };
         view.history = vec![
             entry(

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::address::{without_subaddress, Mailbox};
+use super::attachments::{self, carry, with_attached_mails};
 use super::commands::{Vocabulary, CHEAT_SHEET};
 use super::language::{guess_language, Language};
 use super::loops::{AutoReplyVerdict, LoopPolicy};
@@ -54,6 +55,8 @@ pub struct IntakePolicy {
     /// Routing rules, in order.
     pub rules: Vec<Rule>,
     pub sla: SlaPolicy,
+    /// What notices and relays carry of the attachments they are about.
+    pub attachment_limits: super::attachments::AttachmentLimits,
 }
 
 /// The part of a stored ticket the intake decision needs.
@@ -134,6 +137,16 @@ impl TicketView {
             .collect()
     }
 
+    /// The attachments of the ticket's inbound mail, oldest first; only those of public mail when
+    /// they go outside the helpdesk (the vendor), never an internal note's.
+    pub fn attachments(&self, public_only: bool) -> Vec<super::mail::AttachmentMeta> {
+        self.history
+            .iter()
+            .filter(|entry| !(public_only && entry.visibility != Visibility::Public))
+            .flat_map(|entry| entry.attachments.iter().cloned())
+            .collect()
+    }
+
     /// The Message-IDs a mail about this ticket refers to (the last ten of its public mail).
     pub fn recent_thread_ids(&self) -> Vec<String> {
         let skip = self.thread_ids.len().saturating_sub(10);
@@ -156,6 +169,7 @@ pub struct HistoryEntry {
     pub from: String,
     pub visibility: Visibility,
     pub text: String,
+    pub attachments: Vec<super::mail::AttachmentMeta>,
 }
 
 #[derive(Debug, Clone)]
@@ -276,6 +290,8 @@ pub enum EventKind {
     RecipientLeftOut,
     /// An outgoing mail could not be rendered and was not queued: an error someone must see.
     MailNotRendered,
+    /// A stored attachment could not be read when a mail was rendered: it was named, not sent.
+    AttachmentNotSent,
 }
 
 impl EventKind {
@@ -304,6 +320,7 @@ impl EventKind {
             EventKind::IntakeCut => "intake_cut",
             EventKind::RecipientLeftOut => "recipient_left_out",
             EventKind::MailNotRendered => "mail_not_rendered",
+            EventKind::AttachmentNotSent => "attachment_not_sent",
         }
     }
 }
@@ -416,6 +433,7 @@ fn plan_new_ticket(
         visible if visible.is_empty() => mail.text.trim().to_string(),
         visible => visible,
     };
+    let stored_text = with_attached_mails(stored_text, mail);
     let mut routing = route_new_ticket(policy, input, &stored_text);
     let spam = policy.loops.spam.marked_by(&mail.headers);
     if spam.is_some() {
@@ -493,7 +511,14 @@ fn plan_new_ticket(
             actor: DAEMON.into(),
             detail: format!("assigned to {} automatically", agent.name),
         });
-        outgoing.push(assignment_notice(policy, input, &ticket_facts, agent));
+        let mut notice = assignment_notice(policy, input, &ticket_facts, agent);
+        carry(
+            &mut notice,
+            &mail.attachments,
+            &policy.attachment_limits,
+            attachments::Reader::Agent,
+        );
+        outgoing.push(notice);
     }
     if let Some(header) = &spam {
         events.push(EventDraft {
@@ -508,7 +533,13 @@ fn plan_new_ticket(
         Some(_) => None,
         None => new_ticket_notice(policy, input, &ticket_facts),
     };
-    if let Some(notice) = notice {
+    if let Some(mut notice) = notice {
+        carry(
+            &mut notice,
+            &mail.attachments,
+            &policy.attachment_limits,
+            attachments::Reader::Agent,
+        );
         events.push(EventDraft {
             kind: EventKind::NoticeQueued,
             actor: DAEMON.into(),
@@ -866,6 +897,7 @@ pub(crate) mod tests {
             fields: Vec::new(),
             rules: Vec::new(),
             sla: SlaPolicy::default(),
+            attachment_limits: Default::default(),
         }
     }
 

@@ -21,6 +21,9 @@ pub struct InboundMail {
     /// The readable text: the text/plain body, or the HTML body turned into text.
     pub text: String,
     pub attachments: Vec<AttachmentMeta>,
+    /// Mails attached to this one (message/rfc822 parts), outermost first, nested ones flattened:
+    /// their text is shown with this mail's, their attachments are in `attachments`.
+    pub attached: Vec<AttachedMail>,
     /// Message-IDs named inside a delivery report (the mail that bounced), to thread bounces.
     pub reported_message_ids: Vec<String>,
     /// `Authentication-Results` header fields, topmost first (only the MTA's own counts).
@@ -45,6 +48,17 @@ pub struct LoopSignals {
     pub vendor_auto_headers: Vec<(String, String)>,
     /// A `multipart/report` delivery status notification.
     pub is_delivery_report: bool,
+}
+
+/// A mail attached to a mail, as people read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AttachedMail {
+    /// The From header as a person reads it (name and address), or empty.
+    pub from: String,
+    pub date: Option<i64>,
+    pub subject: String,
+    /// Its readable text (quoted history is cut when it is shown).
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

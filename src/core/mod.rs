@@ -4,6 +4,7 @@
 //! go out as data (`IntakePlan`, `OutgoingMail`) for the adapters to carry out.
 
 pub mod address;
+pub mod attachments;
 pub mod auth_results;
 pub mod calendar;
 pub mod caps;

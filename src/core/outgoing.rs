@@ -2,7 +2,7 @@
 
 use super::address::Mailbox;
 use super::language::Language;
-use super::mail::InboundMail;
+use super::mail::{AttachmentMeta, InboundMail};
 use super::ticket::TicketNumber;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -24,6 +24,8 @@ pub enum OutgoingKind {
     SlaWarning,
     /// Tells an agent that their relayed answer did not reach some of its recipients.
     DeliveryFailureNotice,
+    /// The ticket's attachments, to the agent who asked with `#attachments`.
+    AttachmentDelivery,
 }
 
 impl OutgoingKind {
@@ -41,6 +43,7 @@ impl OutgoingKind {
             OutgoingKind::CommandReply => "command_reply",
             OutgoingKind::SlaWarning => "sla_warning",
             OutgoingKind::DeliveryFailureNotice => "delivery_failure_notice",
+            OutgoingKind::AttachmentDelivery => "attachment_delivery",
         }
     }
 
@@ -78,6 +81,9 @@ pub struct OutgoingMail {
     /// Who is told when a recipient cannot be reached: the agent whose words a relay carries.
     /// `None` for everything else, so a failure notice never causes another one.
     pub report_failures_to: Option<FailureContact>,
+    /// Stored attachments this mail carries, byte for byte (the core chose them within the
+    /// limits; the renderer reads them from the attachment store).
+    pub attachments: Vec<AttachmentMeta>,
 }
 
 /// An agent to tell about undelivered mail, and the language to tell them in.
@@ -122,6 +128,7 @@ impl OutgoingMail {
             },
             language,
             report_failures_to: None,
+            attachments: Vec::new(),
         }
     }
 }
