@@ -296,7 +296,10 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
     if at >= text.len() {
         return text.len();
     }
-    (0..=at).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
+    (0..=at)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
 }
 
 /// The kept lines, with blank lines where a run was collapsed into one, trimmed.
@@ -345,7 +348,13 @@ mod tests {
 
     fn quoted(text: &str) -> String {
         text.lines()
-            .map(|l| if l.is_empty() { ">".to_string() } else { format!("> {l}") })
+            .map(|l| {
+                if l.is_empty() {
+                    ">".to_string()
+                } else {
+                    format!("> {l}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
