@@ -1497,6 +1497,44 @@ mod tests {
     }
 
     #[test]
+    fn a_vendors_answer_above_a_pasted_escalation_notice_reaches_the_requester_alone() {
+        let mut view = ticket();
+        view.level = Level::new(3).unwrap();
+        view.sent_texts = new_ticket_mail().into_iter().map(|m| m.body).collect();
+        let escalation = decide(
+            &mail_from("alice@corp.example", "#escalate firmware bug", passing()),
+            &view,
+            &[],
+        );
+        view.sent_texts
+            .insert(0, escalation.outgoing[0].body.clone());
+        view.level = Level::VENDOR;
+        // The notice pasted under the answer without `>` nor attribution: no quote marker tells
+        // it apart from the vendor's words.
+        let body = format!(
+            "Please install firmware 4.2.1 and restart the printer twice.\n\n{}",
+            escalation.outgoing[0].body
+        );
+        let plan = decide(
+            &mail_from("acme@corp.example", &body, passing()),
+            &view,
+            &[],
+        );
+        let relay = &plan.outgoing[0];
+        assert_eq!(relay.kind, OutgoingKind::Relay);
+        assert_eq!(relay.to[0].address, "carla@client.example");
+        assert_eq!(
+            plan.stored_text,
+            "Please install firmware 4.2.1 and restart the printer twice."
+        );
+        assert!(
+            relay.body.starts_with(&plan.stored_text) && !relay.body.contains("firmware bug"),
+            "{}",
+            relay.body
+        );
+    }
+
+    #[test]
     fn deadlines_move_with_the_conversation() {
         use crate::core::calendar::SlaClock;
         use crate::core::sla::{SlaPlan, SlaState};
