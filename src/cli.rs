@@ -854,9 +854,8 @@ fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> 
                 report.already_stored =
                     reader.duplicate_of(mail.message_id.as_deref(), &parsed.content_hash)?;
                 report.tag = config.intake.tags.find(&mail.subject);
-                report.threading = Some(
-                    decide_thread(&thread_clues(&reader, &mail, &config.intake.tags)?).to_string(),
-                );
+                let thread = decide_thread(&thread_clues(&reader, &mail, &config.intake.tags)?);
+                report.threading = Some(thread.to_string());
                 let requester = requester_of(&mail);
                 let sent = match &requester {
                     Some(r) => reader.auto_replies_since(&r.address, system_now() - 3600)?,
@@ -878,7 +877,18 @@ fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> 
                     &mail.text,
                     &config.intake.vocabulary,
                 );
-                report.visible_text = Some(crate::core::quotes::visible_text(&parsed.text));
+                let visible = crate::core::quotes::visible_text(&parsed.text);
+                // On a ticket the store knows, what Guichet sent on it is not the writer's text.
+                report.visible_text = Some(match thread {
+                    crate::core::threading::ThreadDecision::Existing { ticket, .. } => {
+                        let sent = reader
+                            .sent_texts(ticket, crate::core::own_text::SENT_MAILS_COMPARED)?;
+                        crate::core::followup::sent_on_ticket(&config.intake, ticket, &sent)
+                            .remove_from(&visible)
+                            .text
+                    }
+                    crate::core::threading::ThreadDecision::New { .. } => visible,
+                });
                 report.commands = parsed.commands;
                 report.command_errors = parsed.errors;
                 report.agent = mail
@@ -1018,7 +1028,7 @@ fn print_inspection(report: &Inspection) {
                 );
             }
         }
-        println!("--- visible text (quoted history and command lines cut) ---");
+        println!("--- visible text (quoted history, command lines and mail Guichet sent cut) ---");
         match report.visible_text.as_deref() {
             Some("") => println!("(nothing new: on a ticket, nothing would be relayed)"),
             visible => println!("{}", visible.unwrap_or("")),

@@ -16,6 +16,7 @@ use crate::adapters::store::{InboundRecord, Reader, Store, StoreError, WriteTx};
 use crate::config::Config;
 use crate::core::intake::{decide_intake, IntakeInput, IntakePlan, TicketChange, Visibility};
 use crate::core::mail::InboundMail;
+use crate::core::own_text::SENT_MAILS_COMPARED;
 use crate::core::subject::TagFormat;
 use crate::core::threading::{decide_thread, ThreadClues, ThreadDecision};
 use crate::core::ticket::TicketNumber;
@@ -321,10 +322,13 @@ fn store_mail(
         return Ok(IngestOutcome::Duplicate { ticket });
     }
     let thread = decide_thread(&thread_clues(&tx.read(), mail, &policy.tags)?);
-    let view = match &thread {
+    let mut view = match &thread {
         ThreadDecision::Existing { ticket, .. } => tx.ticket_view(*ticket)?,
         ThreadDecision::New { .. } => None,
     };
+    if let Some(view) = view.as_mut() {
+        view.sent_texts = tx.read().sent_texts(view.number, SENT_MAILS_COMPARED)?;
+    }
     // Agents' loads, only for a new ticket in a queue that assigns automatically.
     let queue = source.queue.as_deref().unwrap_or(&policy.default_queue);
     let assigns = policy

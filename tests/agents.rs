@@ -861,3 +861,125 @@ fn a_merge_never_sends_one_requesters_words_to_the_other() {
     }
     d.desk.stop();
 }
+
+/// An agent's reply as a mail program writes it: answering `answered`, the body as given.
+fn reply_as_client(
+    from: &str,
+    to: &str,
+    subject: &str,
+    answered: &str,
+    body: &str,
+) -> (String, String) {
+    let id = unique("client@example.test");
+    let raw = format!(
+        "Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\n\
+         From: Alice Triage <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+         In-Reply-To: {answered}\r\nReferences: {answered}\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+        body.replace('\n', "\r\n")
+    );
+    (id, raw)
+}
+
+#[test]
+fn commands_above_a_quoted_notice_send_the_requester_nothing() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("hugo"));
+    let n = d.open_ticket(&requester, "Scanner offline");
+    let tag = format!("[Helpdesk #{n}]");
+    let notice = d.stack.wait_for_mail(&d.alice, WAIT, |raw| {
+        raw.contains("New ticket") && raw.contains(&tag)
+    });
+    let notice_id = header(&notice, "Message-ID").unwrap();
+    let notice_text = text_of(&notice);
+    assert!(
+        notice_text.contains("It is broken, please help."),
+        "{notice_text}"
+    );
+    let subject = format!("Re: {tag} New ticket: Scanner offline");
+
+    // Gmail's form: commands, an attribution naming the helpdesk, the notice quoted with `>`.
+    let quoted: String = notice_text
+        .lines()
+        .map(|line| format!("> {line}\n").replace("> \n", ">\n"))
+        .collect();
+    let gmail = format!(
+        "#assign bob\n#priority high\n\nOn Tue, Nov 24, 2026 at 9:01 AM Example Helpdesk <{}> wrote:\n\n{quoted}",
+        d.desk.support
+    );
+    // Outlook's form: a header block, then the notice as it was, without `>`.
+    let outlook = format!(
+        "#tag scanner\n\n________________________________\nFrom: Example Helpdesk <{}>\n\
+         Sent: Tuesday, November 24, 2026 9:01 AM\nTo: Alice Triage <{}>\n\
+         Subject: {tag} New ticket: Scanner offline\n\n{notice_text}",
+        d.desk.support, d.alice
+    );
+    for (form, body) in [("gmail", gmail), ("outlook", outlook)] {
+        let (id, raw) = reply_as_client(&d.alice, &d.desk.support, &subject, &notice_id, &body);
+        // `inspect` reads the ticket's sent mail from the store before the reply is stored.
+        let file = d.desk.dir.join(format!("{form}.eml"));
+        std::fs::write(&file, &raw).unwrap();
+        let (code, out, err) = d.desk.cli(&["inspect", file.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["visible_text"], "", "{form}: {out}");
+
+        d.stack.send(&d.alice, &d.desk.support, raw.as_bytes());
+        let stored = wait_until(WAIT, "the reply stored", || {
+            d.ticket(n)
+                .messages
+                .into_iter()
+                .find(|m| m.message_id.as_deref() == Some(id.as_str()))
+        });
+        assert_eq!(stored.text, "", "{form}: the stored visible text");
+        assert!(
+            d.events(n)
+                .iter()
+                .any(|e| e.starts_with("intake_cut nothing new to relay")),
+            "{:?}",
+            d.events(n)
+        );
+    }
+    let ticket = d.ticket(n);
+    assert_eq!(
+        (
+            ticket.ticket.assignee.as_deref(),
+            ticket.ticket.priority.as_str()
+        ),
+        (Some("bob"), "high"),
+        "the commands were applied"
+    );
+    assert!(
+        ticket
+            .messages
+            .iter()
+            .all(|m| m.direction == "in" || m.kind != "relay"),
+        "no relay queued: {:?}",
+        ticket.messages.iter().map(|m| &m.kind).collect::<Vec<_>>()
+    );
+    // A later real answer reaches the requester; nothing came before it but the acknowledgement.
+    d.stack
+        .wait_for_mail(&d.bob, WAIT, |raw| raw.contains("Assigned to you"));
+    d.agent_mail(
+        &d.bob,
+        &format!("Re: {tag} Scanner offline"),
+        "Hello, the scanner is back online.",
+        true,
+    );
+    d.stack
+        .wait_for_mail(&requester, WAIT, |raw| raw.contains("back online"));
+    let received: Vec<String> = d
+        .stack
+        .mailbox(&requester)
+        .iter()
+        .map(|m| text_of(&String::from_utf8_lossy(m)))
+        .collect();
+    assert_eq!(received.len(), 2, "{received:#?}");
+    assert!(
+        received
+            .iter()
+            .all(|text| !text.contains("#assign") && !text.contains("New ticket #")),
+        "{received:#?}"
+    );
+    d.desk.stop();
+}

@@ -490,6 +490,20 @@ impl Reader<'_> {
         Ok(sent)
     }
 
+    /// The texts of the latest `limit` mails Guichet sent on a ticket, newest first (a merge
+    /// moves the merged ticket's mail here too).
+    pub fn sent_texts(&self, ticket: TicketNumber, limit: usize) -> StoreResult<Vec<String>> {
+        let texts = self
+            .conn
+            .prepare_cached(
+                "SELECT text FROM messages WHERE ticket = ?1 AND direction = 'out'
+                 ORDER BY id DESC LIMIT ?2",
+            )?
+            .query_map(params![ticket.0 as i64, limit as i64], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(texts)
+    }
+
     pub fn list_tickets(&self, status: Option<Status>) -> StoreResult<Vec<TicketRow>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT number, subject, requester, requester_name, status, priority, level, queue,

@@ -15,6 +15,7 @@ use super::language::Language;
 use super::loops::{AutoReplyVerdict, Suppression};
 use super::mail::InboundMail;
 use super::outgoing::{FailureContact, OutgoingKind, OutgoingMail};
+use super::own_text::SentText;
 use super::people::{refusal, sender_is_trusted, Agent, Scope, Standing, Trust};
 use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
@@ -75,7 +76,9 @@ pub(crate) fn plan(
     let agent = policy.directory.agent_by_address(&from.address);
     let automatic = matches!(&auto_reply, AutoReplyVerdict::Suppressed(reason) if !matches!(reason, Suppression::RateLimited { .. }));
     let parsed = parse_commands(&mail.subject, &mail.text, &policy.vocabulary);
-    let visible = with_attached_mails(visible_text(&parsed.text), mail);
+    let own = sent_on_ticket(policy, view.number, &view.sent_texts)
+        .remove_from(&visible_text(&parsed.text));
+    let visible = with_attached_mails(own.text, mail);
     let mut work = Work {
         policy,
         input,
@@ -90,6 +93,17 @@ pub(crate) fn plan(
         help: false,
         agents_away: Vec::new(),
     };
+    if own.removed_lines > 0 {
+        let detail = if visible.is_empty() {
+            "nothing new to relay: the text is mail Guichet sent on this ticket".to_string()
+        } else {
+            format!(
+                "{} lines of mail Guichet sent on this ticket left out",
+                own.removed_lines
+            )
+        };
+        work.event(EventKind::IntakeCut, detail);
+    }
     match agent {
         // An agent's out-of-office or a bounce from their mailbox steers nothing and reaches no one.
         Some(_) if automatic => {
@@ -128,6 +142,21 @@ pub(crate) fn plan(
         stored_text,
         agents_away: work.agents_away,
     }
+}
+
+/// What Guichet sent on ticket `number` (`sent_texts`, newest first), and the names its mail
+/// goes by, to find in a reply.
+pub fn sent_on_ticket(
+    policy: &IntakePolicy,
+    number: TicketNumber,
+    sent_texts: &[String],
+) -> SentText {
+    let tag = policy.tags.tag(number);
+    let identities = [policy.support.address.as_str(), tag.as_str()]
+        .into_iter()
+        .chain(policy.support.name.as_deref())
+        .chain(policy.loops.own_addresses.iter().map(String::as_str));
+    SentText::new(sent_texts.iter().map(String::as_str), identities)
 }
 
 impl Work<'_> {
@@ -1744,6 +1773,138 @@ mod tests {
         assert!(
             kinds(&plan).contains(&OutgoingKind::RelayToAgents),
             "their words still reach the agent"
+        );
+    }
+
+    /// Carla's new ticket as intake decides it: the mail Guichet sent (acknowledgement, notice).
+    fn new_ticket_mail() -> Vec<OutgoingMail> {
+        let mut mail = mail_from(
+            "carla@client.example",
+            "The printer on floor 3 eats every sheet of paper since this morning.\n\
+             It shows error 13.2 and the tray light blinks orange.",
+            passing_for("client.example"),
+        );
+        mail.subject = "Printer".into();
+        let thread = ThreadDecision::New {
+            reason: crate::core::threading::NewTicketReason::NoThreadClues,
+        };
+        let input = IntakeInput {
+            mail: &mail,
+            thread: &thread,
+            ticket: None,
+            next_number: TicketNumber(7),
+            auto_replies_last_hour: 0,
+            now: 1_700_000_000,
+            id_seed: "new",
+            queue: None,
+            others: &[],
+            workloads: &[],
+        };
+        let outgoing = decide_intake(&policy(), &input).unwrap().outgoing;
+        assert_eq!(
+            outgoing.iter().map(|m| m.kind).collect::<Vec<_>>(),
+            [OutgoingKind::Acknowledgement, OutgoingKind::NewTicketNotice]
+        );
+        outgoing
+    }
+
+    fn ticket_with_sent_mail() -> (TicketView, String, String) {
+        let sent = new_ticket_mail();
+        let mut view = ticket();
+        view.sent_texts = sent.iter().rev().map(|m| m.body.clone()).collect();
+        (view, sent[0].body.clone(), sent[1].body.clone())
+    }
+
+    #[test]
+    fn commands_above_our_own_quoted_notice_relay_nothing() {
+        let (view, _, notice) = ticket_with_sent_mail();
+        let quoted: String = notice.lines().map(|l| format!("> {l}\n")).collect();
+        let body = format!(
+            "#status pending\n\nOn Tue, 14 Nov 2023 at 23:14, Helpdesk <support@corp.example> wrote:\n{quoted}"
+        );
+        let plan = decide(&mail_from("bob@corp.example", &body, passing()), &view, &[]);
+        assert_eq!(updates(&plan)[0], TicketUpdate::Status(Status::Pending));
+        assert!(kinds(&plan).is_empty(), "{:?}", plan.outgoing);
+        // The quote stripper already finds nothing new above the attribution.
+        assert_eq!(plan.stored_text, "");
+    }
+
+    #[test]
+    fn a_pasted_acknowledgement_relays_only_the_requesters_new_lines() {
+        let (mut view, acknowledgement, _) = ticket_with_sent_mail();
+        view.assignee = Some("bob".into());
+        let body =
+            format!("I forgot: it is the HP 4200 next to the kitchen.\n\n{acknowledgement}\n");
+        let plan = decide(
+            &mail_from("carla@client.example", &body, vec![]),
+            &view,
+            &[],
+        );
+        let relay = &plan.outgoing[0];
+        assert_eq!(relay.kind, OutgoingKind::RelayToAgents);
+        assert!(
+            relay
+                .body
+                .starts_with("I forgot: it is the HP 4200 next to the kitchen.\n\n-- "),
+            "{}",
+            relay.body
+        );
+        assert!(!relay.body.contains("We have received"), "{}", relay.body);
+        assert_eq!(
+            plan.stored_text,
+            "I forgot: it is the HP 4200 next to the kitchen."
+        );
+    }
+
+    #[test]
+    fn an_agents_own_text_mentioning_a_line_of_the_notice_is_relayed_whole() {
+        let (view, _, _) = ticket_with_sent_mail();
+        let body = "Hello Carla,\n\
+            You wrote \"It shows error 13.2 and the tray light blinks orange.\" and that means\n\
+            the fuser is worn. I will bring a new one tomorrow.\n\
+            It shows error 13.2 and the tray light blinks orange.\n";
+        let plan = decide(&mail_from("bob@corp.example", body, passing()), &view, &[]);
+        assert_eq!(kinds(&plan), [OutgoingKind::Relay]);
+        assert_eq!(plan.stored_text, body.trim());
+        assert!(plan.outgoing[0].body.starts_with(body.trim()));
+        assert!(plan.events.iter().all(|e| e.kind != EventKind::IntakeCut));
+    }
+
+    #[test]
+    fn a_vendors_answer_above_a_pasted_escalation_notice_reaches_the_requester_alone() {
+        let mut view = ticket();
+        view.level = Level::new(3).unwrap();
+        view.sent_texts = new_ticket_mail().into_iter().map(|m| m.body).collect();
+        let escalation = decide(
+            &mail_from("alice@corp.example", "#escalate firmware bug", passing()),
+            &view,
+            &[],
+        );
+        view.sent_texts
+            .insert(0, escalation.outgoing[0].body.clone());
+        view.level = Level::VENDOR;
+        // The notice pasted under the answer without `>` nor attribution: no quote marker tells
+        // it apart from the vendor's words.
+        let body = format!(
+            "Please install firmware 4.2.1 and restart the printer twice.\n\n{}",
+            escalation.outgoing[0].body
+        );
+        let plan = decide(
+            &mail_from("acme@corp.example", &body, passing()),
+            &view,
+            &[],
+        );
+        let relay = &plan.outgoing[0];
+        assert_eq!(relay.kind, OutgoingKind::Relay);
+        assert_eq!(relay.to[0].address, "carla@client.example");
+        assert_eq!(
+            plan.stored_text,
+            "Please install firmware 4.2.1 and restart the printer twice."
+        );
+        assert!(
+            relay.body.starts_with(&plan.stored_text) && !relay.body.contains("firmware bug"),
+            "{}",
+            relay.body
         );
     }
 

@@ -89,6 +89,9 @@ pub struct TicketView {
     pub sla: SlaState,
     /// Since when the requester has waited for an answer.
     pub awaiting_since: Option<i64>,
+    /// The texts of the latest mail Guichet sent on the ticket, newest first: what a reply may
+    /// quote or paste, never to be relayed as the writer's words (`own_text`).
+    pub sent_texts: Vec<String>,
 }
 
 impl TicketView {
@@ -115,6 +118,7 @@ impl TicketView {
             created_at: 0,
             sla: SlaState::default(),
             awaiting_since: None,
+            sent_texts: Vec::new(),
         }
     }
 }

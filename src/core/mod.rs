@@ -17,6 +17,7 @@ pub mod language;
 pub mod loops;
 pub mod mail;
 pub mod outgoing;
+pub mod own_text;
 pub mod people;
 pub mod quotes;
 pub mod rules;
