@@ -604,7 +604,7 @@ fn rules_test(config: &Config, file: &Path, json: bool) -> Result<(), CliError> 
     let thread = crate::core::threading::ThreadDecision::New {
         reason: crate::core::threading::NewTicketReason::NoThreadClues,
     };
-    let input = crate::core::intake::IntakeInput {
+    let input = crate::core::plan::IntakeInput {
         mail: &mail,
         thread: &thread,
         ticket: None,
@@ -869,7 +869,7 @@ fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(), CliError> 
                 });
                 if requester.is_none() {
                     report.would_quarantine =
-                        Some(crate::core::intake::Unticketable::NoSender.to_string());
+                        Some(crate::core::plan::Unticketable::NoSender.to_string());
                 }
                 report.requester = requester.map(|r| r.to_string());
                 let parsed = crate::core::commands::parse_commands(

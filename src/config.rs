@@ -12,10 +12,10 @@ use crate::core::attachments::AttachmentLimits;
 use crate::core::calendar::{BusinessCalendar, SlaClock};
 use crate::core::caps::Caps;
 use crate::core::commands::Vocabulary;
-use crate::core::intake::{IntakePolicy, StrangerPolicy};
 use crate::core::language::Language;
 use crate::core::loops::{LoopPolicy, DEFAULT_ROLE_SENDERS};
 use crate::core::people::{Agent, AgentRole, Assignment, Directory, Queue, Trust};
+use crate::core::plan::{IntakePolicy, StrangerPolicy};
 use crate::core::rules::{
     Actions as RuleActions, Condition as RuleCondition, FieldKind, FieldSpec, Rule,
     Subject as RuleSubject, Test as RuleTest,

@@ -20,7 +20,7 @@ use crate::adapters::smtp::MailTransport;
 use crate::adapters::store::{OutboxItem, RenderedMail, Store, StoreError};
 use crate::config::OutboxConfig;
 use crate::core::delivery::{after_attempt, Outcome, RowState};
-use crate::core::intake::IntakePolicy;
+use crate::core::plan::IntakePolicy;
 use crate::pipeline::system_now;
 
 pub struct Sender<T> {

@@ -14,12 +14,14 @@ use crate::adapters::parse::{content_hash, parse_mail};
 use crate::adapters::render::render_all;
 use crate::adapters::store::{InboundRecord, Reader, Store, StoreError, WriteTx};
 use crate::config::Config;
-use crate::core::intake::{decide_intake, IntakeInput, IntakePlan, TicketChange, Visibility};
+use crate::core::intake::decide_intake;
 use crate::core::mail::InboundMail;
 use crate::core::own_text::SENT_MAILS_COMPARED;
+use crate::core::plan::{IntakeInput, IntakePlan, TicketChange};
 use crate::core::subject::TagFormat;
 use crate::core::threading::{decide_thread, ThreadClues, ThreadDecision};
 use crate::core::ticket::TicketNumber;
+use crate::core::visibility::Visibility;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

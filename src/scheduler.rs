@@ -15,7 +15,7 @@ use crate::adapters::blobs::BlobStore;
 use crate::adapters::render::{render_all, AttachmentFiles};
 use crate::adapters::store::{Store, StoreError};
 use crate::core::escalation::on_clock;
-use crate::core::intake::IntakePolicy;
+use crate::core::plan::IntakePolicy;
 use crate::pipeline::system_now;
 
 pub struct Scheduler {

@@ -124,7 +124,7 @@ fn mail_arriving_while_a_batch_is_stored_is_filed_within_seconds() {
     // Full checks every ten minutes: only the check after the batch can find the late mail in
     // time, since the server announced it during the batch, not during IDLE.
     let extra = format!(
-        "{}[loop_protection]\nmax_auto_replies_per_hour = 10000\n",
+        "{}[loop_protection]\nmax_auto_replies_per_hour = 10000\nmax_automatic_mails_per_hour = 10000\nmax_automatic_mails_per_ticket_per_hour = 10000\n",
         stack.mailbox_toml(
             "support",
             &support,
@@ -336,7 +336,7 @@ fn kill_9_in_the_middle_of_a_backlog_loses_nothing_and_repeats_nothing() {
         .collect();
     stack.append(&support, "INBOX", &backlog);
     let extra = format!(
-        "{}[loop_protection]\nmax_auto_replies_per_hour = 10000\n",
+        "{}[loop_protection]\nmax_auto_replies_per_hour = 10000\nmax_automatic_mails_per_hour = 10000\nmax_automatic_mails_per_ticket_per_hour = 10000\n",
         stack.mailbox_toml(
             "support",
             &support,

@@ -113,7 +113,7 @@ fn a_stranger_cannot_join_or_reopen_a_ticket() {
         outcome,
         IngestOutcome::Appended {
             ticket: TicketNumber(1),
-            visibility: guichet::core::intake::Visibility::Stranger
+            visibility: guichet::core::visibility::Visibility::Stranger
         }
     );
     let detail = pipeline

@@ -37,11 +37,32 @@ fn agent_extra(bob: &str) -> String {
     )
 }
 
-fn check_both_stored(store: &Store, stack: &MailStack, requester: &str, other: &str, carol: &str) {
-    wait_until(WAIT, "both tickets", || {
-        (store.read().list_tickets(None).unwrap().len() == 2).then_some(())
+/// Checks both mails were stored and acknowledged; returns the poison mail's ticket number
+/// (Postfix may deliver the two in either order).
+fn check_both_stored(
+    store: &Store,
+    stack: &MailStack,
+    requester: &str,
+    other: &str,
+    carol: &str,
+) -> u64 {
+    let tickets = wait_until(WAIT, "both tickets", || {
+        let tickets = store.read().list_tickets(None).unwrap();
+        (tickets.len() == 2).then_some(tickets)
     });
-    let poison = store.read().ticket(TicketNumber(1)).unwrap().unwrap();
+    let number = |who: &str| {
+        tickets
+            .iter()
+            .find(|t| t.requester == who)
+            .unwrap_or_else(|| panic!("no ticket from {who}: {tickets:?}"))
+            .number
+    };
+    let (poison_number, other_number) = (number(requester), number(other));
+    let poison = store
+        .read()
+        .ticket(TicketNumber(poison_number))
+        .unwrap()
+        .unwrap();
     assert_eq!(poison.ticket.requester, requester);
     assert_eq!(poison.ticket.requester_name.as_deref(), Some("a b"));
     assert_eq!(poison.ticket.subject, "Printer down");
@@ -64,9 +85,11 @@ fn check_both_stored(store: &Store, stack: &MailStack, requester: &str, other: &
         .count();
     assert!(cuts >= 3, "{:?}", poison.events);
     // Both acknowledged, each in its requester's own mailbox.
-    let ack = stack.wait_for_mail(requester, WAIT, |raw| raw.contains("[Helpdesk #1]"));
+    let tag = |n: u64| format!("[Helpdesk #{n}]");
+    let ack = stack.wait_for_mail(requester, WAIT, |raw| raw.contains(&tag(poison_number)));
     assert!(!ack.to_ascii_lowercase().contains("\r\nbcc:"), "{ack}");
-    stack.wait_for_mail(other, WAIT, |raw| raw.contains("[Helpdesk #2]"));
+    stack.wait_for_mail(other, WAIT, |raw| raw.contains(&tag(other_number)));
+    poison_number
 }
 
 #[test]
@@ -96,12 +119,12 @@ fn a_poison_mail_through_the_pipe_does_not_stop_the_next_and_answers_still_go_ou
     );
     stack.wait_queue_empty(WAIT);
     let store = desk.store();
-    check_both_stored(&store, &stack, &requester, &other, &carol);
+    let n = check_both_stored(&store, &stack, &requester, &other, &carol);
 
     // Bob's answer reaches the requester and Carol, with clean headers.
     let answer = format!(
         "Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\n\
-         From: Bob <{bob}>\r\nTo: {}\r\nSubject: Re: [Helpdesk #1] Printer down\r\nMessage-ID: <{}>\r\n\r\nPlease restart it.\r\n",
+         From: Bob <{bob}>\r\nTo: {}\r\nSubject: Re: [Helpdesk #{n}] Printer down\r\nMessage-ID: <{}>\r\n\r\nPlease restart it.\r\n",
         desk.support,
         unique("answer@example")
     );
@@ -112,7 +135,7 @@ fn a_poison_mail_through_the_pipe_does_not_stop_the_next_and_answers_still_go_ou
     stack.wait_for_mail(&carol, WAIT, |raw| raw.contains("Please restart it."));
     let parsed = parse_mail(relayed.as_bytes()).unwrap().mail;
     assert_eq!(parsed.to[0].address, requester);
-    let detail = store.read().ticket(TicketNumber(1)).unwrap().unwrap();
+    let detail = store.read().ticket(TicketNumber(n)).unwrap().unwrap();
     assert!(
         !detail.events.iter().any(|e| e.kind == "mail_not_rendered"),
         "{:?}",

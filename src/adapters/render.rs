@@ -22,9 +22,9 @@ use crate::core::mail::AttachmentMeta;
 
 use crate::adapters::store::RenderedMail;
 use crate::core::address::{check_address, clean_display_name, one_line, Mailbox};
-use crate::core::intake::{EventDraft, EventKind};
 use crate::core::mail::clean_message_id;
 use crate::core::outgoing::OutgoingMail;
+use crate::core::plan::{EventDraft, EventKind};
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot render mail to {to}: {reason}")]

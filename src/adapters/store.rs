@@ -8,13 +8,14 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Tran
 
 use crate::core::address::Mailbox;
 use crate::core::caps::{cap_key, cause_of, Counted, SentLastHour};
-use crate::core::intake::{
-    EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView, Visibility,
-};
 use crate::core::mail::{AttachmentMeta, InboundMail};
 use crate::core::outgoing::OutgoingMail;
+use crate::core::plan::{
+    EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
+};
 use crate::core::sla::SlaState;
 use crate::core::ticket::{Status, TicketNumber};
+use crate::core::visibility::Visibility;
 
 /// Append-only: a shipped migration is never edited; a change is a new entry.
 const MIGRATIONS: &[&str] = &[
@@ -1156,7 +1157,7 @@ impl<'c> WriteTx<'c> {
             });
         for cut in mail.cuts.iter().chain(&indexed_cut) {
             let event = EventDraft {
-                kind: crate::core::intake::EventKind::IntakeCut,
+                kind: crate::core::plan::EventKind::IntakeCut,
                 actor: "guichet".into(),
                 detail: cut.clone(),
             };
@@ -1332,7 +1333,7 @@ impl<'c> WriteTx<'c> {
                     into,
                     now,
                     &EventDraft {
-                        kind: crate::core::intake::EventKind::CommandApplied,
+                        kind: crate::core::plan::EventKind::CommandApplied,
                         actor: "guichet".into(),
                         detail: format!("ticket #{number} merged into this one"),
                     },

@@ -180,7 +180,7 @@ pub fn with_attached_mails(visible: String, mail: &InboundMail) -> String {
 fn attached_mail_block(attached: &AttachedMail) -> String {
     let date = attached
         .date
-        .map_or_else(String::new, super::intake::format_time);
+        .map_or_else(String::new, super::plan::format_time);
     format!(
         "---------- Attached message ----------\nFrom: {}\nDate: {}\nSubject: {}\n\n{}",
         attached.from,

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use super::address::without_subaddress;
-use super::intake::{EventDraft, EventKind, IntakePlan, TicketChange};
 use super::outgoing::{OutgoingKind, OutgoingMail};
+use super::plan::{EventDraft, EventKind, IntakePlan, TicketChange};
 
 /// Hourly caps on automatic mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,10 +220,11 @@ fn held_back(mail: &OutgoingMail, recipients: &[String], reason: &str) -> EventD
 mod tests {
     use super::*;
     use crate::core::address::Mailbox;
-    use crate::core::intake::{NewTicket, Visibility};
     use crate::core::language::Language;
     use crate::core::loops::AutoReplyVerdict;
+    use crate::core::plan::NewTicket;
     use crate::core::ticket::{Level, Priority, Status, TicketNumber};
+    use crate::core::visibility::Visibility;
 
     fn caps() -> Caps {
         Caps {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::intake::{EventDraft, EventKind, IntakePolicy};
 use super::outgoing::{FailureContact, OutgoingKind, OutgoingMail};
+use super::plan::{EventDraft, EventKind, IntakePolicy};
 use super::templates::TemplateKind;
 use super::ticket::TicketNumber;
 

@@ -7,20 +7,21 @@ use std::collections::BTreeMap;
 use super::address::{without_subaddress, Mailbox};
 use super::attachments::{self, carry, fetch_batches, named_note, with_attached_mails};
 use super::commands::{parse_commands, Command, CommandLine, ParsedCommands, CHEAT_SHEET};
-use super::intake::{
-    EventDraft, EventKind, IntakeInput, IntakePlan, IntakePolicy, Role, TicketChange, TicketUpdate,
-    TicketView, Visibility,
-};
 use super::language::Language;
 use super::loops::{AutoReplyVerdict, Suppression};
 use super::mail::InboundMail;
 use super::outgoing::{FailureContact, OutgoingKind, OutgoingMail};
 use super::own_text::SentText;
 use super::people::{refusal, sender_is_trusted, Agent, Scope, Standing, Trust};
+use super::plan::{
+    EventDraft, EventKind, IntakeInput, IntakePlan, IntakePolicy, Role, TicketChange, TicketUpdate,
+    TicketView,
+};
 use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
 use super::templates::TemplateKind;
 use super::ticket::{Level, Priority, Status, TicketNumber};
+use super::visibility::Visibility;
 use super::visibility::{by_reader, Reader};
 
 /// Tickets a mail's commands name besides its own (`#merge N`): the store loads them first.
@@ -1108,7 +1109,7 @@ fn participant_mail(
     let is_participant = is_requester || view.participants.contains(&from.address);
     if !is_participant {
         match work.policy.strangers {
-            super::intake::StrangerPolicy::InternalNote => {
+            super::plan::StrangerPolicy::InternalNote => {
                 work.internal = true;
                 work.stranger = true;
                 work.event(
@@ -1120,7 +1121,7 @@ fn participant_mail(
                 );
                 return;
             }
-            super::intake::StrangerPolicy::Join => {
+            super::plan::StrangerPolicy::Join => {
                 work.updates
                     .push(TicketUpdate::AddParticipant(requester.clone(), Role::Cc));
             }
@@ -1256,8 +1257,9 @@ fn participant_mail(
 mod tests {
     use super::*;
     use crate::core::auth_results::{parse_header, AuthResultsHeader};
-    use crate::core::intake::{decide_intake, IntakeInput};
+    use crate::core::intake::decide_intake;
     use crate::core::people::{AgentRole, Directory, Queue};
+    use crate::core::plan::IntakeInput;
     use crate::core::threading::{ThreadDecision, ThreadVia};
 
     fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
@@ -1574,7 +1576,7 @@ mod tests {
             size,
             sha256: format!("{name}-hash"),
         };
-        let entry = |internal: bool, files| crate::core::intake::HistoryEntry {
+        let entry = |internal: bool, files| crate::core::plan::HistoryEntry {
             at: 0,
             from: "x".into(),
             visibility: if internal {
@@ -1975,7 +1977,7 @@ mod tests {
         let mut view = ticket();
         view.status = Status::Spam;
         view.thread_ids = vec!["spam-1@client.example".into()];
-        view.history = vec![crate::core::intake::HistoryEntry {
+        view.history = vec![crate::core::plan::HistoryEntry {
             at: 0,
             from: "carla@client.example".into(),
             visibility: crate::core::visibility::Visibility::Public,
@@ -2113,7 +2115,7 @@ mod tests {
     }
 
     fn history(view: &mut TicketView) {
-        use crate::core::intake::HistoryEntry;
+        use crate::core::plan::HistoryEntry;
         let entry = |from: &str, visibility, text: &str| HistoryEntry {
             at: 1_700_000_000,
             from: from.into(),

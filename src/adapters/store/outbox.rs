@@ -397,9 +397,9 @@ mod tests {
     use super::super::Store;
     use super::*;
     use crate::core::delivery::{after_attempt, Outcome};
-    use crate::core::intake::IntakePolicy;
     use crate::core::language::Language;
     use crate::core::outgoing::{OutgoingKind, OutgoingMail};
+    use crate::core::plan::IntakePolicy;
     use crate::core::ticket::TicketNumber;
 
     fn policy() -> IntakePolicy {
