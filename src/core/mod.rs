@@ -19,6 +19,7 @@ pub mod mail;
 pub mod outgoing;
 pub mod own_text;
 pub mod people;
+pub mod personal_thread;
 pub mod quotes;
 pub mod rules;
 pub mod sla;
