@@ -12,6 +12,7 @@ pub mod commands;
 pub mod delivery;
 pub mod escalation;
 pub mod followup;
+pub mod forward;
 pub mod intake;
 pub mod language;
 pub mod loops;
