@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::address::{without_subaddress, Mailbox};
 use super::attachments::{self, carry, fetch_batches, named_note, with_attached_mails};
 use super::commands::{parse_commands, Command, CommandLine, ParsedCommands, CHEAT_SHEET};
+use super::forward::visible_with_forward;
 use super::intake::{
     EventDraft, EventKind, IntakeInput, IntakePlan, IntakePolicy, Role, TicketChange, TicketUpdate,
     TicketView, Visibility,
@@ -18,7 +19,6 @@ use super::outgoing::{FailureContact, OutgoingKind, OutgoingMail};
 use super::own_text::SentText;
 use super::people::{refusal, sender_is_trusted, Agent, Scope, Standing, Trust};
 use super::personal_thread::thread_mail;
-use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
 use super::templates::TemplateKind;
 use super::ticket::{Level, Priority, Status, TicketNumber};
@@ -78,7 +78,7 @@ pub(crate) fn plan(
     let automatic = matches!(&auto_reply, AutoReplyVerdict::Suppressed(reason) if !matches!(reason, Suppression::RateLimited { .. }));
     let parsed = parse_commands(&mail.subject, &mail.text, &policy.vocabulary);
     let own = sent_on_ticket(policy, view.number, &view.sent_texts)
-        .remove_from(&visible_text(&parsed.text));
+        .remove_from(&visible_with_forward(&parsed.text, &mail.subject).text);
     let visible = with_attached_mails(own.text, mail);
     let mut work = Work {
         policy,

@@ -24,6 +24,21 @@ pub struct Forwarded {
     pub text: String,
 }
 
+impl Forwarded {
+    /// The forwarded mail's sender address: the one in angle brackets, else the whole value when
+    /// it is one.
+    pub fn address(&self) -> Option<String> {
+        let from = self.from.as_deref()?.trim();
+        let address = match (from.rfind('<'), from.rfind('>')) {
+            (Some(open), Some(close)) if open < close => &from[open + 1..close],
+            _ => from,
+        };
+        let address = address.trim().trim_start_matches("mailto:");
+        (address.contains('@') && !address.contains(char::is_whitespace))
+            .then(|| address.to_lowercase())
+    }
+}
+
 /// A mail's visible text with the forward it carries read apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardedText {

@@ -276,3 +276,97 @@ fn forward_subjects() {
         assert!(!is_forward_subject(subject), "{subject}");
     }
 }
+
+mod opening_a_ticket {
+    use crate::core::address::Mailbox;
+    use crate::core::intake::{decide_intake, IntakeInput, TicketChange};
+    use crate::core::mail::InboundMail;
+    use crate::core::outgoing::OutgoingKind;
+    use crate::core::people::Queue;
+    use crate::core::rules::{Actions, Condition, Rule, Subject, Test};
+    use crate::core::threading::{NewTicketReason, ThreadDecision};
+    use crate::core::ticket::TicketNumber;
+
+    #[test]
+    fn the_forwarded_mail_is_the_request_and_the_forwarder_the_requester() {
+        let mut policy = crate::core::intake::tests::policy_for("support@corp.example");
+        for (queue, triager) in [
+            ("general", "alice@corp.example"),
+            ("hardware", "hugo@corp.example"),
+        ] {
+            policy.directory.queues.push(Queue {
+                name: queue.into(),
+                triagers: vec![triager.into()],
+                assignment: Default::default(),
+            });
+        }
+        policy.rules.push(Rule {
+            name: "printers".into(),
+            all: true,
+            conditions: vec![Condition {
+                subject: Subject::From,
+                test: Test::Domain("printers.example".into()),
+            }],
+            actions: Actions {
+                queue: Some("hardware".into()),
+                ..Actions::default()
+            },
+        });
+        let mail = InboundMail {
+            from: Some(Mailbox::new(Some("Carla"), "carla@client.example")),
+            to: vec![Mailbox::new(None, "support@corp.example")],
+            subject: "Fwd: Toner low on P3".into(),
+            message_id: Some("carla-1@client.example".into()),
+            text: format!(
+                "FYI, it keeps mailing me.\n\n\
+                 ----- Forwarded message from P3 <p3@printers.example> -----\n\n\
+                 Date: Mon, 4 Mar 2024 09:12:00 +0100\nFrom: P3 <p3@printers.example>\n\
+                 To: carla@client.example\nSubject: Toner low on P3\n\n{}\n\n\
+                 ----- End forwarded message -----\n",
+                super::ALERT
+            ),
+            ..InboundMail::default()
+        };
+        let thread = ThreadDecision::New {
+            reason: NewTicketReason::NoThreadClues,
+        };
+        let input = IntakeInput {
+            mail: &mail,
+            thread: &thread,
+            ticket: None,
+            next_number: TicketNumber(7),
+            auto_replies_last_hour: 0,
+            now: 1_700_000_000,
+            id_seed: "seed",
+            queue: None,
+            others: &[],
+            workloads: &[],
+        };
+        let plan = decide_intake(&policy, &input).unwrap();
+        let TicketChange::Create(ticket) = &plan.change else {
+            panic!("a new ticket: {plan:?}")
+        };
+        assert_eq!(ticket.requester.address, "carla@client.example");
+        assert_eq!(
+            ticket.queue, "hardware",
+            "the rule read the forwarded sender"
+        );
+        assert_eq!(ticket.subject, "Toner low on P3");
+        let notice = plan
+            .outgoing
+            .iter()
+            .find(|m| m.kind == OutgoingKind::NewTicketNotice)
+            .expect("a new-ticket notice");
+        assert_eq!(notice.to[0].address, "hugo@corp.example");
+        for shown in [
+            "FYI, it keeps mailing me.",
+            super::super::FORWARD_MARK,
+            "From: P3 <p3@printers.example>",
+            "Subject: Toner low on P3",
+            super::ALERT,
+        ] {
+            assert!(notice.body.contains(shown), "{shown} in {}", notice.body);
+        }
+        assert!(!notice.body.contains("End forwarded message"));
+    }
+}
