@@ -10,6 +10,7 @@ use crate::core::address::Mailbox;
 use crate::core::caps::{cap_key, cause_of, Counted, SentLastHour};
 use crate::core::mail::{AttachmentMeta, InboundMail};
 use crate::core::outgoing::OutgoingMail;
+use crate::core::personal_thread::ThreadMessage;
 use crate::core::plan::{
     EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
 };
@@ -957,7 +958,7 @@ impl<'c> WriteTx<'c> {
             .tx
             .prepare_cached(
                 "SELECT created_at, from_addr, visibility, text, message_id, direction, stranger,
-                        kind, id FROM messages
+                        to_addrs, cc_addrs, id FROM messages
                  WHERE ticket = ?1 ORDER BY id",
             )?
             .query_map([n], |row| {
@@ -969,22 +970,30 @@ impl<'c> WriteTx<'c> {
                     row.get::<_, Option<String>>(4)?,
                     row.get::<_, String>(5)?,
                     row.get::<_, bool>(6)?,
-                    row.get::<_, String>(7)?,
-                    row.get::<_, i64>(8)?,
+                    row.get::<_, Option<String>>(7)?,
+                    row.get::<_, Option<String>>(8)?,
+                    row.get::<_, i64>(9)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut attachments_of = self.tx.prepare_cached(
             "SELECT filename, content_type, size, sha256 FROM attachments WHERE message = ?1 ORDER BY id",
         )?;
-        for (at, from, visibility, text, message_id, direction, stranger, kind, id) in messages {
+        for (at, from, visibility, text, message_id, direction, stranger, to, cc, id) in messages {
             let visibility = stored_visibility(&visibility, stranger);
-            // The thread a requester knows: public mail in, and what we sent the requester's
-            // side. Notices to agents are not part of it.
-            if visibility == Visibility::Public
-                && (direction == "in" || REQUESTER_KINDS.contains(&kind.as_str()))
-            {
-                view.thread_ids.extend(message_id);
+            if let Some(message_id) = message_id {
+                let listed = |json: Option<String>| -> Vec<String> {
+                    json.and_then(|json| serde_json::from_str(&json).ok())
+                        .unwrap_or_default()
+                };
+                let mut recipients = listed(to);
+                recipients.extend(listed(cc));
+                view.thread.push(ThreadMessage {
+                    message_id,
+                    from: from.clone().unwrap_or_default(),
+                    recipients,
+                    visibility,
+                });
             }
             if direction == "in" {
                 let attachments = attachments_of
@@ -1461,14 +1470,6 @@ struct MessageInsert<'a> {
     now: i64,
     stranger: bool,
 }
-
-/// Kinds of our mail that go to the requester's side: the thread they know.
-const REQUESTER_KINDS: [&str; 4] = [
-    "acknowledgement",
-    "relay",
-    "resolution_notice",
-    "merge_notice",
-];
 
 /// A message's visibility from its two columns (see migration 0010).
 fn stored_visibility(visibility: &str, stranger: bool) -> Visibility {

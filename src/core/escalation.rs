@@ -149,7 +149,7 @@ pub fn on_clock(
             &seed,
             policy.language,
         );
-        mail.references = view.recent_thread_ids();
+        super::personal_thread::thread_mail(&mut mail, &view.thread, &policy.directory);
         // An escalation hands the ticket over with its files; the vendor gets public ones only.
         let outside = kind == OutgoingKind::EscalationNotice && level == Level::VENDOR;
         let reader = if outside {

@@ -7,17 +7,18 @@ use std::collections::BTreeMap;
 use super::address::{without_subaddress, Mailbox};
 use super::attachments::{self, carry, fetch_batches, named_note, with_attached_mails};
 use super::commands::{parse_commands, Command, CommandLine, ParsedCommands, CHEAT_SHEET};
+use super::forward::visible_with_forward;
 use super::language::Language;
 use super::loops::{AutoReplyVerdict, Suppression};
 use super::mail::InboundMail;
 use super::outgoing::{FailureContact, OutgoingKind, OutgoingMail};
 use super::own_text::SentText;
 use super::people::{refusal, sender_is_trusted, Agent, Scope, Standing, Trust};
+use super::personal_thread::thread_mail;
 use super::plan::{
     EventDraft, EventKind, IntakeInput, IntakePlan, IntakePolicy, Role, TicketChange, TicketUpdate,
     TicketView,
 };
-use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
 use super::templates::TemplateKind;
 use super::ticket::{Level, Priority, Status, TicketNumber};
@@ -78,7 +79,7 @@ pub(crate) fn plan(
     let automatic = matches!(&auto_reply, AutoReplyVerdict::Suppressed(reason) if !matches!(reason, Suppression::RateLimited { .. }));
     let parsed = parse_commands(&mail.subject, &mail.text, &policy.vocabulary);
     let own = sent_on_ticket(policy, view.number, &view.sent_texts)
-        .remove_from(&visible_text(&parsed.text));
+        .remove_from(&visible_with_forward(&parsed.text, &mail.subject).text);
     let visible = with_attached_mails(own.text, mail);
     let mut work = Work {
         policy,
@@ -280,8 +281,7 @@ impl Work<'_> {
             .into_iter()
             .filter(|m| !self.is_own(&m.address))
             .collect();
-        mail.references = self.view.recent_thread_ids();
-        mail.in_reply_to = mail.references.last().cloned();
+        thread_mail(&mut mail, &self.view.thread, &self.policy.directory);
         self.outgoing.push(mail);
         self.outgoing.last_mut()
     }
@@ -960,6 +960,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
             // Both requesters learn the number that now holds the conversation, each on the
             // thread they know and under their own topic: neither is shown the other's words.
             let language = target.language;
+            let directory = &work.policy.directory;
             let mut values = work.values(state);
             values.insert("tag", work.policy.tags.tag(target.number));
             values.insert("number", target.number.to_string());
@@ -987,8 +988,7 @@ fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state: &mut Stat
                     None,
                     values,
                 ) {
-                    notice.references = known.recent_thread_ids();
-                    notice.in_reply_to = notice.references.last().cloned();
+                    thread_mail(notice, &known.thread, directory);
                 }
             }
         }
@@ -1259,8 +1259,18 @@ mod tests {
     use crate::core::auth_results::{parse_header, AuthResultsHeader};
     use crate::core::intake::decide_intake;
     use crate::core::people::{AgentRole, Directory, Queue};
+    use crate::core::personal_thread::ThreadMessage;
     use crate::core::plan::IntakeInput;
     use crate::core::threading::{ThreadDecision, ThreadVia};
+
+    fn public_mail(id: &str, from: &str, to: &str) -> ThreadMessage {
+        ThreadMessage {
+            message_id: id.into(),
+            from: from.into(),
+            recipients: vec![to.into()],
+            visibility: Visibility::Public,
+        }
+    }
 
     fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
         Agent {
@@ -1976,7 +1986,11 @@ mod tests {
     fn release_makes_held_spam_a_new_ticket_acknowledged_and_announced() {
         let mut view = ticket();
         view.status = Status::Spam;
-        view.thread_ids = vec!["spam-1@client.example".into()];
+        view.thread = vec![public_mail(
+            "spam-1@client.example",
+            "carla@client.example",
+            "support@corp.example",
+        )];
         view.history = vec![crate::core::plan::HistoryEntry {
             at: 0,
             from: "carla@client.example".into(),
@@ -2004,7 +2018,13 @@ mod tests {
         );
         assert_eq!(plan.outgoing[0].to[0].address, "carla@client.example");
         assert_eq!(plan.outgoing[0].envelope_from, None);
+        assert_eq!(
+            plan.outgoing[0].in_reply_to.as_deref(),
+            Some("spam-1@client.example")
+        );
         assert_eq!(plan.outgoing[1].to[0].address, "alice@corp.example");
+        assert_eq!(plan.outgoing[1].in_reply_to, None, "Alice never saw it");
+        assert!(plan.outgoing[1].references.is_empty());
         assert!(plan.outgoing[1]
             .body
             .contains("Is this spam? No, a real question."));
@@ -2277,7 +2297,18 @@ mod tests {
     #[test]
     fn the_command_reply_answers_the_command_mail() {
         let mut view = ticket();
-        view.thread_ids = vec!["old@corp.example".into(), "last-stored@corp.example".into()];
+        view.thread = vec![
+            public_mail(
+                "old@corp.example",
+                "alice@corp.example",
+                "support@corp.example",
+            ),
+            public_mail(
+                "last-stored@corp.example",
+                "alice@corp.example",
+                "support@corp.example",
+            ),
+        ];
         let mut mail = mail_from("alice@corp.example", "#assign nobody", passing());
         mail.message_id = Some("cmd@corp.example".into());
         mail.in_reply_to = vec!["notice@corp.example".into()];
@@ -2299,11 +2330,33 @@ mod tests {
     #[test]
     fn a_merge_tells_each_requester_on_their_own_thread_and_topic() {
         let mut source = ticket();
-        source.thread_ids = vec!["carla-1@client.example".into()];
+        source.thread = vec![
+            public_mail(
+                "carla-1@client.example",
+                "carla@client.example",
+                "support@corp.example",
+            ),
+            public_mail(
+                "notice-1@corp.example",
+                "support@corp.example",
+                "alice@corp.example",
+            ),
+        ];
         let mut target =
             TicketView::new(TicketNumber(3), Mailbox::new(None, "erin@client.example"));
         target.subject = "Erin's private payroll question".into();
-        target.thread_ids = vec!["erin-1@client.example".into(), "ack-3@corp.example".into()];
+        target.thread = vec![
+            public_mail(
+                "erin-1@client.example",
+                "erin@client.example",
+                "support@corp.example",
+            ),
+            public_mail(
+                "ack-3@corp.example",
+                "support@corp.example",
+                "erin@client.example",
+            ),
+        ];
         let plan = decide(
             &mail_from("alice@corp.example", "#merge 3", passing()),
             &source,

@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use super::address::{without_subaddress, Mailbox};
 use super::attachments::{self, carry, with_attached_mails};
 use super::commands::CHEAT_SHEET;
+use super::forward::visible_with_forward;
 use super::language::{guess_language, Language};
 use super::loops::AutoReplyVerdict;
 use super::mail::InboundMail;
 use super::outgoing::{OutgoingKind, OutgoingMail};
 use super::people::choose_assignee;
 use super::plan::*;
-use super::quotes::visible_text;
 use super::sla::{advance, SlaEvent, SlaState};
 use super::templates::TemplateKind;
 use super::threading::ThreadDecision;
@@ -69,7 +69,18 @@ fn plan_new_ticket(
     let mail = input.mail;
     let number = input.next_number;
     let language = choose_language(policy, mail);
-    let mut topic = policy.tags.topic(&mail.subject);
+    // A forward opens the ticket with the forwarded mail as the request, under its subject.
+    let visible = visible_with_forward(&mail.text, &mail.subject);
+    let forwarded_subject = visible
+        .forwarded
+        .as_ref()
+        .and_then(|f| f.subject.as_deref());
+    let mut topic = policy
+        .tags
+        .topic(forwarded_subject.unwrap_or(&mail.subject));
+    if topic.is_empty() {
+        topic = policy.tags.topic(&mail.subject);
+    }
     if topic.is_empty() {
         topic = "(no subject)".to_string();
     }
@@ -89,7 +100,7 @@ fn plan_new_ticket(
     }
     // A first mail with nothing but quoted text (a request pasted as a quote) is still the
     // request: only on an existing ticket does an empty visible text mean "nothing new".
-    let stored_text = match visible_text(&mail.text) {
+    let stored_text = match visible.text {
         visible if visible.is_empty() => mail.text.trim().to_string(),
         visible => visible,
     };
@@ -276,12 +287,14 @@ pub fn route_new_ticket<'p>(
 ) -> Routing<'p> {
     let source_queue = input.queue.unwrap_or(&policy.default_queue);
     let mut fields = super::rules::extract_fields(&policy.fields, source_queue, text);
+    let forwarded = visible_with_forward(&input.mail.text, &input.mail.subject).forwarded;
     let (matched, actions) = super::rules::route(
         &policy.rules,
         &super::rules::RuleInput {
             mail: input.mail,
             text,
             fields: &fields,
+            forwarded: forwarded.as_ref(),
         },
     );
     let queue = actions

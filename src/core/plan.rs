@@ -79,8 +79,9 @@ pub struct TicketView {
     pub tags: Vec<String>,
     /// Custom field values.
     pub fields: BTreeMap<String, String>,
-    /// Message-IDs of the ticket's public mail, oldest first (for References).
-    pub thread_ids: Vec<String>,
+    /// The ticket's mail with a Message-ID, oldest first: who sent and received each, so that our
+    /// mail to a person threads on what they know (`personal_thread`).
+    pub thread: Vec<super::personal_thread::ThreadMessage>,
     pub history: Vec<HistoryEntry>,
     pub merged_into: Option<TicketNumber>,
     pub created_at: i64,
@@ -110,7 +111,7 @@ impl TicketView {
             cc: Vec::new(),
             tags: Vec::new(),
             fields: BTreeMap::new(),
-            thread_ids: Vec::new(),
+            thread: Vec::new(),
             history: Vec::new(),
             merged_into: None,
             created_at: 0,
@@ -147,12 +148,6 @@ impl TicketView {
             .filter(|entry| !(public_only && entry.visibility != Visibility::Public))
             .flat_map(|entry| entry.attachments.iter().cloned())
             .collect()
-    }
-
-    /// The Message-IDs a mail about this ticket refers to (the last ten of its public mail).
-    pub fn recent_thread_ids(&self) -> Vec<String> {
-        let skip = self.thread_ids.len().saturating_sub(10);
-        self.thread_ids[skip..].to_vec()
     }
 }
 

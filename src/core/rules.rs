@@ -160,16 +160,26 @@ pub struct RuleInput<'a> {
     pub mail: &'a InboundMail,
     pub text: &'a str,
     pub fields: &'a BTreeMap<String, String>,
+    /// The mail forwarded inline, when the mail is a forward: its sender and subject are tested
+    /// with the forwarder's (the forwarded mail is the request).
+    pub forwarded: Option<&'a super::forward::Forwarded>,
 }
 
 impl Condition {
     fn holds(&self, input: &RuleInput<'_>) -> bool {
         let mail = input.mail;
         let values: Vec<String> = match &self.subject {
-            Subject::From => mail.from.iter().map(|m| m.address.clone()).collect(),
+            Subject::From => mail
+                .from
+                .iter()
+                .map(|m| m.address.clone())
+                .chain(input.forwarded.and_then(|f| f.address()))
+                .collect(),
             Subject::To => mail.to.iter().map(|m| m.address.clone()).collect(),
             Subject::Cc => mail.cc.iter().map(|m| m.address.clone()).collect(),
-            Subject::Subject => vec![mail.subject.clone()],
+            Subject::Subject => std::iter::once(mail.subject.clone())
+                .chain(input.forwarded.and_then(|f| f.subject.clone()))
+                .collect(),
             Subject::Body => vec![input.text.to_string()],
             Subject::Header(name) => mail
                 .headers
@@ -352,6 +362,7 @@ mod tests {
             mail: &mail,
             text: &mail.text,
             fields: &fields,
+            forwarded: None,
         };
         let cases: Vec<(Subject, Test, bool)> = vec![
             (Subject::From, Test::Domain("acme.example".into()), true),
@@ -415,6 +426,7 @@ mod tests {
             mail: &mail,
             text: &mail.text,
             fields: &fields,
+            forwarded: None,
         };
         let printers = rule(
             "printers",

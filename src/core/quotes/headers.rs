@@ -226,6 +226,7 @@ const FORWARD_WORDS: &[&str] = &[
     "messaggio inoltrato",
     "inizio messaggio inoltrato",
     "mensaje reenviado",
+    "inicio del mensaje reenviado",
     "comienzo del mensaje reenviado",
     "mensagem encaminhada",
     "início da mensagem reencaminhada",
@@ -264,8 +265,41 @@ fn marker_words(line: &str) -> Option<String> {
     (!words.is_empty() && words.split_whitespace().count() <= 5).then(|| words.to_lowercase())
 }
 
-pub(super) fn is_forward_marker(line: &str) -> bool {
+/// A line that opens a forwarded mail: "---------- Forwarded message ---------", "Begin
+/// forwarded message:", mutt's "----- Forwarded message from Ada <ada@x> -----", in the
+/// languages we know.
+pub fn is_forward_marker(line: &str) -> bool {
     marker_words(line).is_some_and(|words| FORWARD_WORDS.contains(&words.as_str()))
+        || forwarded_from(line).is_some()
+}
+
+/// Words of mutt's marker ("----- Forwarded message from Ada <ada@x> -----") before the sender,
+/// lowercased, in the languages of its translations.
+const FORWARDED_FROM_WORDS: &[&str] = &[
+    "forwarded message from ",
+    "message transféré de la part de ",
+    "message transféré de ",
+    "messaggio inoltrato da ",
+    "weitergeleitete nachricht von ",
+    "mensaje reenviado de ",
+];
+
+/// The sender named by mutt's forward marker: a line framed by dashes on both sides.
+pub(crate) fn forwarded_from(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if line.len() > 400 || !line.starts_with("---") || !line.ends_with("---") {
+        return None;
+    }
+    let inner = line.trim_matches('-').trim();
+    let lower = inner.to_lowercase();
+    let words = FORWARDED_FROM_WORDS
+        .iter()
+        .find(|w| lower.starts_with(*w))?;
+    // Lowercasing keeps these prefixes' byte lengths, so the offset holds in `inner`.
+    inner
+        .get(words.len()..)
+        .map(str::trim)
+        .filter(|from| !from.is_empty())
 }
 
 /// "-----Original Message-----" in the languages we know.
@@ -327,5 +361,13 @@ mod tests {
         assert!(is_forward_marker("---------- Forwarded message ---------"));
         assert!(is_forward_marker("Begin forwarded message:"));
         assert!(!is_forward_marker("I forwarded message 3 to Bob:"));
+        assert!(is_forward_marker(
+            "----- Forwarded message from Printer Room 3 <printer3@corp.example> -----"
+        ));
+        assert!(is_forward_marker(
+            "----- Messaggio inoltrato da Ada <ada@x.example> -----"
+        ));
+        assert!(!is_forward_marker("----- End forwarded message -----"));
+        assert!(!is_forward_marker("Forwarded message from Ada below"));
     }
 }

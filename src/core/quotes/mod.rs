@@ -3,8 +3,9 @@
 //!
 //! Pure text in, text out. The rules, in the order a mail is read from the top:
 //! - a forwarded-message marker ("---------- Forwarded message ---------", "Begin forwarded
-//!   message:", "-------- Messaggio inoltrato --------", ...) keeps everything from there on: the
-//!   forwarded mail is content the sender chose to pass on;
+//!   message:", "-------- Messaggio inoltrato --------", mutt's "----- Forwarded message from
+//!   … -----", ...) keeps everything from there on: the forwarded mail is content the sender
+//!   chose to pass on (`visible_parts` gives it apart; `core::forward` reads its headers);
 //! - a separator ("-----Original Message-----", "-------- Oprindelig besked --------") or a
 //!   quoted mail's header block ("From: / Sent: / To: / Subject:" and its translations, see
 //!   `headers`) cuts everything below it, and the separator lines right above it go too;
@@ -30,29 +31,52 @@ mod signature;
 mod tests;
 
 use attribution::{attribution_above, attribution_at};
-use headers::{is_forward_marker, is_original_separator, is_separator, HeaderScanner};
+pub use headers::is_forward_marker;
+use headers::{is_original_separator, is_separator, HeaderScanner};
 use signature::strip_signature;
+
+pub(crate) use headers::forwarded_from;
 
 /// What `text` newly says: the part above (or between) the quoted history, trimmed, without a
 /// trailing signature. Empty when the text has nothing but quoted history and signatures.
 pub fn visible_text(text: &str) -> String {
+    let VisibleParts { own, forwarded } = visible_parts(text, false);
+    match forwarded {
+        Some(forwarded) if own.is_empty() => forwarded,
+        Some(forwarded) => format!("{own}\n\n{forwarded}"),
+        None => own,
+    }
+}
+
+/// A mail's visible text in two parts: what the sender wrote, and the forwarded mail below it,
+/// from its marker on, as written (see `core::forward`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibleParts {
+    pub own: String,
+    pub forwarded: Option<String>,
+}
+
+/// `visible_text`, with the forwarded part apart. `forward_subject` says the subject is a
+/// forward's ("Fw:", "TR:", "WG:"): then the first quoted header block or "-----Original
+/// Message-----" opens the forwarded mail instead of history (Outlook writes a forward so).
+pub fn visible_parts(text: &str, forward_subject: bool) -> VisibleParts {
     let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
     let lines: Vec<&str> = normalized.split('\n').collect();
-    let Split { mut head, tail } = split_quotes(&lines);
+    let Split { mut head, tail } = split_quotes(&lines, forward_subject);
     strip_signature(&mut head);
-    let mut out: Vec<String> = head;
-    if !tail.is_empty() {
-        if !out.is_empty() {
-            out.push(String::new());
-        }
-        out.extend(tail);
+    let join = |lines: &[String]| {
+        lines
+            .iter()
+            .map(|line| line.trim_end())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string()
+    };
+    VisibleParts {
+        own: join(&head),
+        forwarded: (!tail.is_empty()).then(|| join(&tail)),
     }
-    let joined = out
-        .iter()
-        .map(|line| line.trim_end())
-        .collect::<Vec<_>>()
-        .join("\n");
-    joined.trim().to_string()
 }
 
 fn is_blank(line: &str) -> bool {
@@ -76,7 +100,7 @@ struct Split {
     tail: Vec<String>,
 }
 
-fn split_quotes(lines: &[&str]) -> Split {
+fn split_quotes(lines: &[&str], forward_subject: bool) -> Split {
     let n = lines.len();
     let mut kept: Vec<String> = Vec::new();
     let mut tail: Vec<String> = Vec::new();
@@ -106,6 +130,13 @@ fn split_quotes(lines: &[&str]) -> Split {
             break;
         }
         if is_original_separator(line) || headers.block_at(i) {
+            if forward_subject {
+                while kept.last().is_some_and(|l| is_blank(l) || is_separator(l)) {
+                    kept.pop();
+                }
+                tail.extend(lines[i..].iter().map(|l| l.to_string()));
+                break;
+            }
             while kept.last().is_some_and(|l| is_blank(l) || is_separator(l)) {
                 kept.pop();
             }
