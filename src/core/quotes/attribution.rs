@@ -536,7 +536,7 @@ fn intro_starts(text: &str, first_len: usize) -> Vec<usize> {
 
 /// The attribution at the end of `kept`, right above a quoted block: where it starts in `kept`,
 /// and the text before it on its first line, if any.
-pub(super) fn attribution_above(kept: &[String]) -> Option<(usize, Option<String>)> {
+pub(super) fn attribution_above(kept: &[super::Line<'_>]) -> Option<(usize, Option<String>)> {
     let mut end = kept.len();
     let mut blanks = 0;
     while end > 0 && is_blank(&kept[end - 1]) {

@@ -60,18 +60,28 @@ pub struct VisibleParts {
 /// forward's ("Fw:", "TR:", "WG:"): then the first quoted header block or "-----Original
 /// Message-----" opens the forwarded mail instead of history (Outlook writes a forward so).
 pub fn visible_parts(text: &str, forward_subject: bool) -> VisibleParts {
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let normalized: Line<'_> = if text.contains('\r') {
+        Line::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Line::Borrowed(text)
+    };
     let lines: Vec<&str> = normalized.split('\n').collect();
     let Split { mut head, tail } = split_quotes(&lines, forward_subject);
     strip_signature(&mut head);
-    let join = |lines: &[String]| {
-        lines
-            .iter()
-            .map(|line| line.trim_end())
-            .collect::<Vec<_>>()
-            .join("\n")
-            .trim()
-            .to_string()
+    let join = |lines: &[Line<'_>]| {
+        let mut joined = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            if !joined.is_empty() {
+                joined.push('\n');
+            }
+            joined.push_str(line.trim_end());
+        }
+        let trimmed = joined.trim();
+        if trimmed.len() == joined.len() {
+            joined
+        } else {
+            trimmed.to_string()
+        }
     };
     VisibleParts {
         own: join(&head),
@@ -93,17 +103,22 @@ fn quote_content(line: &str) -> &str {
     line.trim_start_matches(|c: char| c == '>' || c.is_whitespace())
 }
 
-struct Split {
+/// A line of the visible text: borrowed from the mail, or made (the text before an attribution
+/// on its line, a blank line at a cut). Borrowing keeps a million-line mail from becoming a
+/// million strings.
+pub(super) type Line<'a> = std::borrow::Cow<'a, str>;
+
+struct Split<'a> {
     /// What the sender wrote, quotes removed, signature not yet removed.
-    head: Vec<String>,
+    head: Vec<Line<'a>>,
     /// A forwarded message, kept as it is.
-    tail: Vec<String>,
+    tail: Vec<Line<'a>>,
 }
 
-fn split_quotes(lines: &[&str], forward_subject: bool) -> Split {
+fn split_quotes<'a>(lines: &[&'a str], forward_subject: bool) -> Split<'a> {
     let n = lines.len();
-    let mut kept: Vec<String> = Vec::new();
-    let mut tail: Vec<String> = Vec::new();
+    let mut kept: Vec<Line<'a>> = Vec::new();
+    let mut tail: Vec<Line<'a>> = Vec::new();
     let mut headers = HeaderScanner::new(lines);
     let mut i = 0;
     while i < n {
@@ -115,18 +130,18 @@ fn split_quotes(lines: &[&str], forward_subject: bool) -> Split {
                 if let Some((start, prefix)) = attribution {
                     kept.truncate(start);
                     if let Some(prefix) = prefix {
-                        kept.push(prefix);
+                        kept.push(Line::Owned(prefix));
                     }
                 }
                 i = resume_after(lines, end, &mut kept);
             } else {
-                kept.extend(lines[i..end].iter().map(|l| l.to_string()));
+                kept.extend(lines[i..end].iter().map(|l| Line::Borrowed(*l)));
                 i = end;
             }
             continue;
         }
         if is_forward_marker(line) {
-            tail.extend(lines[i..].iter().map(|l| l.to_string()));
+            tail.extend(lines[i..].iter().map(|l| Line::Borrowed(*l)));
             break;
         }
         if is_original_separator(line) || headers.block_at(i) {
@@ -134,7 +149,7 @@ fn split_quotes(lines: &[&str], forward_subject: bool) -> Split {
                 while kept.last().is_some_and(|l| is_blank(l) || is_separator(l)) {
                     kept.pop();
                 }
-                tail.extend(lines[i..].iter().map(|l| l.to_string()));
+                tail.extend(lines[i..].iter().map(|l| Line::Borrowed(*l)));
                 break;
             }
             while kept.last().is_some_and(|l| is_blank(l) || is_separator(l)) {
@@ -147,7 +162,7 @@ fn split_quotes(lines: &[&str], forward_subject: bool) -> Split {
             let quoted = next.filter(|&next| is_quote_line(lines[next]));
             match (quoted, prefix) {
                 (Some(next), prefix) => {
-                    kept.extend(prefix);
+                    kept.extend(prefix.map(Line::Owned));
                     let block_end = quote_block_end(lines, next);
                     i = resume_after(lines, block_end, &mut kept);
                     continue;
@@ -158,7 +173,7 @@ fn split_quotes(lines: &[&str], forward_subject: bool) -> Split {
                 (None, Some(_)) => {}
             }
         }
-        kept.push(line.to_string());
+        kept.push(Line::Borrowed(line));
         i += 1;
     }
     Split { head: kept, tail }
@@ -166,7 +181,7 @@ fn split_quotes(lines: &[&str], forward_subject: bool) -> Split {
 
 /// After a removed block: drop the blank lines around the cut, leave one blank line between the
 /// text above and the text below, and return where reading goes on.
-fn resume_after(lines: &[&str], end: usize, kept: &mut Vec<String>) -> usize {
+fn resume_after(lines: &[&str], end: usize, kept: &mut Vec<Line<'_>>) -> usize {
     while kept.last().is_some_and(|l| is_blank(l)) {
         kept.pop();
     }
@@ -175,7 +190,7 @@ fn resume_after(lines: &[&str], end: usize, kept: &mut Vec<String>) -> usize {
         i += 1;
     }
     if !kept.is_empty() && i < lines.len() {
-        kept.push(String::new());
+        kept.push(Line::Borrowed(""));
     }
     i
 }

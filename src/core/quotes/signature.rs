@@ -14,7 +14,7 @@ use super::is_blank;
 
 /// Removes, from the end: separator lines, a "-- " signature of at most ten lines, a footer
 /// under a line of underscores, a mobile signature, a "-Name" sign-off; again until none is left.
-pub(super) fn strip_signature(lines: &mut Vec<String>) {
+pub(super) fn strip_signature(lines: &mut Vec<super::Line<'_>>) {
     loop {
         while lines.last().is_some_and(|l| is_blank(l)) {
             lines.pop();
