@@ -7,6 +7,11 @@ use guichet::config::Config;
 use guichet::core::ticket::TicketNumber;
 use guichet::pipeline::{IngestOutcome, Pipeline, Source};
 
+/// A pipeline on a fresh store in `dir`, with `extra` appended to the config.
+fn desk(dir: &Path, extra: &str) -> Pipeline {
+    Pipeline::open(std::sync::Arc::new(config(dir, extra))).unwrap()
+}
+
 fn config(dir: &Path, extra: &str) -> Config {
     let text = format!(
         "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n{extra}",
@@ -25,11 +30,10 @@ fn mail(from: &str, subject: &str, id: &str, extra_headers: &str) -> Vec<u8> {
 #[test]
 fn a_sender_gets_at_most_the_hourly_cap_of_acknowledgements() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
+    let mut pipeline = desk(
         dir.path(),
         "[loop_protection]\nmax_auto_replies_per_hour = 3\n",
     );
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     let now = 1_700_000_000;
     let acknowledged: Vec<bool> = (0..5)
         .map(|i| {
@@ -87,8 +91,7 @@ fn a_sender_gets_at_most_the_hourly_cap_of_acknowledgements() {
 #[test]
 fn a_stranger_cannot_join_or_reopen_a_ticket() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "");
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
+    let mut pipeline = desk(dir.path(), "");
     pipeline
         .ingest(
             &mail("alice@example.test", "Printer", "p1@x", ""),
@@ -173,8 +176,7 @@ fn resolve(dir: &Path, number: i64) {
 #[test]
 fn oversize_mail_is_quarantined_raw() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "max_message_bytes = 200\n");
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
+    let mut pipeline = desk(dir.path(), "max_message_bytes = 200\n");
     let big = mail(
         "alice@example.test",
         "Huge",
@@ -207,8 +209,7 @@ fn oversize_mail_is_quarantined_raw() {
 #[test]
 fn attachments_are_kept_by_content_hash() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "");
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
+    let mut pipeline = desk(dir.path(), "");
     let raw =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mail/attachment.eml"))
             .unwrap();
@@ -248,29 +249,20 @@ fn outgoing(pipeline: &Pipeline) -> Vec<(String, Vec<String>)> {
     sent
 }
 
-fn normalised(address: &str) -> String {
-    let address = address.to_lowercase();
-    match address.split_once('@') {
-        Some((local, domain)) => format!("{}@{domain}", local.split('+').next().unwrap()),
-        None => address,
-    }
-}
-
 fn sent_to(pipeline: &Pipeline, kind: &str, person: &str) -> usize {
     outgoing(pipeline)
         .iter()
-        .filter(|(k, to)| k == kind && to.iter().any(|a| normalised(a) == person))
+        .filter(|(k, to)| k == kind && to.iter().any(|a| guichet::core::caps::cap_key(a) == person))
         .count()
 }
 
 #[test]
 fn sub_addresses_and_reply_to_floods_get_at_most_the_cap() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
+    let mut pipeline = desk(
         dir.path(),
         "[loop_protection]\nmax_auto_replies_per_hour = 4\n",
     );
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     let now = 1_700_000_000;
     for i in 1..=30 {
         let from = format!("X+{i}@Example.test");
@@ -315,13 +307,12 @@ fn sub_addresses_and_reply_to_floods_get_at_most_the_cap() {
 #[test]
 fn a_flood_makes_at_most_the_cap_of_notices_and_each_held_one_is_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(
+    let mut pipeline = desk(
         dir.path(),
         "[loop_protection]\nmax_new_ticket_notices_per_sender_per_hour = 5\n\
          max_automatic_mails_per_hour = 40\n\
          [[queue]]\nname = \"general\"\ntriagers = [\"triage@desk.example.test\"]\n",
     );
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config)).unwrap();
     let now = 1_700_000_000;
     for i in 1..=200 {
         pipeline
@@ -383,7 +374,7 @@ fn a_flood_makes_at_most_the_cap_of_notices_and_each_held_one_is_audited() {
 #[test]
 fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
     let dir = tempfile::tempdir().unwrap();
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config(dir.path(), ""))).unwrap();
+    let mut pipeline = desk(dir.path(), "");
     let to: Vec<String> = (0..150).map(|i| format!("user{i}@example.test")).collect();
     let html = format!("{}deep words{}", "<div>".repeat(500), "</div>".repeat(500));
     let raw = format!(
@@ -426,7 +417,7 @@ fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
 #[test]
 fn a_text_too_long_to_index_whole_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let mut pipeline = Pipeline::open(std::sync::Arc::new(config(dir.path(), ""))).unwrap();
+    let mut pipeline = desk(dir.path(), "");
     let line = "word ".repeat(200);
     let body = format!("{line}\r\n").repeat(1100);
     let raw = String::from_utf8(mail("alice@example.test", "long", "long@x", ""))
