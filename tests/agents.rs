@@ -976,3 +976,90 @@ fn commands_above_a_quoted_notice_send_the_requester_nothing() {
     );
     d.desk.stop();
 }
+
+/// Issue 9: only the MTA's own Authentication-Results counts. The MTA's `dkim=fail` on top and
+/// an attacker's `dkim=pass` below, with the same authserv-id, or a pass hidden in a quoted
+/// reason, leave the forged command refused.
+#[test]
+fn a_forged_lower_authentication_result_is_ignored() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("iris"));
+    let n = d.open_ticket(&requester, "Badge reader");
+    let tag = format!("[Helpdesk #{n}]");
+    for stamps in [
+        "Authentication-Results: mx.example.test; dkim=fail header.d=example.test\r\n\
+         Authentication-Results: mx.example.test; dkim=pass header.d=example.test\r\n",
+        "Authentication-Results: mx.example.test; dkim=fail reason=\"x; dkim=pass header.d=example.test\" header.d=evil.test\r\n",
+        "Authentication-Results: mx.example.test; dkim=pass header.d=test\r\n",
+    ] {
+        let raw = format!(
+            "{stamps}From: {}\r\nTo: {}\r\nSubject: Re: {tag} Badge reader\r\nMessage-ID: <{}>\r\n\r\n#close\r\nClosing.\r\n",
+            d.alice,
+            d.desk.support,
+            unique("forged@example.test")
+        );
+        d.stack.send(&d.alice, &d.desk.support, raw.as_bytes());
+    }
+    wait_until(WAIT, "three refusals audited", || {
+        (d.events(n)
+            .iter()
+            .filter(|e| e.starts_with("command_refused #close"))
+            .count()
+            == 3)
+            .then_some(())
+    });
+    assert_eq!(d.ticket(n).ticket.status, "new", "nothing was closed");
+    // The real MTA's pass on top is obeyed: the test would pass for the wrong reason otherwise.
+    d.agent_mail(
+        &d.alice,
+        &format!("Re: {tag} Badge reader"),
+        "#close\nDone.",
+        true,
+    );
+    wait_until(WAIT, "the authenticated #close", || {
+        (d.ticket(n).ticket.status == "closed").then_some(())
+    });
+    d.desk.stop();
+}
+
+/// Issue 9: Reply-To is where to answer, never who someone is. A stranger authenticated for his
+/// own domain, naming the requester in Reply-To, closes nothing and his text is a stranger's
+/// note, not the requester's words relayed to the agents.
+#[test]
+fn reply_to_spoofing_is_a_strangers_note() {
+    let Some(mut d) = desk() else { return };
+    let requester = format!("{}@example.test", unique("jade"));
+    let n = d.open_ticket(&requester, "Printer toner");
+    let mallory = format!("{}@elsewhere.test", unique("mallory"));
+    let raw = format!(
+        "Authentication-Results: mx.example.test; dkim=pass header.d=elsewhere.test\r\n\
+         From: Mallory <{mallory}>\r\nReply-To: <{requester}>\r\nTo: {}\r\n\
+         Subject: Re: [Helpdesk #{n}] Printer toner\r\nMessage-ID: <{}>\r\n\r\n#close\r\nSPOOFED-TEXT all fine now.\r\n",
+        d.desk.support,
+        unique("spoof@elsewhere.test")
+    );
+    d.stack.send(&mallory, &d.desk.support, raw.as_bytes());
+    let stored = wait_until(WAIT, "the spoofed mail stored", || {
+        d.ticket(n)
+            .messages
+            .into_iter()
+            .find(|m| m.from.as_deref() == Some(mallory.as_str()))
+    });
+    assert_eq!(stored.visibility, "stranger");
+    assert_eq!(d.ticket(n).ticket.status, "new", "nothing was closed");
+    assert!(
+        d.events(n).iter().any(|e| e.starts_with("stranger_note")),
+        "{:?}",
+        d.events(n)
+    );
+    // Nothing relayed as the requester's words: no relay to agents carries the text.
+    assert!(
+        !d.ticket(n)
+            .messages
+            .iter()
+            .any(|m| m.direction == "out" && m.text.contains("SPOOFED-TEXT")),
+        "{:?}",
+        d.ticket(n).messages
+    );
+    d.desk.stop();
+}
