@@ -433,3 +433,18 @@ fn base64_encode(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Found by a long run: a quoted local part rendered by lettre reads back differently, so headers
+/// and envelope disagreed. Quoted local parts are now left out at intake.
+#[test]
+fn a_quoted_local_part_never_becomes_a_recipient() {
+    one_case(HostileMail {
+        from: "<+@[127.0.0.1]>".into(),
+        cc: vec!["<\"+\"@example.test>".into()],
+        reply_to: None,
+        subject: String::new(),
+        body: "\u{202e}".into(),
+        raw_header_value: false,
+    })
+    .unwrap_or_else(|failure| panic!("{failure}"));
+}

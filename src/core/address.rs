@@ -92,6 +92,8 @@ pub enum AddressProblem {
     LocalPartTooLong,
     #[error("its local part is not valid (stray dot, quote or character)")]
     BadLocalPart,
+    #[error("its local part is quoted; only plain local parts are taken, as mail programs disagree on quoted ones")]
+    QuotedLocalPart,
     #[error("its domain is not valid")]
     BadDomain,
 }
@@ -114,6 +116,11 @@ pub fn check_address(address: &str) -> Result<String, AddressProblem> {
     }
     if local.len() > 64 {
         return Err(AddressProblem::LocalPartTooLong);
+    }
+    // RFC 5322 allows `"john doe"@x`, but the parsers on the way (ours, lettre, the recipients')
+    // read such a mail back differently; real mail does not use them.
+    if local.starts_with('"') {
+        return Err(AddressProblem::QuotedLocalPart);
     }
     if !email_address::EmailAddress::is_valid_local_part(local) {
         return Err(AddressProblem::BadLocalPart);
@@ -213,7 +220,6 @@ mod tests {
             "a@b",
             "Alice.Martin@Example.TEST",
             "x+tag@example.test",
-            "\"a..b\"@example.test",
             "o'brien@example.test",
             "user@[127.0.0.1]",
             "user@[::1]",
@@ -239,7 +245,9 @@ mod tests {
             ("x..y@example.test", AddressProblem::BadLocalPart),
             (".x@example.test", AddressProblem::BadLocalPart),
             ("x.@example.test", AddressProblem::BadLocalPart),
-            ("\"x@example.test", AddressProblem::BadLocalPart),
+            ("\"x@example.test", AddressProblem::QuotedLocalPart),
+            ("\"a..b\"@example.test", AddressProblem::QuotedLocalPart),
+            ("\"+\"@example.test", AddressProblem::QuotedLocalPart),
             ("@c", AddressProblem::BadLocalPart),
             ("a@", AddressProblem::BadDomain),
             ("a@-x.test", AddressProblem::BadDomain),
