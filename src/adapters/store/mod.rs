@@ -1,0 +1,458 @@
+//! SQLite state: tickets, messages (raw bytes kept), participants, the audit trail, the outbox and
+//! the quarantine. The only place that sees rusqlite types.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::core::address::Mailbox;
+use crate::core::caps::{cap_key, cause_of, Counted, SentLastHour};
+use crate::core::mail::{AttachmentMeta, InboundMail};
+use crate::core::outgoing::OutgoingMail;
+use crate::core::personal_thread::ThreadMessage;
+use crate::core::plan::{
+    EventDraft, HistoryEntry, IntakePlan, TicketChange, TicketUpdate, TicketView,
+};
+use crate::core::sla::SlaState;
+use crate::core::ticket::{Status, TicketNumber};
+use crate::core::visibility::Visibility;
+
+/// Append-only: a shipped migration is never edited; a change is a new entry.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_mailbox_state.sql"),
+    include_str!("migrations/0003_outbox_in_flight.sql"),
+    include_str!("migrations/0004_fts_inbound_only.sql"),
+    include_str!("migrations/0005_tags_fields_resolution.sql"),
+    include_str!("migrations/0006_agent_state.sql"),
+    include_str!("migrations/0007_sla.sql"),
+    include_str!("migrations/0008_unsendable_index.sql"),
+    include_str!("migrations/0009_delivery_per_recipient.sql"),
+    include_str!("migrations/0010_spam_and_caps.sql"),
+    include_str!("migrations/0011_fts_bounded.sql"),
+    include_str!("migrations/0012_stranger_visibility.sql"),
+];
+
+/// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
+pub const FTS_INDEXED_CHARS: usize = 1_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database is at schema version {found}, newer than this Guichet ({supported}): upgrade Guichet")]
+    TooNew { found: usize, supported: usize },
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Read-only access to a database not yet created or upgraded (the daemon is starting).
+    #[error("the database is at schema version {found} of {wanted}: it is being created or upgraded, try again")]
+    NotReady { found: usize, wanted: usize },
+    /// The mail cannot make or join a ticket (no sender, a vanished ticket): quarantine it.
+    #[error("{0}")]
+    Refused(String),
+    #[error("file system: {0}")]
+    Io(String),
+}
+
+impl StoreError {
+    /// Worth retrying later (locked, busy, disk full, I/O): an MTA should keep the mail.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(error, _)) => matches!(
+                error.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::OutOfMemory
+                    | ErrorCode::ReadOnly
+            ),
+            StoreError::Io(_) | StoreError::NotReady { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+mod outbox;
+mod reads;
+mod rows;
+mod writes;
+
+pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
+pub use rows::*;
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// How a queued mail counts against the caps on automatic mail (see `core::caps`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CapContext<'a> {
+    new_ticket: bool,
+    /// The normalised sender whose mail caused the notices.
+    cause: Option<&'a str>,
+}
+
+/// An outgoing mail, rendered, ready to go into the outbox.
+pub struct RenderedMail<'a> {
+    pub mail: &'a OutgoingMail,
+    pub raw: Vec<u8>,
+    /// The envelope recipients the mail was rendered for (its To and Cc, less any left out).
+    pub recipients: Vec<String>,
+}
+
+/// What the ingestion of one inbound mail writes, beyond the plan.
+pub struct InboundRecord<'a> {
+    pub mail: &'a InboundMail,
+    pub raw: &'a [u8],
+    pub content_hash: &'a str,
+    pub source: &'a str,
+    pub now: i64,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        let conn = Connection::open(path)?;
+        let mut store = Store::configure(conn)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// An empty, migrated database in memory: `inspect` before anything was ingested.
+    pub fn open_memory() -> StoreResult<Store> {
+        let mut store = Store {
+            conn: Connection::open_in_memory()?,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// For commands that only look: never creates or migrates.
+    pub fn open_read_only(path: &Path) -> StoreResult<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        let store = Store { conn };
+        let version = store.schema_version()?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        if version < MIGRATIONS.len() {
+            return Err(StoreError::NotReady {
+                found: version,
+                wanted: MIGRATIONS.len(),
+            });
+        }
+        Ok(store)
+    }
+
+    fn configure(conn: Connection) -> StoreResult<Store> {
+        conn.busy_timeout(Duration::from_secs(10))?;
+        enable_wal(&conn)?;
+        // A mail is acknowledged to the MTA, or moved out of its IMAP folder, once its
+        // transaction commits: that commit must survive a power cut.
+        conn.pragma_update(None, "synchronous", "full")?;
+        conn.pragma_update(None, "foreign_keys", "on")?;
+        Ok(Store { conn })
+    }
+
+    fn schema_version(&self) -> StoreResult<usize> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        Ok(version as usize)
+    }
+
+    fn migrate(&mut self) -> StoreResult<()> {
+        let version = self.schema_version()?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: version,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        if version == MIGRATIONS.len() {
+            return Ok(());
+        }
+        // A migration may rebuild a table (SQLite cannot alter a constraint), which foreign keys
+        // would refuse half-way: they are off while migrating and checked before the commit.
+        // The pragma is a no-op inside a transaction, so it is set around it.
+        let foreign_keys: bool = self
+            .conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+        self.conn.pragma_update(None, "foreign_keys", "off")?;
+        let migrated = self.run_migrations();
+        if foreign_keys {
+            self.conn.pragma_update(None, "foreign_keys", "on")?;
+        }
+        migrated
+    }
+
+    fn run_migrations(&mut self) -> StoreResult<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        // Another process may have migrated while we waited for the lock.
+        let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        }
+        let broken: Option<String> = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query_map([], |row| row.get::<_, String>(0))?
+            .next()
+            .transpose()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Corrupt(format!(
+                "migration left a dangling reference in table {table}; nothing was changed"
+            )));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A write transaction taken at once (`BEGIN IMMEDIATE`), so that two ingesting processes
+    /// serialise instead of failing on upgrade.
+    pub fn write(&mut self) -> StoreResult<WriteTx<'_>> {
+        Ok(WriteTx {
+            tx: self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?,
+        })
+    }
+
+    pub fn read(&self) -> Reader<'_> {
+        Reader { conn: &self.conn }
+    }
+
+    /// For connections whose writes may be lost in a power cut without losing mail (the outbox
+    /// sender's "sent" marks: losing one means sending again, which is at-least-once anyway).
+    pub fn relax_durability(&self) -> StoreResult<()> {
+        self.conn.pragma_update(None, "synchronous", "normal")?;
+        Ok(())
+    }
+}
+
+/// Queries shared by reads and the write transaction.
+pub struct Reader<'c> {
+    conn: &'c Connection,
+}
+
+pub struct WriteTx<'c> {
+    tx: rusqlite::Transaction<'c>,
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+/// A message row as the writers insert it.
+struct MessageInsert<'a> {
+    ticket: Option<i64>,
+    direction: &'a str,
+    visibility: &'a str,
+    kind: &'a str,
+    message_id: Option<&'a str>,
+    content_hash: &'a str,
+    from: Option<&'a str>,
+    to: &'a [Mailbox],
+    cc: &'a [Mailbox],
+    subject: &'a str,
+    text: &'a str,
+    raw: &'a [u8],
+    source: &'a str,
+    sent_date: Option<i64>,
+    now: i64,
+    stranger: bool,
+}
+
+/// A message's visibility from its two columns (see migration 0010).
+fn stored_visibility(visibility: &str, stranger: bool) -> Visibility {
+    match (visibility, stranger) {
+        ("public", _) => Visibility::Public,
+        (_, true) => Visibility::Stranger,
+        _ => Visibility::Internal,
+    }
+}
+
+/// Switching a new database to WAL answers "busy" at once, without the busy timeout, when
+/// another process opens it at the same moment (the first deliveries of a new installation):
+/// retry for as long as the busy timeout would have waited.
+fn enable_wal(conn: &Connection) -> StoreResult<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mode: rusqlite::Result<String> =
+            conn.pragma_query_value(None, "journal_mode", |row| row.get(0));
+        if mode.as_deref().is_ok_and(|m| m.eq_ignore_ascii_case("wal")) {
+            return Ok(());
+        }
+        match conn
+            .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get::<_, String>(0))
+        {
+            Ok(_) => return Ok(()),
+            Err(error) => {
+                let busy = matches!(&error, rusqlite::Error::SqliteFailure(e, _)
+                    if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked));
+                if !busy || std::time::Instant::now() > deadline {
+                    return Err(error.into());
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// The five deadline columns, in their usual order, from column `first` on.
+fn sla_state(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<SlaState> {
+    Ok(SlaState {
+        first_response_due: row.get(first)?,
+        next_response_due: row.get(first + 1)?,
+        resolution_due: row.get(first + 2)?,
+        paused_at: row.get(first + 3)?,
+        warned_for: row.get(first + 4)?,
+    })
+}
+
+fn ticket_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
+    Ok(TicketRow {
+        number: row.get::<_, i64>(0)? as u64,
+        subject: row.get(1)?,
+        requester: row.get(2)?,
+        requester_name: row.get(3)?,
+        status: row.get(4)?,
+        priority: row.get(5)?,
+        level: row.get(6)?,
+        queue: row.get(7)?,
+        assignee: row.get(8)?,
+        language: row.get(9)?,
+        merged_into: row.get::<_, Option<i64>>(10)?.map(|n| n as u64),
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
+}
+
+fn resolve_ticket(conn: &Connection, number: TicketNumber) -> StoreResult<Option<TicketNumber>> {
+    let mut current = number;
+    // A merge chain is short; the bound only guards against a corrupt cycle.
+    for _ in 0..32 {
+        let merged: Option<Option<i64>> = conn
+            .prepare_cached("SELECT merged_into FROM tickets WHERE number = ?1")?
+            .query_row([current.0 as i64], |row| row.get(0))
+            .optional()?;
+        match merged {
+            None => return Ok(None),
+            Some(None) => return Ok(Some(current)),
+            Some(Some(next)) => current = TicketNumber(next as u64),
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "merge chain from #{number} does not end"
+    )))
+}
+
+fn ticket_for_message_id(conn: &Connection, message_id: &str) -> StoreResult<Option<TicketNumber>> {
+    let ticket: Option<Option<i64>> = conn
+        .prepare_cached("SELECT ticket FROM messages WHERE message_id = ?1 AND ticket IS NOT NULL ORDER BY id LIMIT 1")?
+        .query_row([message_id], |row| row.get(0))
+        .optional()?;
+    match ticket.flatten() {
+        Some(n) => resolve_ticket(conn, TicketNumber(n as u64)),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as 0008 left it, with tickets other tables point at, survives the rebuild of
+    /// `tickets` in 0009; the old per-address counts carry over, normalised.
+    #[test]
+    fn the_spam_migration_keeps_tickets_and_what_points_at_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guichet.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "on").unwrap();
+            let tx = conn.transaction().unwrap();
+            for migration in &MIGRATIONS[..8] {
+                tx.execute_batch(migration).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 8).unwrap();
+            tx.execute_batch(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, created_at, updated_at, resolution, first_response_due)
+                 VALUES (1, 'Printer', 'carla@example.test', 'open', 'high', 2, 'hardware', 'fr',
+                     10, 20, NULL, 99);
+                 INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, merged_into, created_at, updated_at)
+                 VALUES (2, 'Printer again', 'carla@example.test', 'closed', 'normal', 1,
+                     'general', 'en', 1, 11, 21);
+                 INSERT INTO events (ticket, at, actor, kind, detail) VALUES (1, 10, 'x', 'created', '');
+                 INSERT INTO ticket_tags (ticket, tag) VALUES (1, 'printer');
+                 INSERT INTO auto_replies (address, at) VALUES ('X+7@Example.test', 100);
+                 INSERT INTO auto_replies (address, at) VALUES ('x@example.test', 100);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len());
+        let foreign_keys: bool = store
+            .conn
+            .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+            .unwrap();
+        assert!(foreign_keys, "foreign keys are on again after migrating");
+        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = store
+            .conn
+            .prepare("SELECT number, status, merged_into, first_response_due FROM tickets ORDER BY number")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (1, "open".to_string(), None, Some(99)),
+                (2, "closed".to_string(), Some(1), None)
+            ]
+        );
+        store
+            .conn
+            .execute("UPDATE tickets SET status = 'spam' WHERE number = 1", [])
+            .unwrap();
+        assert!(store
+            .conn
+            .execute("UPDATE tickets SET status = 'eaten' WHERE number = 1", [])
+            .is_err());
+        assert!(
+            store
+                .conn
+                .execute("INSERT INTO ticket_tags (ticket, tag) VALUES (7, 'x')", [])
+                .is_err(),
+            "references to tickets are enforced again"
+        );
+        assert_eq!(
+            store
+                .read()
+                .auto_replies_since("x+3@EXAMPLE.test", 0)
+                .unwrap(),
+            2
+        );
+    }
+}
