@@ -1,0 +1,131 @@
+//! `guichet check-config` and `guichet status`.
+
+use super::*;
+
+pub(super) fn check_config(config: &Config) -> Result<(), CliError> {
+    println!("{}: ok", config.file.display());
+    println!("  support address: {}", config.intake.support);
+    println!("  state directory: {}", config.state_dir.display());
+    println!(
+        "  subject tag:     {}",
+        config.intake.tags.tag(TicketNumber(1042))
+    );
+    match &config.smtp {
+        Some(smtp) => println!(
+            "  smtp:            {}:{} ({:?}, {} connections)",
+            smtp.host, smtp.port, smtp.security, smtp.connections
+        ),
+        None => println!("  smtp:            none (mail waits in the outbox)"),
+    }
+    Ok(())
+}
+
+#[derive(Debug, serde::Serialize)]
+struct StatusReport {
+    daemon: Option<crate::adapters::store::DaemonStateRow>,
+    daemon_running: bool,
+    mailboxes: Vec<MailboxStatus>,
+    outbox: crate::adapters::store::OutboxCounts,
+    quarantined: u64,
+    /// Outgoing mail that could not be rendered (`mail_not_rendered` events).
+    unsendable: u64,
+    last_unsendable: Option<crate::adapters::store::EventRow>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct MailboxStatus {
+    name: String,
+    state: Option<crate::adapters::store::MailboxStateRow>,
+}
+
+/// A heartbeat older than this means the daemon is gone (it beats every 5 s).
+const HEARTBEAT_STALE_SECS: i64 = 30;
+
+pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
+    let store = open_read_only(config)?;
+    let reader = store.read();
+    let states = reader.mailbox_states()?;
+    let daemon = reader.daemon_state()?;
+    let now = system_now();
+    let daemon_running = daemon
+        .as_ref()
+        .is_some_and(|d| d.stopped_at.is_none() && now - d.heartbeat_at <= HEARTBEAT_STALE_SECS);
+    let (unsendable, last_unsendable) = reader.unsendable()?;
+    let report = StatusReport {
+        daemon_running,
+        daemon,
+        mailboxes: config
+            .mailboxes
+            .iter()
+            .map(|m| MailboxStatus {
+                name: m.name.clone(),
+                state: states.iter().find(|s| s.name == m.name).cloned(),
+            })
+            .collect(),
+        outbox: reader.outbox_counts()?,
+        quarantined: reader.quarantine_count()?,
+        unsendable,
+        last_unsendable,
+    };
+    if json {
+        return print_json(&report);
+    }
+    let ago = |at: i64| format!("{} ({} s ago)", time(at), (now - at).max(0));
+    match (&report.daemon, report.daemon_running) {
+        (Some(d), true) => println!(
+            "daemon:     running, pid {}, since {}, heartbeat {}",
+            d.pid,
+            time(d.started_at),
+            ago(d.heartbeat_at)
+        ),
+        (Some(d), false) => match d.stopped_at {
+            Some(at) => println!("daemon:     stopped at {}", time(at)),
+            None => println!(
+                "daemon:     not running (last heartbeat {})",
+                ago(d.heartbeat_at)
+            ),
+        },
+        (None, _) => println!("daemon:     never ran"),
+    }
+    for mailbox in &report.mailboxes {
+        let Some(state) = &mailbox.state else {
+            println!("mailbox {}: not yet connected", mailbox.name);
+            continue;
+        };
+        let connected = if state.connected && report.daemon_running {
+            "connected"
+        } else {
+            "not connected"
+        };
+        println!(
+            "mailbox {}: {connected}, last success {}, backlog {}, processed {}",
+            mailbox.name,
+            state.last_success_at.map_or("never".into(), ago),
+            state.backlog,
+            state.processed
+        );
+        if let Some(error) = &state.last_error {
+            println!(
+                "    last error {}: {error}",
+                state.last_error_at.map_or("-".into(), ago)
+            );
+        }
+    }
+    println!(
+        "outbox:     {} pending, {} sent, {} dead; {} recipients refused or given up",
+        report.outbox.pending,
+        report.outbox.sent,
+        report.outbox.dead,
+        report.outbox.unreached_recipients
+    );
+    println!("quarantine: {} mails", report.quarantined);
+    if let Some(last) = &report.last_unsendable {
+        println!(
+            "unsendable: {} outgoing mails could not be written; last {}: {}",
+            report.unsendable,
+            time(last.at),
+            last.detail
+        );
+    }
+    Ok(())
+}
