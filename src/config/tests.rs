@@ -1,0 +1,210 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[general]
+state_dir = "/tmp/guichet"
+support_address = "Support@Desk.Example.Test"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/guichet.toml"), text, &|_| None)
+}
+
+#[test]
+fn minimal_config_takes_defaults() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.intake.support.address, "support@desk.example.test");
+    assert_eq!(config.intake.tags.prefix(), "Helpdesk");
+    assert_eq!(config.first_ticket_number, 1);
+    assert_eq!(config.intake.loops.caps, Caps::default());
+    assert!(config.smtp.is_none());
+    assert_eq!(
+        config.database_path(),
+        Path::new("/tmp/guichet/guichet.sqlite3")
+    );
+}
+
+#[test]
+fn the_shipped_example_is_valid() {
+    let text = include_str!("../../config.example.toml");
+    let config = Config::parse(Path::new("config.example.toml"), text, &|_| None).unwrap();
+    assert!(config.smtp.is_some());
+    // Its commented [[mailbox]] example is valid too once uncommented (with an inline password).
+    let mut uncommented = String::new();
+    let mut in_example = false;
+    for line in text.lines() {
+        in_example |= [
+            "# [[mailbox]]",
+            "# [commands]",
+            "# [[agent]]",
+            "# [[queue]]",
+            "# [[level]]",
+        ]
+        .contains(&line);
+        in_example &= line.starts_with('#');
+        match line.strip_prefix("# ").filter(|_| in_example) {
+            Some(setting) if setting.starts_with("password_file") => {
+                uncommented.push_str("password = \"x\"")
+            }
+            Some(setting) if setting.starts_with("token_file") => {
+                uncommented.push_str("token = \"x\"")
+            }
+            Some(setting) => uncommented.push_str(setting),
+            None => uncommented.push_str(line),
+        }
+        uncommented.push('\n');
+    }
+    let config = Config::parse(
+        Path::new("config.example.toml"),
+        &uncommented.replace("ca_file = \"/etc/guichet/ca.pem\"", ""),
+        &|_| None,
+    )
+    .unwrap();
+    assert_eq!(config.mailboxes[0].name, "support");
+    assert_eq!(
+        config.mailboxes[0].address.as_deref(),
+        Some("support@example.com")
+    );
+}
+
+fn error_of(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn errors_name_file_key_and_reason() {
+    let cases = [
+        ("", "/etc/guichet.toml: general: the [general] table is required"),
+        (
+            "[general]\nstate_dir = \"/x\"\nsupport_address = \"nope\"\n",
+            "/etc/guichet.toml: general.support_address: `nope` is not a mail address",
+        ),
+        (
+            &format!("{MINIMAL}colour = \"blue\"\n"),
+            "/etc/guichet.toml: line 5: unknown field `colour`",
+        ),
+        (
+            &format!("{MINIMAL}language = \"de\"\n"),
+            "/etc/guichet.toml: general.language: `de` is not a shipped language; expected en, fr or it",
+        ),
+        (
+            &format!("{MINIMAL}default_level = 7\n"),
+            "/etc/guichet.toml: general.default_level: 7 is not a level 1 to 4",
+        ),
+        (
+            &format!("{MINIMAL}[threading]\nstrangers = \"maybe\"\n"),
+            "/etc/guichet.toml: threading.strangers: `maybe` is not one of: note, join",
+        ),
+        (
+            &format!("{MINIMAL}[smtp]\nhost = \"mail.example.com\"\nsecurity = \"plain\"\n"),
+            "/etc/guichet.toml: smtp.security: plain SMTP sends passwords and mail in clear: only allowed to a loopback host, not `mail.example.com`",
+        ),
+        (
+            &format!("{MINIMAL}[smtp]\nhost = \"h\"\nusername = \"u\"\n"),
+            "/etc/guichet.toml: smtp.username: a username needs one of password, password_file or password_credential",
+        ),
+        (
+            &format!("{MINIMAL}[smtp]\nhost = \"h\"\nusername = \"u\"\npassword_credential = \"smtp\"\n"),
+            "/etc/guichet.toml: smtp.password_credential: $CREDENTIALS_DIRECTORY is not set (run under systemd with LoadCredential=)",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert!(
+            error_of(text).starts_with(expected),
+            "got: {}\nwanted: {expected}",
+            error_of(text)
+        );
+    }
+}
+
+#[test]
+fn passwords_come_from_credentials_and_never_print() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("smtp"), "s3cret\n").unwrap();
+    let dir_text = dir.path().to_str().unwrap().to_string();
+    let text = format!("{MINIMAL}[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nusername = \"u\"\npassword_credential = \"smtp\"\n");
+    let config = Config::parse(Path::new("g.toml"), &text, &|name| {
+        (name == "CREDENTIALS_DIRECTORY").then(|| dir_text.clone())
+    })
+    .unwrap();
+    let smtp = config.smtp.unwrap();
+    assert_eq!(smtp.credentials.as_ref().unwrap().1.expose(), "s3cret");
+    assert_eq!(smtp.port, 25);
+    assert!(!format!("{smtp:?}").contains("s3cret"));
+}
+
+#[test]
+fn template_overrides_replace_shipped_text() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("acknowledgement.fr.txt"),
+        "Subject: Reçu {tag}\n\nMerci, ticket {number}.\n",
+    )
+    .unwrap();
+    let text = format!("{MINIMAL}templates_dir = {:?}\n", dir.path());
+    let config = parse(&text).unwrap();
+    let values = [("tag", "T".to_string()), ("number", "9".to_string())]
+        .into_iter()
+        .collect();
+    let (subject, body) = config
+        .intake
+        .templates
+        .get(TemplateKind::Acknowledgement, Language::Fr)
+        .render(&values);
+    assert_eq!(
+        (subject.as_str(), body.as_str()),
+        ("Reçu T", "Merci, ticket 9.\n")
+    );
+}
+
+#[test]
+fn mailboxes_are_validated() {
+    let mailbox = |body: &str| {
+        format!(
+            "{MINIMAL}[[mailbox]]\nname = \"support\"\nusername = \"u\"\npassword = \"p\"\n{body}"
+        )
+    };
+    let config = parse(&mailbox(
+        "host = \"imap.example.com\"\nqueue = \"hardware\"\n",
+    ))
+    .unwrap();
+    let support = &config.mailboxes[0];
+    assert_eq!(
+        (support.imap.port, support.imap.security),
+        (993, ImapSecurity::Tls)
+    );
+    assert_eq!(support.folder, "INBOX");
+    assert_eq!(support.queue.as_deref(), Some("hardware"));
+    assert!(!format!("{support:?}").contains("\"p\""), "password hidden");
+    let cases = [
+        ("host = \"imap.example.com\"\nsecurity = \"insecure\"\n", "mailbox[0].security: insecure IMAP sends the password in clear"),
+        ("host = \"h\"\nsecurity = \"ssl\"\n", "mailbox[0].security: `ssl` is not one of: tls, starttls, insecure"),
+        ("host = \"h\"\nauth = \"cram\"\n", "mailbox[0].auth: `cram` is not one of: login, plain"),
+        ("host = \"h\"\nprocessed_folder = \"INBOX\"\n", "mailbox[0].processed_folder: processed and quarantine folders must differ"),
+        ("host = \"h\"\n[[mailbox]]\nname = \"support\"\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n", "mailbox[1].name: `support` is used by another [[mailbox]]"),
+    ];
+    for (body, expected) in cases {
+        let message = parse(&mailbox(body)).unwrap_err().to_string();
+        assert!(
+            message.contains(expected),
+            "got {message}\nwanted {expected}"
+        );
+    }
+    let no_password =
+        format!("{MINIMAL}[[mailbox]]\nname = \"a\"\nhost = \"h\"\nusername = \"u\"\n");
+    assert!(parse(&no_password)
+        .unwrap_err()
+        .to_string()
+        .contains("mailbox[0].password: one of password"));
+    let loopback = parse(&mailbox("host = \"127.0.0.1\"\nsecurity = \"insecure\"\n")).unwrap();
+    assert_eq!(loopback.mailboxes[0].imap.port, 143);
+}
+
+#[test]
+fn loopback_hosts() {
+    assert!(is_loopback("127.0.0.1"));
+    assert!(is_loopback("localhost"));
+    assert!(is_loopback("[::1]"));
+    assert!(!is_loopback("10.0.0.1"));
+    assert!(!is_loopback("mail.example.com"));
+}
