@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{header, mailstack, request, unique, wait_until, Instance, MailStack};
+use common::{
+    agent_toml, event_lines, header, mailstack, request, unique, wait_until, Instance, MailStack,
+    TRUSTED_MTA,
+};
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::Store;
 use guichet::core::ticket::TicketNumber;
@@ -29,10 +32,10 @@ fn desk() -> Option<Desk> {
     let bob = format!("{}@example.test", unique("bob"));
     let vendor = format!("{}@example.test", unique("vendor"));
     let extra = format!(
-        "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n\
-         [[agent]]\nname = \"alice\"\ndisplay_name = \"Alice Triage\"\naddresses = [{alice:?}]\nrole = \"triager\"\n\
-         [[agent]]\nname = \"bob\"\ndisplay_name = \"Bob Martin\"\naddresses = [{bob:?}]\nrole = \"agent\"\nlevels = [1, 2, 3]\n\
-         [[agent]]\nname = \"acme\"\ndisplay_name = \"ACME Support\"\naddresses = [{vendor:?}]\nrole = \"agent\"\nlevels = [4]\n"
+        "{TRUSTED_MTA}{}{}{}",
+        agent_toml("alice", "Alice Triage", &alice, "triager", &[]),
+        agent_toml("bob", "Bob Martin", &bob, "agent", &[1, 2, 3]),
+        agent_toml("acme", "ACME Support", &vendor, "agent", &[4]),
     );
     let mut desk = Instance::new(&stack, "agents", stack.smtp_port(), &extra);
     desk.start();
@@ -95,11 +98,7 @@ impl Desk {
     }
 
     fn events(&self, number: u64) -> Vec<String> {
-        self.ticket(number)
-            .events
-            .iter()
-            .map(|e| format!("{} {}", e.kind, e.detail))
-            .collect()
+        event_lines(&self.ticket(number))
     }
 }
 

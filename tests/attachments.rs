@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{mailstack, unique, wait_until, Instance, MailStack};
+use common::{
+    agent_toml, event_lines, mailstack, unique, wait_until, Instance, MailStack, TRUSTED_MTA,
+};
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::Store;
 use guichet::core::ticket::TicketNumber;
@@ -30,10 +32,9 @@ fn desk(extra: &str) -> Option<Desk> {
     let alice = format!("{}@example.test", unique("alice"));
     let bob = format!("{}@example.test", unique("bob"));
     let config = format!(
-        "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n\
-         [[agent]]\nname = \"alice\"\ndisplay_name = \"Alice Triage\"\naddresses = [{alice:?}]\nrole = \"triager\"\n\
-         [[agent]]\nname = \"bob\"\ndisplay_name = \"Bob Martin\"\naddresses = [{bob:?}]\nrole = \"agent\"\nlevels = [1, 2, 3]\n\
-         {extra}"
+        "{TRUSTED_MTA}{}{}{extra}",
+        agent_toml("alice", "Alice Triage", &alice, "triager", &[]),
+        agent_toml("bob", "Bob Martin", &bob, "agent", &[1, 2, 3]),
     );
     let mut desk = Instance::new(&stack, "attach", stack.smtp_port(), &config);
     desk.start();
@@ -111,15 +112,14 @@ impl Desk {
     }
 
     fn events(&self, number: u64) -> Vec<String> {
-        self.store
-            .read()
-            .ticket(TicketNumber(number))
-            .unwrap()
-            .unwrap()
-            .events
-            .iter()
-            .map(|e| format!("{} {}", e.kind, e.detail))
-            .collect()
+        event_lines(
+            &self
+                .store
+                .read()
+                .ticket(TicketNumber(number))
+                .unwrap()
+                .unwrap(),
+        )
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{header, mailstack, request, unique, wait_until, Instance};
+use common::{event_lines, header, mailstack, request, unique, wait_until, Instance};
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::TicketDetail;
 use guichet::core::ticket::TicketNumber;
@@ -15,14 +15,6 @@ const WAIT: Duration = Duration::from_secs(45);
 
 fn ticket(store: &guichet::adapters::store::Store, number: u64) -> TicketDetail {
     store.read().ticket(TicketNumber(number)).unwrap().unwrap()
-}
-
-fn events(detail: &TicketDetail) -> Vec<String> {
-    detail
-        .events
-        .iter()
-        .map(|e| format!("{} {}", e.kind, e.detail))
-        .collect()
 }
 
 #[test]
@@ -105,7 +97,7 @@ fn an_answer_reaches_everyone_but_the_refused_cc_and_the_agent_is_told() {
         "{:?}",
         relay.delivery
     );
-    let trail = events(&ticket(&store, number));
+    let trail = event_lines(&ticket(&store, number));
     assert!(
         trail
             .iter()
@@ -204,7 +196,7 @@ fn a_relay_that_never_greets_is_retried_not_given_up() {
     assert!(delivery.starts_with("pending: "), "{delivery}");
     assert!(delivery.contains("no answer to the greeting"), "{delivery}");
     assert_eq!(recipients[0].status, "pending");
-    let trail = events(&ticket(&store, 1));
+    let trail = event_lines(&ticket(&store, 1));
     let deferred: Vec<&String> = trail
         .iter()
         .filter(|e| e.starts_with("delivery_deferred"))

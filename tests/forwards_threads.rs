@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{header, mailstack, request, unique, Instance, MailStack};
+use common::{agent_toml, header, mailstack, request, unique, Instance, MailStack, TRUSTED_MTA};
 use guichet::adapters::parse::parse_mail;
 
 const WAIT: Duration = Duration::from_secs(45);
@@ -24,9 +24,9 @@ fn desk() -> Option<Desk> {
     let alice = format!("{}@example.test", unique("alice"));
     let bob = format!("{}@example.test", unique("bob"));
     let extra = format!(
-        "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n\
-         [[agent]]\nname = \"alice\"\ndisplay_name = \"Alice Triage\"\naddresses = [{alice:?}]\nrole = \"triager\"\n\
-         [[agent]]\nname = \"bob\"\ndisplay_name = \"Bob Martin\"\naddresses = [{bob:?}]\nrole = \"agent\"\nlevels = [1, 2, 3]\n"
+        "{TRUSTED_MTA}{}{}",
+        agent_toml("alice", "Alice Triage", &alice, "triager", &[]),
+        agent_toml("bob", "Bob Martin", &bob, "agent", &[1, 2, 3]),
     );
     let mut desk = Instance::new(&stack, "forwards", stack.smtp_port(), &extra);
     desk.start();

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{header, mailstack, request, unique, wait_until, Instance, MailStack};
+use common::{
+    agent_toml, header, mailstack, request, unique, wait_until, Instance, MailStack, TRUSTED_MTA,
+};
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::Store;
 use guichet::core::ticket::TicketNumber;
@@ -32,8 +34,8 @@ fn poison(from: &str, carol: &str, support: &str) -> Vec<u8> {
 
 fn agent_extra(bob: &str) -> String {
     format!(
-        "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n\
-         [[agent]]\nname = \"bob\"\ndisplay_name = \"Bob Martin\"\naddresses = [{bob:?}]\nrole = \"triager\"\n"
+        "{TRUSTED_MTA}{}",
+        agent_toml("bob", "Bob Martin", bob, "triager", &[])
     )
 }
 

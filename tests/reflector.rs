@@ -6,7 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{mailstack, request, unique, wait_until, Instance, MailStack};
+use common::{
+    agent_toml, event_lines, mailstack, request, unique, wait_until, Instance, MailStack,
+    TRUSTED_MTA,
+};
 use guichet::adapters::store::Store;
 use guichet::core::ticket::TicketNumber;
 
@@ -27,9 +30,8 @@ fn desk() -> Option<Desk> {
     let stack = mailstack()?;
     let alice = format!("{}@example.test", unique("alice"));
     let extra = format!(
-        "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n\
-         [[agent]]\nname = \"alice\"\ndisplay_name = \"Alice Triage\"\naddresses = [{alice:?}]\nrole = \"triager\"\n\
-         [[queue]]\nname = \"general\"\ntriagers = [{alice:?}]\n"
+        "{TRUSTED_MTA}{}[[queue]]\nname = \"general\"\ntriagers = [{alice:?}]\n",
+        agent_toml("alice", "Alice Triage", &alice, "triager", &[]),
     );
     let mut desk = Instance::new(&stack, "reflector", stack.smtp_port(), &extra);
     desk.start();
@@ -83,15 +85,14 @@ impl Desk {
     }
 
     fn events(&self, number: u64) -> Vec<String> {
-        self.store
-            .read()
-            .ticket(TicketNumber(number))
-            .unwrap()
-            .unwrap()
-            .events
-            .iter()
-            .map(|e| format!("{} {}", e.kind, e.detail))
-            .collect()
+        event_lines(
+            &self
+                .store
+                .read()
+                .ticket(TicketNumber(number))
+                .unwrap()
+                .unwrap(),
+        )
     }
 }
 

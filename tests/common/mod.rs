@@ -528,3 +528,35 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
     }
     value
 }
+
+/// The `[commands]` table that trusts what the test stack's MTA writes: tests stamp
+/// `Authentication-Results: mx.example.test` on mail from people on our side.
+pub const TRUSTED_MTA: &str = "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n";
+
+/// An `[[agent]]` table; `levels` empty leaves the default.
+pub fn agent_toml(
+    name: &str,
+    display_name: &str,
+    address: &str,
+    role: &str,
+    levels: &[u8],
+) -> String {
+    let levels = if levels.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = levels.iter().map(u8::to_string).collect();
+        format!("levels = [{}]\n", list.join(", "))
+    };
+    format!(
+        "[[agent]]\nname = {name:?}\ndisplay_name = {display_name:?}\naddresses = [{address:?}]\nrole = {role:?}\n{levels}"
+    )
+}
+
+/// A ticket's audit trail as `kind detail` lines, oldest first.
+pub fn event_lines(detail: &guichet::adapters::store::TicketDetail) -> Vec<String> {
+    detail
+        .events
+        .iter()
+        .map(|e| format!("{} {}", e.kind, e.detail))
+        .collect()
+}
