@@ -397,3 +397,26 @@ fn inspect_masks_token_secrets_and_spam_is_listed_apart() {
     let show = stdout(&guichet(&desk.config, &["tickets", "show", "2"], b""));
     assert!(show.contains("acknowledgement (pending)"), "{show}");
 }
+
+#[test]
+fn inspect_reads_an_outlook_forward_as_content_like_intake() {
+    let desk = desk();
+    let dir = desk.config.parent().unwrap();
+    let eml = dir.join("forward.eml");
+    std::fs::write(
+        &eml,
+        "From: Paul <paul@example.test>\r\nTo: support@desk.example.test\r\nSubject: FW: Toner low\r\n\
+         Message-ID: <fw1@example.test>\r\n\r\nSee below.\r\n\r\n\
+         ________________________________\r\nFrom: Printer <printer@example.test>\r\n\
+         Sent: Monday, March 4, 2024 9:12 AM\r\nTo: Paul <paul@example.test>\r\nSubject: Toner low\r\n\r\n\
+         TONER-ALERT cartridge at 3 percent on floor 2.\r\n",
+    )
+    .unwrap();
+    let output = guichet(&desk.config, &["inspect", eml.to_str().unwrap()], b"");
+    let text = stdout(&output);
+    assert!(text.contains("See below."), "{text}");
+    assert!(
+        text.contains("TONER-ALERT cartridge at 3 percent"),
+        "the forwarded alert is content, not quoted history:\n{text}"
+    );
+}

@@ -96,7 +96,9 @@ pub(super) fn inspect(config_path: &Path, file: &Path, json: bool) -> Result<(),
                     &mail.text,
                     &config.intake.vocabulary,
                 );
-                let visible = crate::core::quotes::visible_text(&parsed.text);
+                // The same reading as intake and follow-up: forwards kept, marked, as content.
+                let visible =
+                    crate::core::forward::visible_with_forward(&parsed.text, &mail.subject).text;
                 // On a ticket the store knows, what Guichet sent on it is not the writer's text.
                 report.visible_text = Some(match thread {
                     crate::core::threading::ThreadDecision::Existing { ticket, .. } => {
