@@ -394,12 +394,7 @@ fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
         .ticket(TicketNumber(1))
         .unwrap()
         .unwrap();
-    let cuts: Vec<&str> = detail
-        .events
-        .iter()
-        .filter(|e| e.kind == "intake_cut")
-        .map(|e| e.detail.as_str())
-        .collect();
+    let cuts = intake_cuts(&detail);
     assert_eq!(cuts.len(), 2, "{cuts:?}");
     assert!(
         cuts.iter()
@@ -412,6 +407,16 @@ fn what_intake_left_out_of_a_hostile_mail_is_an_event_on_its_message() {
     );
     // The text below the cut is still there.
     assert!(detail.messages[0].text.contains("deep words"));
+}
+
+/// What intake said it left out of a ticket's mail (`intake_cut` events).
+fn intake_cuts(detail: &guichet::adapters::store::TicketDetail) -> Vec<&str> {
+    detail
+        .events
+        .iter()
+        .filter(|e| e.kind == "intake_cut")
+        .map(|e| e.detail.as_str())
+        .collect()
 }
 
 #[test]
@@ -432,12 +437,7 @@ fn a_text_too_long_to_index_whole_says_so() {
         .ticket(TicketNumber(1))
         .unwrap()
         .unwrap();
-    let cuts: Vec<&str> = detail
-        .events
-        .iter()
-        .filter(|e| e.kind == "intake_cut")
-        .map(|e| e.detail.as_str())
-        .collect();
+    let cuts = intake_cuts(&detail);
     assert_eq!(
         cuts,
         ["text of 1099999 characters: only the first 1000000 are indexed for search"]
