@@ -448,3 +448,18 @@ fn a_quoted_local_part_never_becomes_a_recipient() {
     })
     .unwrap_or_else(|failure| panic!("{failure}"));
 }
+
+/// Shrunk from a generated case that CI found: an address-literal copy beside an
+/// internationalised one.
+#[test]
+fn an_address_literal_copy_is_in_the_headers_as_in_the_envelope() {
+    one_case(HostileMail {
+        from: "<x@example.test>".into(),
+        cc: vec!["<+@bücher.example>".into(), "<+@[127.0.0.1]>".into()],
+        reply_to: None,
+        subject: String::new(),
+        body: "y".into(),
+        raw_header_value: false,
+    })
+    .unwrap_or_else(|failure| panic!("{failure}"));
+}

@@ -8,10 +8,11 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, UNIX_EPOCH};
 
+use lettre::address::Envelope;
 use lettre::message::header::{
     ContentDisposition, ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
 };
-use lettre::message::{Body, Mailbox as LettreMailbox, MultiPart, SinglePart};
+use lettre::message::{header, Body, Mailbox as LettreMailbox, Mailboxes, MultiPart, SinglePart};
 use lettre::Message;
 use sha2::{Digest, Sha256};
 
@@ -139,7 +140,10 @@ fn build(mail: &OutgoingMail, now: i64, files: &dyn AttachmentFiles) -> Result<R
         None => return Err(format!("our Message-ID `{}` is not valid", mail.message_id)),
     };
     let mut recipients = Vec::with_capacity(mail.to.len() + mail.cc.len());
+    let mut envelope = Vec::with_capacity(mail.to.len() + mail.cc.len());
     let mut left_out = Vec::new();
+    let mut to = Mailboxes::new();
+    let mut cc = Mailboxes::new();
     for (is_cc, person) in mail
         .to
         .iter()
@@ -149,11 +153,11 @@ fn build(mail: &OutgoingMail, now: i64, files: &dyn AttachmentFiles) -> Result<R
         match mailbox(person) {
             Ok(lettre_mailbox) if !recipients.contains(&person.address) => {
                 recipients.push(person.address.clone());
-                builder = if is_cc {
-                    builder.cc(lettre_mailbox)
-                } else {
-                    builder.to(lettre_mailbox)
-                };
+                envelope.push(lettre_mailbox.email.clone());
+                match is_cc {
+                    true => cc.push(lettre_mailbox),
+                    false => to.push(lettre_mailbox),
+                }
             }
             Ok(_) => {}
             Err(why) => left_out.push(why),
@@ -165,6 +169,17 @@ fn build(mail: &OutgoingMail, now: i64, files: &dyn AttachmentFiles) -> Result<R
             false => left_out.join("; "),
         });
     }
+    // Each list is set once and the envelope given: lettre adds to a list, and derives an
+    // envelope, by parsing the header back, which its parser cannot do for an address literal
+    // (`x@[127.0.0.1]`), so the literal was silently dropped from the header.
+    if to.iter().next().is_some() {
+        builder = builder.mailbox(header::To::from(to));
+    }
+    if cc.iter().next().is_some() {
+        builder = builder.mailbox(header::Cc::from(cc));
+    }
+    builder =
+        builder.envelope(Envelope::new(None, envelope).map_err(|e| format!("no envelope: {e}"))?);
     if let Some(reply_to) = &mail.reply_to {
         builder = builder.reply_to(mailbox(reply_to)?);
     }
@@ -424,6 +439,26 @@ mod tests {
             report_failures_to: None,
             attachments: Vec::new(),
         }
+    }
+
+    #[test]
+    fn address_literals_stay_in_the_headers_whatever_their_place() {
+        let mut mail = hostile();
+        mail.to = vec![Mailbox::new(None, "a@[127.0.0.1]")];
+        mail.cc = vec![
+            Mailbox::new(None, "b@[127.0.0.2]"),
+            Mailbox::new(Some("Bü"), "c@bücher.example"),
+        ];
+        let rendered = render(&mail, 1_700_000_000, &NoAttachmentFiles).unwrap();
+        let back = parse_mail(&rendered.raw).unwrap().mail;
+        let addresses =
+            |list: &[Mailbox]| list.iter().map(|m| m.address.clone()).collect::<Vec<_>>();
+        assert_eq!(addresses(&back.to), ["a@[127.0.0.1]"]);
+        assert_eq!(addresses(&back.cc), ["b@[127.0.0.2]", "c@bücher.example"]);
+        assert_eq!(
+            rendered.recipients,
+            ["a@[127.0.0.1]", "b@[127.0.0.2]", "c@bücher.example"]
+        );
     }
 
     #[test]
