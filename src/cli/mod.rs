@@ -98,6 +98,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// The knowledge base: articles, search, import and export as Markdown files.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +167,12 @@ impl Command {
                 | Command::Quarantine { .. }
                 | Command::Queue { .. }
                 | Command::Rules { .. }
+                | Command::Kb {
+                    command: KbCommand::List { .. }
+                        | KbCommand::Show { .. }
+                        | KbCommand::Search { .. }
+                        | KbCommand::Export { .. }
+                }
         )
     }
 }
@@ -243,6 +254,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                 Command::Queue { name, level, json } => {
                     work_list(&config, name.as_deref(), level, json)
                 }
+                Command::Kb { command } => kb(&config, command),
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -286,12 +298,15 @@ pub fn time(seconds: i64) -> String {
 
 mod ingest;
 mod inspect;
+mod kb;
 mod rules;
 mod status;
 mod tickets;
 
 use ingest::ingest;
 use inspect::inspect;
+use kb::kb;
+pub use kb::KbCommand;
 use rules::rules_test;
 use status::{check_config, status};
 use tickets::{quarantine_list, tickets, work_list};

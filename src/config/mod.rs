@@ -282,12 +282,15 @@ impl Config {
             fields: Vec::new(),
             rules: Vec::new(),
             sla: SlaPolicy::default(),
+            knowledge: Default::default(),
             attachment_limits: validate_attachments(&raw.attachments, &error)?,
         };
         validate_commands(raw.commands, &mut intake, &error)?;
         intake.fields = validate_fields(&raw.fields, &error)?;
         intake.rules = validate_rules(&raw.rules, &intake, &error)?;
         intake.sla = validate_sla(&raw.calendars, &raw.slas, &raw.escalation, &intake, &error)?;
+        intake.knowledge =
+            knowledge::validate_knowledge(&raw.knowledge, &raw.queues, &intake, &error)?;
 
         let smtp = raw
             .smtp
@@ -419,6 +422,7 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+mod knowledge;
 mod mail;
 mod people;
 mod raw;

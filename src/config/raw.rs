@@ -37,6 +37,22 @@ pub(super) struct RawConfig {
     pub(super) slas: Vec<RawSla>,
     #[serde(default)]
     pub(super) escalation: RawEscalation,
+    #[serde(default)]
+    pub(super) knowledge: RawKnowledge,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKnowledge {
+    pub(super) languages: Option<Vec<String>>,
+    pub(super) address: Option<String>,
+    #[serde(default)]
+    pub(super) editors: Vec<String>,
+    pub(super) suggest: Option<bool>,
+    pub(super) link: Option<String>,
+    pub(super) min_score: Option<f64>,
+    pub(super) min_shared_terms: Option<usize>,
+    pub(super) min_title_share: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,6 +191,8 @@ pub(super) struct RawQueue {
     #[serde(default)]
     pub(super) triagers: Vec<String>,
     pub(super) assignment: Option<String>,
+    #[serde(default)]
+    pub(super) knowledge_editors: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -450,7 +450,8 @@ fn assignment_notice(
     )
 }
 
-fn choose_language(policy: &IntakePolicy, mail: &InboundMail) -> Language {
+/// The language a new ticket is answered in: the mail's, when it can be told, else the default.
+pub fn choose_language(policy: &IntakePolicy, mail: &InboundMail) -> Language {
     if policy.guess_language {
         let sample = format!("{}\n{}", mail.subject, mail.text);
         if let Some(language) = guess_language(&sample) {
@@ -576,6 +577,7 @@ pub(crate) mod tests {
             rules: Vec::new(),
             sla: SlaPolicy::default(),
             attachment_limits: Default::default(),
+            knowledge: Default::default(),
         }
     }
 

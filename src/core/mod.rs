@@ -14,6 +14,7 @@ pub mod escalation;
 pub mod followup;
 pub mod forward;
 pub mod intake;
+pub mod knowledge;
 pub mod language;
 pub mod loops;
 pub mod mail;

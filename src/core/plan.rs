@@ -55,6 +55,7 @@ pub struct IntakePolicy {
     pub sla: SlaPolicy,
     /// What notices and relays carry of the attachments they are about.
     pub attachment_limits: super::attachments::AttachmentLimits,
+    pub knowledge: super::knowledge::KnowledgePolicy,
 }
 
 /// The part of a stored ticket the intake decision needs.

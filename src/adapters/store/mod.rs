@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_spam_and_caps.sql"),
     include_str!("migrations/0011_fts_bounded.sql"),
     include_str!("migrations/0012_stranger_visibility.sql"),
+    include_str!("migrations/0013_knowledge.sql"),
 ];
 
 /// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
@@ -77,11 +78,13 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+mod knowledge;
 mod outbox;
 mod reads;
 mod rows;
 mod writes;
 
+pub use knowledge::{ArticleLink, ArticleSearch, ArticleVersion, SimilarTicket};
 pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
 pub use rows::*;
 

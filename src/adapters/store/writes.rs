@@ -438,7 +438,10 @@ impl<'c> WriteTx<'c> {
                     self.note_assignment(name)?;
                 }
             }
-            TicketUpdate::Resolution(text) => set("resolution", text)?,
+            TicketUpdate::Resolution(text) => {
+                set("resolution", text)?;
+                self.index_resolved_ticket(TicketNumber(number as u64))?;
+            }
             TicketUpdate::AddParticipant(mailbox, role) => {
                 // `#cc` of someone who came with a merged ticket copies them from now on.
                 self.tx

@@ -1,0 +1,636 @@
+//! The knowledge base in the store: articles and their versions, their links to tickets, and the
+//! two search indexes (published articles, resolved tickets) over terms `core::knowledge`
+//! analysed.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{Reader, StoreError, StoreResult, WriteTx};
+use crate::core::knowledge::analysis::distinct_terms;
+use crate::core::knowledge::matching::{judge, Candidate, Confidence, Judged};
+use crate::core::knowledge::{Article, ArticleId, ArticleState, ArticleText, ArticleVisibility};
+use crate::core::ticket::TicketNumber;
+
+/// Characters of a ticket's first message indexed as its question.
+const QUESTION_CHARS: usize = 4_000;
+
+/// How an article is tied to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArticleLink {
+    Source,
+    Suggested,
+    Answered,
+    Solved,
+}
+
+impl ArticleLink {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArticleLink::Source => "source",
+            ArticleLink::Suggested => "suggested",
+            ArticleLink::Answered => "answered",
+            ArticleLink::Solved => "solved",
+        }
+    }
+}
+
+/// One version of an article: who changed it, when and why.
+#[derive(Debug, Clone)]
+pub struct ArticleVersion {
+    pub version: u32,
+    pub title: String,
+    pub body: String,
+    pub changed_by: String,
+    pub changed_at: i64,
+    pub note: String,
+}
+
+/// What an article search may return.
+#[derive(Debug, Clone)]
+pub struct ArticleSearch<'a> {
+    /// Analysed terms (`matching::query_terms`).
+    pub terms: &'a [String],
+    pub language: &'a str,
+    /// `None`: articles of every queue; `Some(q)`: those of `q` and those for all queues.
+    pub queue: Option<&'a str>,
+    pub include_internal: bool,
+    pub limit: usize,
+}
+
+/// A resolved ticket like the request, with its resolution.
+#[derive(Debug, Clone)]
+pub struct SimilarTicket {
+    pub number: TicketNumber,
+    pub subject: String,
+    pub resolution: String,
+    pub score: f64,
+}
+
+/// The FTS5 query for terms: any of them, each a quoted string (terms are letters and digits,
+/// but a quote would end the string, so none survives).
+fn match_expression(terms: &[String]) -> Option<String> {
+    let quoted: Vec<String> = terms
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("\"{}\"", t.replace('"', "")))
+        .collect();
+    (!quoted.is_empty()).then(|| quoted.join(" OR "))
+}
+
+fn article_from_row(row: &Row<'_>) -> rusqlite::Result<(Article, Option<String>)> {
+    let tags: String = row.get("tags")?;
+    let visibility: String = row.get("visibility")?;
+    let state: String = row.get("state")?;
+    let corrupt = |what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("kb_articles.{what}").into(),
+        )
+    };
+    Ok((
+        Article {
+            id: ArticleId(row.get::<_, i64>("id")? as u64),
+            text: ArticleText {
+                slug: row.get("slug")?,
+                title: row.get("title")?,
+                body: row.get("body")?,
+                language: row.get("language")?,
+                tags: serde_json::from_str(&tags).map_err(|_| corrupt("tags"))?,
+                queue: row.get("queue")?,
+                visibility: ArticleVisibility::parse(&visibility)
+                    .ok_or_else(|| corrupt("visibility"))?,
+            },
+            state: ArticleState::parse(&state).ok_or_else(|| corrupt("state"))?,
+            version: row.get::<_, i64>("version")? as u32,
+            useful: row.get::<_, i64>("useful")? as u64,
+            updated_at: row.get("updated_at")?,
+        },
+        row.get("created_by").ok(),
+    ))
+}
+
+const ARTICLE_COLUMNS: &str = "id, slug, title, body, language, tags, queue, visibility, state, version, useful, updated_at, created_by";
+
+impl Reader<'_> {
+    pub fn article(&self, id: ArticleId) -> StoreResult<Option<Article>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ARTICLE_COLUMNS} FROM kb_articles WHERE id = ?1"
+            ))?
+            .query_row([id.0 as i64], article_from_row)
+            .optional()?
+            .map(|(article, _)| article))
+    }
+
+    pub fn article_by_slug(&self, slug: &str) -> StoreResult<Option<Article>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ARTICLE_COLUMNS} FROM kb_articles WHERE slug = ?1"
+            ))?
+            .query_row([slug], article_from_row)
+            .optional()?
+            .map(|(article, _)| article))
+    }
+
+    /// Every article, by number, optionally only those in a state.
+    pub fn articles(&self, state: Option<ArticleState>) -> StoreResult<Vec<Article>> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {ARTICLE_COLUMNS} FROM kb_articles WHERE ?1 IS NULL OR state = ?1 ORDER BY id"
+        ))?;
+        let rows = statement.query_map([state.map(ArticleState::as_str)], article_from_row)?;
+        rows.map(|row| row.map(|(a, _)| a).map_err(StoreError::from))
+            .collect()
+    }
+
+    pub fn article_versions(&self, id: ArticleId) -> StoreResult<Vec<ArticleVersion>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT version, title, body, changed_by, changed_at, note FROM kb_versions
+             WHERE article = ?1 ORDER BY version",
+        )?;
+        let rows = statement.query_map([id.0 as i64], |row| {
+            Ok(ArticleVersion {
+                version: row.get::<_, i64>(0)? as u32,
+                title: row.get(1)?,
+                body: row.get(2)?,
+                changed_by: row.get(3)?,
+                changed_at: row.get(4)?,
+                note: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The tickets tied to an article, as (relation, ticket), oldest first.
+    pub fn article_links(&self, id: ArticleId) -> StoreResult<Vec<(String, TicketNumber)>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT relation, ticket FROM kb_links WHERE article = ?1 ORDER BY at, ticket",
+        )?;
+        let rows = statement.query_map([id.0 as i64], |row| {
+            Ok((row.get(0)?, TicketNumber(row.get::<_, i64>(1)? as u64)))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The articles tied to a ticket by `relation`, oldest first.
+    pub fn ticket_articles(
+        &self,
+        ticket: TicketNumber,
+        relation: ArticleLink,
+    ) -> StoreResult<Vec<ArticleId>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT article FROM kb_links WHERE ticket = ?1 AND relation = ?2 ORDER BY at, article",
+        )?;
+        let rows = statement.query_map(params![ticket.0 as i64, relation.as_str()], |row| {
+            Ok(ArticleId(row.get::<_, i64>(0)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Published articles ranked by BM25 (title 5, tags 3, body 1), best first, as candidates
+    /// for `matching::judge`.
+    pub fn search_articles(
+        &self,
+        search: &ArticleSearch<'_>,
+    ) -> StoreResult<Vec<Candidate<ArticleId>>> {
+        let Some(expression) = match_expression(search.terms) else {
+            return Ok(Vec::new());
+        };
+        let mut statement = self.conn.prepare_cached(
+            "SELECT a.id, -bm25(kb_fts, 5.0, 3.0, 1.0) AS score, a.title_terms, a.terms
+             FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.rowid
+             WHERE kb_fts MATCH ?1 AND a.language = ?2 AND a.state = 'published'
+               AND (?3 OR a.visibility = 'public')
+               AND (?4 IS NULL OR a.queue IS NULL OR a.queue = ?4)
+             ORDER BY bm25(kb_fts, 5.0, 3.0, 1.0) LIMIT ?5",
+        )?;
+        let rows = statement.query_map(
+            params![
+                expression,
+                search.language,
+                search.include_internal,
+                search.queue,
+                search.limit as i64
+            ],
+            |row| {
+                let split = |s: String| {
+                    s.split(' ')
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                };
+                Ok(Candidate {
+                    key: ArticleId(row.get::<_, i64>(0)? as u64),
+                    score: row.get(1)?,
+                    title_terms: split(row.get(2)?),
+                    terms: split(row.get(3)?),
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The store's candidates for `search`, each judged against `confidence`: the confident
+    /// ones, best first, are what may be suggested.
+    pub fn judged_articles(
+        &self,
+        search: &ArticleSearch<'_>,
+        confidence: &Confidence,
+    ) -> StoreResult<Vec<Judged<ArticleId>>> {
+        Ok(judge(
+            search.terms,
+            &self.search_articles(search)?,
+            confidence,
+        ))
+    }
+
+    /// Resolved tickets in `language` like the terms, best first (question 2, resolution 1).
+    pub fn similar_tickets(
+        &self,
+        terms: &[String],
+        language: &str,
+        except: Option<TicketNumber>,
+        limit: usize,
+    ) -> StoreResult<Vec<SimilarTicket>> {
+        let Some(expression) = match_expression(terms) else {
+            return Ok(Vec::new());
+        };
+        let mut statement = self.conn.prepare_cached(
+            "SELECT t.number, t.subject, coalesce(t.resolution, ''), -bm25(kb_ticket_fts, 2.0, 1.0)
+             FROM kb_ticket_fts JOIN tickets t ON t.number = kb_ticket_fts.rowid
+             WHERE kb_ticket_fts MATCH ?1 AND t.language = ?2 AND t.number IS NOT ?3
+             ORDER BY bm25(kb_ticket_fts, 2.0, 1.0) LIMIT ?4",
+        )?;
+        let rows = statement.query_map(
+            params![
+                expression,
+                language,
+                except.map(|n| n.0 as i64),
+                limit as i64
+            ],
+            |row| {
+                Ok(SimilarTicket {
+                    number: TicketNumber(row.get::<_, i64>(0)? as u64),
+                    subject: row.get(1)?,
+                    resolution: row.get(2)?,
+                    score: row.get(3)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Terms as the article columns keep them.
+fn joined(terms: &[String]) -> String {
+    terms.join(" ")
+}
+
+fn index_columns(text: &ArticleText) -> (String, String, String) {
+    let title = joined(&distinct_terms(&text.title, &text.language));
+    let tags = joined(&distinct_terms(&text.tags.join(" "), &text.language));
+    let body = joined(&crate::core::knowledge::analysis::terms(
+        &text.body,
+        &text.language,
+    ));
+    (title, tags, body)
+}
+
+impl WriteTx<'_> {
+    /// Saves an article by its slug: a new one at version 1, or, when its text changed, the
+    /// next version. Returns the article's number and version.
+    pub fn save_article(
+        &self,
+        text: &ArticleText,
+        state: ArticleState,
+        by: &str,
+        note: &str,
+        now: i64,
+    ) -> StoreResult<(ArticleId, u32)> {
+        let tags = serde_json::to_string(&text.tags).unwrap_or_else(|_| "[]".into());
+        let title_terms = joined(&distinct_terms(
+            &format!("{}\n{}", text.title, text.tags.join(" ")),
+            &text.language,
+        ));
+        let terms = joined(&distinct_terms(
+            &format!("{}\n{}\n{}", text.title, text.tags.join(" "), text.body),
+            &text.language,
+        ));
+        let existing = self.read().article_by_slug(&text.slug)?;
+        let (id, version) = match existing {
+            Some(old) if old.text == *text && old.state == state => {
+                return Ok((old.id, old.version));
+            }
+            Some(old) => {
+                let version = match old.text == *text {
+                    true => old.version,
+                    false => old.version + 1,
+                };
+                self.tx
+                    .prepare_cached(
+                        "UPDATE kb_articles SET title = ?2, body = ?3, language = ?4, tags = ?5, queue = ?6,
+                                visibility = ?7, state = ?8, version = ?9, title_terms = ?10, terms = ?11,
+                                updated_at = ?12
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        old.id.0 as i64,
+                        text.title,
+                        text.body,
+                        text.language,
+                        tags,
+                        text.queue,
+                        text.visibility.as_str(),
+                        state.as_str(),
+                        version,
+                        title_terms,
+                        terms,
+                        now
+                    ])?;
+                if version == old.version {
+                    self.reindex_article(old.id)?;
+                    return Ok((old.id, version));
+                }
+                (old.id, version)
+            }
+            None => {
+                self.tx
+                    .prepare_cached(
+                        "INSERT INTO kb_articles (slug, title, body, language, tags, queue, visibility, state,
+                                                  title_terms, terms, created_by, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                    )?
+                    .execute(params![
+                        text.slug,
+                        text.title,
+                        text.body,
+                        text.language,
+                        tags,
+                        text.queue,
+                        text.visibility.as_str(),
+                        state.as_str(),
+                        title_terms,
+                        terms,
+                        by,
+                        now
+                    ])?;
+                (ArticleId(self.tx.last_insert_rowid() as u64), 1)
+            }
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO kb_versions (article, version, title, body, tags, changed_by, changed_at, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![id.0 as i64, version, text.title, text.body, tags, by, now, note])?;
+        self.reindex_article(id)?;
+        Ok((id, version))
+    }
+
+    /// Moves an article to `state`; a version row records who did it.
+    pub fn set_article_state(
+        &self,
+        id: ArticleId,
+        state: ArticleState,
+        by: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let changed = self
+            .tx
+            .prepare_cached("UPDATE kb_articles SET state = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute(params![id.0 as i64, state.as_str(), now])?;
+        if changed == 0 {
+            return Err(StoreError::Refused(format!("there is no article {id}")));
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO kb_versions (article, version, title, body, tags, changed_by, changed_at, note)
+                 SELECT id, version, title, body, tags, ?2, ?3, ?4 FROM kb_articles WHERE id = ?1
+                 ON CONFLICT (article, version) DO UPDATE SET changed_by = excluded.changed_by,
+                     changed_at = excluded.changed_at, note = kb_versions.note || '; ' || excluded.note",
+            )?
+            .execute(params![id.0 as i64, by, now, state.as_str()])?;
+        self.reindex_article(id)
+    }
+
+    /// Ties an article to a ticket; `solved` and `answered` count towards its usefulness, once
+    /// per ticket.
+    pub fn link_article(
+        &self,
+        id: ArticleId,
+        ticket: TicketNumber,
+        link: ArticleLink,
+        now: i64,
+    ) -> StoreResult<()> {
+        let added = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO kb_links (article, ticket, relation, at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id.0 as i64, ticket.0 as i64, link.as_str(), now])?;
+        if added > 0 && matches!(link, ArticleLink::Solved | ArticleLink::Answered) {
+            self.tx
+                .prepare_cached("UPDATE kb_articles SET useful = useful + 1 WHERE id = ?1")?
+                .execute([id.0 as i64])?;
+        }
+        Ok(())
+    }
+
+    /// The search index holds an article exactly when it is published.
+    fn reindex_article(&self, id: ArticleId) -> StoreResult<()> {
+        self.tx
+            .prepare_cached("DELETE FROM kb_fts WHERE rowid = ?1")?
+            .execute([id.0 as i64])?;
+        let Some(article) = self.read().article(id)? else {
+            return Ok(());
+        };
+        if article.state != ArticleState::Published {
+            return Ok(());
+        }
+        let (title, tags, body) = index_columns(&article.text);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id.0 as i64, title, tags, body])?;
+        Ok(())
+    }
+
+    /// Indexes a ticket with a documented resolution: its subject and first message as the
+    /// question, the resolution as the answer.
+    pub(super) fn index_resolved_ticket(&self, number: TicketNumber) -> StoreResult<()> {
+        let row: Option<(String, String, Option<String>, Option<String>)> = self
+            .tx
+            .prepare_cached(
+                "SELECT t.subject, t.language, t.resolution,
+                        (SELECT substr(m.text, 1, ?2) FROM messages m
+                         WHERE m.ticket = t.number AND m.direction = 'in' ORDER BY m.id LIMIT 1)
+                 FROM tickets t WHERE t.number = ?1",
+            )?
+            .query_row(params![number.0 as i64, QUESTION_CHARS as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()?;
+        self.tx
+            .prepare_cached("DELETE FROM kb_ticket_fts WHERE rowid = ?1")?
+            .execute([number.0 as i64])?;
+        let Some((subject, language, Some(resolution), first)) = row else {
+            return Ok(());
+        };
+        let analyse =
+            |text: &str| joined(&crate::core::knowledge::analysis::terms(text, &language));
+        let question = analyse(&format!("{subject}\n{}", first.unwrap_or_default()));
+        self.tx
+            .prepare_cached(
+                "INSERT INTO kb_ticket_fts (rowid, question, resolution) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![number.0 as i64, question, analyse(&resolution)])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::store::Store;
+    use crate::core::knowledge::matching::query_terms;
+
+    fn article(slug: &str, title: &str, body: &str, language: &str) -> ArticleText {
+        ArticleText {
+            slug: slug.into(),
+            title: title.into(),
+            body: body.into(),
+            language: language.into(),
+            tags: vec![],
+            queue: None,
+            visibility: ArticleVisibility::Public,
+        }
+    }
+
+    fn search<'a>(terms: &'a [String], language: &'a str) -> ArticleSearch<'a> {
+        ArticleSearch {
+            terms,
+            language,
+            queue: Some("it"),
+            include_internal: false,
+            limit: 10,
+        }
+    }
+
+    #[test]
+    fn published_articles_are_found_in_their_language_only() {
+        let mut store = Store::open_memory().unwrap();
+        let tx = store.write().unwrap();
+        let jam = article(
+            "jam-fr",
+            "Bourrage papier",
+            "Ouvrez le capot de l'imprimante.",
+            "fr",
+        );
+        let (jam_id, v) = tx
+            .save_article(&jam, ArticleState::Published, "bob", "import", 1)
+            .unwrap();
+        assert_eq!(v, 1);
+        tx.save_article(
+            &article("jam-en", "Paper jam", "Open the printer's cover.", "en"),
+            ArticleState::Published,
+            "bob",
+            "import",
+            1,
+        )
+        .unwrap();
+        let draft = article("vpn-fr", "VPN", "Certificat expiré de l'imprimante", "fr");
+        tx.save_article(&draft, ArticleState::Draft, "bob", "draft", 1)
+            .unwrap();
+        let mut internal = article(
+            "mfa-fr",
+            "Réinitialiser MFA imprimante",
+            "Console admin.",
+            "fr",
+        );
+        internal.visibility = ArticleVisibility::Internal;
+        tx.save_article(&internal, ArticleState::Published, "bob", "import", 1)
+            .unwrap();
+        let mut other_queue = article("badge-fr", "Badge imprimante", "Accueil.", "fr");
+        other_queue.queue = Some("facilities".into());
+        tx.save_article(&other_queue, ArticleState::Published, "bob", "import", 1)
+            .unwrap();
+        tx.commit().unwrap();
+
+        let terms = query_terms("imprimantes bloquees", "bourrage de papier", "fr");
+        let found = store.read().search_articles(&search(&terms, "fr")).unwrap();
+        assert_eq!(found.iter().map(|c| c.key).collect::<Vec<_>>(), [jam_id]);
+        assert!(found[0].score > 0.0);
+        assert!(found[0].title_terms.contains(&"bourrag".to_string()));
+        let mut agents = search(&terms, "fr");
+        agents.include_internal = true;
+        agents.queue = None;
+        assert_eq!(store.read().search_articles(&agents).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_changed_text_is_a_new_version_and_retiring_leaves_the_index() {
+        let mut store = Store::open_memory().unwrap();
+        let tx = store.write().unwrap();
+        let mut text = article("jam-fr", "Bourrage papier", "Ouvrez le capot.", "fr");
+        let (id, _) = tx
+            .save_article(&text, ArticleState::Draft, "bob", "drafted", 1)
+            .unwrap();
+        assert_eq!(
+            tx.save_article(&text, ArticleState::Draft, "bob", "same", 2)
+                .unwrap(),
+            (id, 1)
+        );
+        text.body = "Ouvrez le capot avant, puis retirez la feuille.".into();
+        assert_eq!(
+            tx.save_article(&text, ArticleState::Draft, "carol", "corrected", 3)
+                .unwrap(),
+            (id, 2)
+        );
+        tx.set_article_state(id, ArticleState::Published, "carol", 4)
+            .unwrap();
+        tx.commit().unwrap();
+        let terms = query_terms("bourrage", "", "fr");
+        assert_eq!(
+            store
+                .read()
+                .search_articles(&search(&terms, "fr"))
+                .unwrap()
+                .len(),
+            1
+        );
+        let versions = store.read().article_versions(id).unwrap();
+        assert_eq!(versions.len(), 2);
+        assert_eq!(versions[1].changed_by, "carol");
+        assert!(versions[1].note.contains("published"), "{versions:?}");
+
+        let tx = store.write().unwrap();
+        tx.set_article_state(id, ArticleState::Retired, "dave", 5)
+            .unwrap();
+        tx.commit().unwrap();
+        assert!(store
+            .read()
+            .search_articles(&search(&terms, "fr"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.read().article(id).unwrap().unwrap().state,
+            ArticleState::Retired
+        );
+        let tx = store.write().unwrap();
+        assert!(matches!(
+            tx.set_article_state(ArticleId(99), ArticleState::Retired, "dave", 5),
+            Err(StoreError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn match_expressions_quote_every_term() {
+        assert_eq!(match_expression(&[]), None);
+        assert_eq!(
+            match_expression(&["a\"b".into(), "or".into()]).as_deref(),
+            Some("\"ab\" OR \"or\"")
+        );
+    }
+}
