@@ -121,6 +121,10 @@ impl Pipeline {
         &mut self.store
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Stores one mail from `source` (recorded with the mail), opening any new ticket in the
     /// source's queue when it names one. Durable once it returns `Ok`.
     pub fn ingest(

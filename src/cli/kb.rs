@@ -23,8 +23,8 @@ pub enum KbCommand {
         #[arg(long)]
         json: bool,
     },
-    /// The articles and resolved tickets a text matches, with the scores the suggestion
-    /// thresholds (`[knowledge]` min_score, min_shared_terms, min_title_share) are set against.
+    /// The articles and resolved tickets a text matches, with the evidence and the confidence
+    /// that `[knowledge] min_confidence` is set against.
     Search {
         text: String,
         /// The language to search in; by default the text's, or the configured default.
@@ -87,8 +87,10 @@ struct SearchHit {
     id: String,
     title: String,
     score: f64,
+    lead: f64,
+    title_cover: f64,
     shared_terms: usize,
-    title_share: f64,
+    confidence: f64,
     suggested: bool,
 }
 
@@ -257,9 +259,11 @@ fn search(
         articles.push(SearchHit {
             id: j.key.to_string(),
             title,
-            score: (j.score * 100.0).round() / 100.0,
-            shared_terms: j.shared_terms,
-            title_share: (j.title_share * 100.0).round() / 100.0,
+            score: round2(j.evidence.score),
+            lead: round2(j.evidence.lead),
+            title_cover: round2(j.evidence.title_cover),
+            shared_terms: j.evidence.shared_terms,
+            confidence: round2(j.confidence),
             suggested: j.confident,
         });
     }
@@ -270,7 +274,7 @@ fn search(
             ticket: t.number.0,
             subject: t.subject,
             resolution: crate::core::address::one_line(&t.resolution, 160),
-            score: (t.score * 100.0).round() / 100.0,
+            score: round2(t.score),
         })
         .collect();
     let report = SearchReport {
@@ -292,20 +296,21 @@ fn search(
     }
     for hit in &report.articles {
         println!(
-            "{} {:>7}  score {:>6.2}  shared {:>2}  title {:>4.0}%  {}",
+            "{} {:>7}  confidence {:.2}  score {:>6.2}  lead {:>5.2}  title {:>3.0}%  shared {:>2}  {}",
             if hit.suggested { "*" } else { " " },
             hit.id,
+            hit.confidence,
             hit.score,
+            hit.lead,
+            hit.title_cover * 100.0,
             hit.shared_terms,
-            hit.title_share * 100.0,
             hit.title
         );
     }
     println!(
-        "(* would be suggested: score ≥ {}, ≥ {} shared terms, ≥ {:.0}% of the title)",
-        policy.confidence.min_score,
-        policy.confidence.min_shared_terms,
-        policy.confidence.min_title_share * 100.0
+        "(* would be suggested: the first at confidence ≥ {}, the next within {:.0}% of its score)",
+        policy.confidence.min_confidence,
+        policy.confidence.within_best * 100.0
     );
     for t in &report.tickets {
         println!(
@@ -314,6 +319,10 @@ fn search(
         );
     }
     Ok(())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 fn import(config: &Config, dir: &Path, by: &str) -> Result<(), CliError> {

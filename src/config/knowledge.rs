@@ -82,26 +82,14 @@ pub(super) fn validate_knowledge(
         }
     }
     let mut confidence = Confidence::default();
-    if let Some(score) = raw.min_score {
-        if !(score.is_finite() && score >= 0.0) {
+    if let Some(min) = raw.min_confidence {
+        if !(0.0..=1.0).contains(&min) {
             return Err(error(
-                "knowledge.min_score",
-                "must be a number of 0 or more".into(),
+                "knowledge.min_confidence",
+                format!("{min} is not between 0 and 1"),
             ));
         }
-        confidence.min_score = score;
-    }
-    if let Some(terms) = raw.min_shared_terms {
-        confidence.min_shared_terms = terms.max(1);
-    }
-    if let Some(share) = raw.min_title_share {
-        if !(0.0..=1.0).contains(&share) {
-            return Err(error(
-                "knowledge.min_title_share",
-                "must be between 0 and 1".into(),
-            ));
-        }
-        confidence.min_title_share = share;
+        confidence.min_confidence = min;
     }
     Ok(KnowledgePolicy {
         languages,

@@ -50,9 +50,7 @@ pub(super) struct RawKnowledge {
     pub(super) editors: Vec<String>,
     pub(super) suggest: Option<bool>,
     pub(super) link: Option<String>,
-    pub(super) min_score: Option<f64>,
-    pub(super) min_shared_terms: Option<usize>,
-    pub(super) min_title_share: Option<f64>,
+    pub(super) min_confidence: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,12 +6,17 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Reader, StoreError, StoreResult, WriteTx};
 use crate::core::knowledge::analysis::distinct_terms;
-use crate::core::knowledge::matching::{judge, Candidate, Confidence, Judged};
+use crate::core::knowledge::matching::query_terms;
+use crate::core::knowledge::matching::{judge, Candidate, Confidence, Judged, TermStats};
 use crate::core::knowledge::{Article, ArticleId, ArticleState, ArticleText, ArticleVisibility};
 use crate::core::ticket::TicketNumber;
 
 /// Characters of a ticket's first message indexed as its question.
 const QUESTION_CHARS: usize = 4_000;
+
+/// Questions an article learns from: the latest ones, so that one article cannot grow without
+/// bound and old wording fades.
+const ASKED_QUESTIONS: usize = 30;
 
 /// How an article is tied to a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +193,8 @@ impl Reader<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Published articles ranked by BM25 (title 5, tags 3, body 1), best first, as candidates
+    /// Published articles ranked by BM25 (title 5, tags 3, body and questions asked 1), best
+    /// first, as candidates
     /// for `matching::judge`.
     pub fn search_articles(
         &self,
@@ -198,12 +204,12 @@ impl Reader<'_> {
             return Ok(Vec::new());
         };
         let mut statement = self.conn.prepare_cached(
-            "SELECT a.id, -bm25(kb_fts, 5.0, 3.0, 1.0) AS score, a.title_terms, a.terms
+            "SELECT a.id, -bm25(kb_fts, 5.0, 3.0, 1.0, 0.3) AS score, a.title_terms, a.terms
              FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.rowid
              WHERE kb_fts MATCH ?1 AND a.language = ?2 AND a.state = 'published'
                AND (?3 OR a.visibility = 'public')
                AND (?4 IS NULL OR a.queue IS NULL OR a.queue = ?4)
-             ORDER BY bm25(kb_fts, 5.0, 3.0, 1.0) LIMIT ?5",
+             ORDER BY bm25(kb_fts, 5.0, 3.0, 1.0, 0.3) LIMIT ?5",
         )?;
         let rows = statement.query_map(
             params![
@@ -238,11 +244,39 @@ impl Reader<'_> {
         search: &ArticleSearch<'_>,
         confidence: &Confidence,
     ) -> StoreResult<Vec<Judged<ArticleId>>> {
-        Ok(judge(
-            search.terms,
-            &self.search_articles(search)?,
-            confidence,
-        ))
+        let candidates = self.search_articles(search)?;
+        let mut weighed: Vec<String> = search.terms.to_vec();
+        for candidate in &candidates {
+            weighed.extend(candidate.title_terms.iter().cloned());
+        }
+        weighed.sort();
+        weighed.dedup();
+        let stats = self.article_term_stats(&weighed)?;
+        Ok(judge(search.terms, &candidates, &stats, confidence))
+    }
+
+    /// How many published articles hold each of `terms`, and how many there are.
+    pub fn article_term_stats(&self, terms: &[String]) -> StoreResult<TermStats> {
+        let documents: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM kb_articles WHERE state = 'published'")?
+            .query_row([], |row| row.get(0))?;
+        let mut holding = std::collections::HashMap::new();
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT doc FROM kb_fts_terms WHERE term = ?1")?;
+        for term in terms {
+            if let Some(n) = statement
+                .query_row([term], |row| row.get::<_, i64>(0))
+                .optional()?
+            {
+                holding.insert(term.clone(), n as u64);
+            }
+        }
+        Ok(TermStats {
+            documents: documents as u64,
+            holding,
+        })
     }
 
     /// Resolved tickets in `language` like the terms, best first (question 2, resolution 1).
@@ -313,10 +347,6 @@ impl WriteTx<'_> {
             &format!("{}\n{}", text.title, text.tags.join(" ")),
             &text.language,
         ));
-        let terms = joined(&distinct_terms(
-            &format!("{}\n{}\n{}", text.title, text.tags.join(" "), text.body),
-            &text.language,
-        ));
         let existing = self.read().article_by_slug(&text.slug)?;
         let (id, version) = match existing {
             Some(old) if old.text == *text && old.state == state => {
@@ -330,8 +360,7 @@ impl WriteTx<'_> {
                 self.tx
                     .prepare_cached(
                         "UPDATE kb_articles SET title = ?2, body = ?3, language = ?4, tags = ?5, queue = ?6,
-                                visibility = ?7, state = ?8, version = ?9, title_terms = ?10, terms = ?11,
-                                updated_at = ?12
+                                visibility = ?7, state = ?8, version = ?9, title_terms = ?10, updated_at = ?11
                          WHERE id = ?1",
                     )?
                     .execute(params![
@@ -345,7 +374,6 @@ impl WriteTx<'_> {
                         state.as_str(),
                         version,
                         title_terms,
-                        terms,
                         now
                     ])?;
                 if version == old.version {
@@ -358,8 +386,8 @@ impl WriteTx<'_> {
                 self.tx
                     .prepare_cached(
                         "INSERT INTO kb_articles (slug, title, body, language, tags, queue, visibility, state,
-                                                  title_terms, terms, created_by, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                                                  title_terms, created_by, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
                     )?
                     .execute(params![
                         text.slug,
@@ -371,7 +399,6 @@ impl WriteTx<'_> {
                         text.visibility.as_str(),
                         state.as_str(),
                         title_terms,
-                        terms,
                         by,
                         now
                     ])?;
@@ -434,10 +461,14 @@ impl WriteTx<'_> {
                 .prepare_cached("UPDATE kb_articles SET useful = useful + 1 WHERE id = ?1")?
                 .execute([id.0 as i64])?;
         }
+        if added > 0 && link != ArticleLink::Suggested {
+            self.reindex_article(id)?;
+        }
         Ok(())
     }
 
-    /// The search index holds an article exactly when it is published.
+    /// The search index holds an article exactly when it is published, with the questions of
+    /// the tickets it came from or answered.
     fn reindex_article(&self, id: ArticleId) -> StoreResult<()> {
         self.tx
             .prepare_cached("DELETE FROM kb_fts WHERE rowid = ?1")?
@@ -445,15 +476,47 @@ impl WriteTx<'_> {
         let Some(article) = self.read().article(id)? else {
             return Ok(());
         };
+        let language = &article.text.language;
+        let mut asked = Vec::new();
+        {
+            let mut questions = self.tx.prepare_cached(
+                "SELECT t.subject, (SELECT substr(m.text, 1, ?3) FROM messages m
+                                    WHERE m.ticket = t.number AND m.direction = 'in' ORDER BY m.id LIMIT 1)
+                 FROM (SELECT DISTINCT ticket, max(at) AS at FROM kb_links
+                       WHERE article = ?1 AND relation IN ('source', 'solved', 'answered')
+                       GROUP BY ticket ORDER BY at DESC LIMIT ?2) l
+                 JOIN tickets t ON t.number = l.ticket",
+            )?;
+            let rows = questions.query_map(
+                params![id.0 as i64, ASKED_QUESTIONS as i64, QUESTION_CHARS as i64],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?)),
+            )?;
+            for row in rows {
+                let (subject, text) = row?;
+                asked.extend(query_terms(&subject, &text.unwrap_or_default(), language));
+            }
+        }
+        let (title, tags, body) = index_columns(&article.text);
+        let terms = distinct_terms(
+            &format!(
+                "{}\n{}\n{}",
+                article.text.title,
+                article.text.tags.join(" "),
+                article.text.body
+            ),
+            language,
+        );
+        self.tx
+            .prepare_cached("UPDATE kb_articles SET terms = ?2 WHERE id = ?1")?
+            .execute(params![id.0 as i64, joined(&terms)])?;
         if article.state != ArticleState::Published {
             return Ok(());
         }
-        let (title, tags, body) = index_columns(&article.text);
         self.tx
             .prepare_cached(
-                "INSERT INTO kb_fts (rowid, title, tags, body) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO kb_fts (rowid, title, tags, body, asked) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![id.0 as i64, title, tags, body])?;
+            .execute(params![id.0 as i64, title, tags, body, joined(&asked)])?;
         Ok(())
     }
 
@@ -494,7 +557,6 @@ impl WriteTx<'_> {
 mod tests {
     use super::*;
     use crate::adapters::store::Store;
-    use crate::core::knowledge::matching::query_terms;
 
     fn article(slug: &str, title: &str, body: &str, language: &str) -> ArticleText {
         ArticleText {

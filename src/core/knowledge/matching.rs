@@ -4,7 +4,7 @@
 //! The store ranks candidates with BM25 (title and tags above the body); this module takes the
 //! ranked candidates and decides, from figures the benchmark (`bench/kb_eval.rs`) tunes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::analysis::distinct_terms;
 use crate::core::forward::visible_with_forward;
@@ -48,12 +48,8 @@ pub struct Candidate<K> {
 /// How sure a suggestion must be.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Confidence {
-    /// Least BM25 score of a suggestion.
-    pub min_score: f64,
-    /// Least number of the request's distinct terms the article must contain.
-    pub min_shared_terms: usize,
-    /// Least share of the article's title and tag terms the request must contain.
-    pub min_title_share: f64,
+    /// Least confidence (0 to 1, see `confidence_of`) of the first suggestion.
+    pub min_confidence: f64,
     /// A later suggestion's score must be at least this share of the first one's.
     pub within_best: f64,
     pub max: usize,
@@ -62,69 +58,139 @@ pub struct Confidence {
 impl Default for Confidence {
     fn default() -> Self {
         Confidence {
-            min_score: 6.0,
-            min_shared_terms: 2,
-            min_title_share: 0.25,
-            within_best: 0.6,
+            min_confidence: 0.65,
+            within_best: 0.75,
             max: 3,
         }
     }
+}
+
+/// How many indexed articles hold each term: rare terms say more than common ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TermStats {
+    pub documents: u64,
+    /// Articles holding the term; a term absent from the map is in none.
+    pub holding: HashMap<String, u64>,
+}
+
+impl TermStats {
+    /// Inverse document frequency, as BM25 weighs it; `None` for a term no article holds.
+    pub fn weight(&self, term: &str) -> Option<f64> {
+        let n = *self.holding.get(term)? as f64;
+        let total = self.documents.max(1) as f64;
+        Some(((total - n + 0.5) / (n + 0.5) + 1.0).ln())
+    }
+}
+
+/// What is measured of the best candidate to say how sure its suggestion is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evidence {
+    /// BM25, higher is better.
+    pub score: f64,
+    /// The score over the next candidate's (capped at 10; alone: 10).
+    pub lead: f64,
+    /// Share of the weight of the article's title and tags that the request holds.
+    pub title_cover: f64,
+    /// Distinct terms the request and the article share.
+    pub shared_terms: usize,
+    /// Distinct terms of the request.
+    pub request_terms: usize,
+}
+
+/// The weights of the confidence model, a logistic regression over the evidence, fitted by
+/// `scripts/kb_fit.py` on the odd-numbered requests of `fixtures/kb` (`cargo bench --bench
+/// kb_eval -- --dump`). In words: a high score, a clear lead over the next article and the
+/// request naming what the title names raise it; a long request (more chances to share words
+/// by accident) lowers it.
+const WEIGHTS: [f64; 7] = [-2.215, 1.246, 1.273, 0.092, -1.423, 0.81, 1.241];
+
+/// How sure (0 to 1) a suggestion of the best candidate would be right.
+pub fn confidence_of(evidence: &Evidence) -> f64 {
+    let score = evidence.score.max(0.01).ln();
+    let features = [
+        1.0,
+        score,
+        evidence.lead.clamp(0.01, 10.0).ln(),
+        evidence.title_cover,
+        (1.0 + evidence.request_terms as f64).ln(),
+        (1.0 + evidence.shared_terms as f64).ln(),
+        score * evidence.title_cover,
+    ];
+    let z: f64 = WEIGHTS.iter().zip(features).map(|(w, x)| w * x).sum();
+    1.0 / (1.0 + (-z).exp())
 }
 
 /// How a candidate measures against a request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judged<K> {
     pub key: K,
-    pub score: f64,
-    pub shared_terms: usize,
-    pub title_share: f64,
+    pub evidence: Evidence,
+    /// `confidence_of` the evidence; only the first candidate's decides.
+    pub confidence: f64,
     pub confident: bool,
 }
 
-/// Every candidate measured, in the store's order, each marked confident or not.
+/// Every candidate measured, in the store's order (best first), each marked confident or not:
+/// the first when its confidence is enough, the next ones (up to `max`) when the first is and
+/// they score close to it.
 pub fn judge<K: Clone>(
     query: &[String],
     candidates: &[Candidate<K>],
+    stats: &TermStats,
     confidence: &Confidence,
 ) -> Vec<Judged<K>> {
     let asked: HashSet<&str> = query.iter().map(String::as_str).collect();
-    let best = candidates
-        .iter()
-        .map(|c| c.score)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let mut suggested = 0;
+    let weight_of = |terms: &mut dyn Iterator<Item = &String>| -> f64 {
+        terms.filter_map(|t| stats.weight(t)).sum()
+    };
+    let best = candidates.first().map_or(0.0, |c| c.score);
+    let mut first_confident = false;
     candidates
         .iter()
-        .map(|candidate| {
-            let shared_terms = candidate
-                .terms
-                .iter()
-                .filter(|t| asked.contains(t.as_str()))
-                .count();
-            let title_share = match candidate.title_terms.len() {
-                0 => 0.0,
-                n => {
-                    candidate
-                        .title_terms
-                        .iter()
-                        .filter(|t| asked.contains(t.as_str()))
-                        .count() as f64
-                        / n as f64
+        .enumerate()
+        .map(|(index, candidate)| {
+            let title_weight = weight_of(&mut candidate.title_terms.iter());
+            let title_cover = match title_weight > 0.0 {
+                true => {
+                    weight_of(
+                        &mut candidate
+                            .title_terms
+                            .iter()
+                            .filter(|t| asked.contains(t.as_str())),
+                    ) / title_weight
+                }
+                false => 0.0,
+            };
+            let evidence = Evidence {
+                score: candidate.score,
+                lead: candidates
+                    .get(index + 1)
+                    .map_or(10.0, |next| candidate.score / next.score.max(0.01))
+                    .min(10.0),
+                title_cover,
+                shared_terms: candidate
+                    .terms
+                    .iter()
+                    .filter(|t| asked.contains(t.as_str()))
+                    .count(),
+                request_terms: query.len(),
+            };
+            let sure = confidence_of(&evidence);
+            let confident = match index {
+                0 => {
+                    first_confident = sure >= confidence.min_confidence;
+                    first_confident
+                }
+                _ => {
+                    first_confident
+                        && index < confidence.max
+                        && candidate.score >= best * confidence.within_best
                 }
             };
-            let confident = suggested < confidence.max
-                && candidate.score >= confidence.min_score
-                && candidate.score >= best * confidence.within_best
-                && shared_terms >= confidence.min_shared_terms
-                && title_share >= confidence.min_title_share;
-            if confident {
-                suggested += 1;
-            }
             Judged {
                 key: candidate.key.clone(),
-                score: candidate.score,
-                shared_terms,
-                title_share,
+                evidence,
+                confidence: sure,
                 confident,
             }
         })
@@ -135,9 +201,10 @@ pub fn judge<K: Clone>(
 pub fn suggestions<K: Clone>(
     query: &[String],
     candidates: &[Candidate<K>],
+    stats: &TermStats,
     confidence: &Confidence,
 ) -> Vec<K> {
-    judge(query, candidates, confidence)
+    judge(query, candidates, stats, confidence)
         .into_iter()
         .filter(|j| j.confident)
         .map(|j| j.key)
@@ -160,58 +227,117 @@ mod tests {
         }
     }
 
-    fn query(words: &[&str]) -> Vec<String> {
+    fn words(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
     }
 
-    #[test]
-    fn a_confident_match_is_suggested() {
-        let asked = query(&["imprim", "bourrag", "papi"]);
-        let found = [candidate(
-            1,
-            12.0,
-            &["bourrag", "papi"],
-            &["imprim", "capot"],
-        )];
-        assert_eq!(suggestions(&asked, &found, &Confidence::default()), [1]);
+    /// Ten articles; each of these terms in one, except `imprim` in three.
+    fn stats() -> TermStats {
+        let mut holding = HashMap::new();
+        for term in [
+            "bourrag", "papi", "capot", "toner", "vpn", "certif", "expir", "command",
+        ] {
+            holding.insert(term.to_string(), 1);
+        }
+        holding.insert("imprim".to_string(), 3);
+        TermStats {
+            documents: 10,
+            holding,
+        }
     }
 
     #[test]
-    fn nothing_is_suggested_below_any_threshold() {
-        let c = Confidence::default();
-        let asked = query(&["imprim", "bourrag", "papi"]);
-        // Too low a score.
-        let low = [candidate(1, 2.0, &["bourrag", "papi"], &["imprim"])];
-        assert!(suggestions(&asked, &low, &c).is_empty());
-        // One shared word only.
-        let one = [candidate(1, 12.0, &["bourrag", "toner"], &["capot"])];
-        assert!(suggestions(&asked, &one, &c).is_empty());
-        // Shares body words, none of the title.
-        let off_title = [candidate(
-            1,
-            12.0,
-            &["command", "materiel"],
-            &["imprim", "papi"],
-        )];
-        assert!(suggestions(&asked, &off_title, &c).is_empty());
-        assert!(suggestions(&asked, &[] as &[Candidate<u32>], &c).is_empty());
+    fn a_clear_match_is_suggested() {
+        let asked = words(&["imprim", "bourrag", "papi"]);
+        let found = [
+            candidate(1, 25.0, &["bourrag", "papi"], &["imprim", "capot"]),
+            candidate(2, 6.0, &["toner"], &["imprim"]),
+        ];
+        assert_eq!(
+            suggestions(&asked, &found, &stats(), &Confidence::default()),
+            [1]
+        );
     }
 
     #[test]
-    fn at_most_three_and_only_those_close_to_the_best() {
+    fn a_weak_or_unclear_match_is_not() {
         let c = Confidence::default();
-        let asked = query(&["vpn", "certif", "expir", "connect"]);
-        let found: Vec<_> = [20.0, 18.0, 15.0, 14.0, 7.0]
+        let asked = words(&["imprim", "bourrag", "papi"]);
+        // A low score, not far ahead of the next.
+        let low = [
+            candidate(1, 3.0, &["bourrag", "papi"], &["imprim"]),
+            candidate(2, 2.5, &["toner"], &["imprim"]),
+        ];
+        assert!(suggestions(&asked, &low, &stats(), &c).is_empty());
+        // Two articles alike, neither named by the request's title words.
+        let tied = [
+            candidate(1, 12.0, &["command"], &["imprim", "papi"]),
+            candidate(2, 11.5, &["toner"], &["imprim", "papi"]),
+        ];
+        assert!(suggestions(&asked, &tied, &stats(), &c).is_empty());
+        assert!(suggestions(&asked, &[] as &[Candidate<u32>], &stats(), &c).is_empty());
+    }
+
+    #[test]
+    fn confidence_grows_with_each_piece_of_evidence() {
+        let base = Evidence {
+            score: 12.0,
+            lead: 1.5,
+            title_cover: 0.3,
+            shared_terms: 3,
+            request_terms: 10,
+        };
+        let sure = confidence_of(&base);
+        assert!(sure > 0.0 && sure < 1.0);
+        assert!(
+            confidence_of(&Evidence {
+                score: 24.0,
+                ..base
+            }) > sure
+        );
+        assert!(confidence_of(&Evidence { lead: 3.0, ..base }) > sure);
+        assert!(
+            confidence_of(&Evidence {
+                title_cover: 0.8,
+                ..base
+            }) > sure
+        );
+        assert!(
+            confidence_of(&Evidence {
+                shared_terms: 6,
+                ..base
+            }) > sure
+        );
+        assert!(
+            confidence_of(&Evidence {
+                request_terms: 40,
+                ..base
+            }) < sure
+        );
+    }
+
+    #[test]
+    fn later_suggestions_only_after_a_confident_first_and_close_to_it() {
+        let c = Confidence::default();
+        let asked = words(&["vpn", "certif", "expir"]);
+        let found: Vec<_> = [30.0, 28.0, 25.0, 24.0]
             .iter()
             .enumerate()
             .map(|(i, score)| candidate(i as u32, *score, &["vpn", "certif"], &["expir"]))
             .collect();
-        assert_eq!(suggestions(&asked, &found, &c), [0, 1, 2]);
+        // The first leads by little, but the request names its whole title.
+        assert_eq!(suggestions(&asked, &found, &stats(), &c), [0, 1, 2]);
         let far = [
             candidate(0, 30.0, &["vpn", "certif"], &["expir"]),
             candidate(1, 10.0, &["vpn", "certif"], &["expir"]),
         ];
-        assert_eq!(suggestions(&asked, &far, &c), [0]);
+        assert_eq!(suggestions(&asked, &far, &stats(), &c), [0]);
+    }
+
+    #[test]
+    fn unknown_terms_weigh_nothing() {
+        assert_eq!(stats().weight("nowhere"), None);
+        assert!(stats().weight("vpn").unwrap() > stats().weight("imprim").unwrap());
     }
 
     #[test]

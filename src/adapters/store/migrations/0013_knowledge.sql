@@ -14,8 +14,8 @@ CREATE TABLE kb_articles (
     state       TEXT NOT NULL CHECK (state IN ('draft','published','retired')),
     version     INTEGER NOT NULL DEFAULT 1,
     useful      INTEGER NOT NULL DEFAULT 0,
-    -- Distinct terms of title and tags, and of the whole article, space-separated: the
-    -- matcher's second look at the store's candidates.
+    -- Distinct terms of title and tags, and of the whole article and the questions it
+    -- answered, space-separated: the matcher's second look at the store's candidates.
     title_terms TEXT NOT NULL DEFAULT '',
     terms       TEXT NOT NULL DEFAULT '',
     created_by  TEXT NOT NULL,
@@ -47,8 +47,12 @@ CREATE TABLE kb_links (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX kb_links_ticket ON kb_links(ticket, relation);
 
--- Published articles only; rowid = kb_articles.id.
-CREATE VIRTUAL TABLE kb_fts USING fts5(title, tags, body, content='', contentless_delete=1);
+-- Published articles only; rowid = kb_articles.id. `asked`: the questions of the tickets the
+-- article came from or answered, in their askers' words: an article learns how people ask.
+CREATE VIRTUAL TABLE kb_fts USING fts5(title, tags, body, asked, content='', contentless_delete=1);
 
 -- Resolved tickets with a documented resolution; rowid = tickets.number.
 CREATE VIRTUAL TABLE kb_ticket_fts USING fts5(question, resolution, content='', contentless_delete=1);
+
+-- Documents per term of the article index: the matcher weighs rare terms above common ones.
+CREATE VIRTUAL TABLE kb_fts_terms USING fts5vocab(kb_fts, 'row');
