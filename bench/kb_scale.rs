@@ -116,7 +116,10 @@ fn build(path: &Path, root: &Path, articles: usize, tickets: usize) {
             .expect("save");
     }
     tx.commit().expect("commit");
-    println!("{articles} articles in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "{articles} articles in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     drop(store);
 
     // Tickets go straight into their tables: the pipeline would take hours for a million, and
@@ -157,7 +160,10 @@ fn build(path: &Path, root: &Path, articles: usize, tickets: usize) {
         }
     }
     tx.commit().unwrap();
-    println!("{tickets} resolved tickets in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "{tickets} resolved tickets in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn percentiles(mut micros: Vec<u128>) -> String {
@@ -182,9 +188,9 @@ fn main() {
     };
     let scale: f64 = value("--scale").and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = value("--store").map(PathBuf::from).unwrap_or_else(|| {
-        manifest.join(format!("target/kb_scale-{scale}.sqlite3"))
-    });
+    let path = value("--store")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join(format!("target/kb_scale-{scale}.sqlite3")));
     let root = manifest.join("fixtures/kb");
     let articles = (100_000.0 * scale) as usize;
     let tickets = (1_000_000.0 * scale) as usize;
@@ -194,7 +200,9 @@ fn main() {
     println!(
         "store {} ({} MB)",
         path.display(),
-        std::fs::metadata(&path).map(|m| m.len() / 1_000_000).unwrap_or(0)
+        std::fs::metadata(&path)
+            .map(|m| m.len() / 1_000_000)
+            .unwrap_or(0)
     );
     let store = Store::open(&path).expect("store");
     let requests: Requests =
@@ -240,6 +248,12 @@ fn main() {
             }
         }
     }
-    println!("suggestion (terms, article search, judgement)  {}", percentiles(suggest));
-    println!("similar resolved tickets                       {}", percentiles(similar));
+    println!(
+        "suggestion (terms, article search, judgement)  {}",
+        percentiles(suggest)
+    );
+    println!(
+        "similar resolved tickets                       {}",
+        percentiles(similar)
+    );
 }

@@ -418,6 +418,7 @@ fn run_child(case: &str, n: usize) {
         queue: None,
         others: &[],
         workloads: &[],
+        knowledge: &guichet::core::knowledge::mail::NO_KNOWLEDGE,
     };
     let (_, t, m) = measure_best(|| route_new_ticket(policy, &input, &visible).matched.len());
     report("rules", t, m);
@@ -427,7 +428,7 @@ fn run_child(case: &str, n: usize) {
     // An agent's answer relayed to everyone on the ticket, quoting the whole mail.
     let relay = OutgoingMail {
         kind: OutgoingKind::Relay,
-        ticket: TicketNumber(1),
+        ticket: Some(TicketNumber(1)),
         from: Mailbox::new(Some("Bob (Helpdesk)"), "support@desk.example.test"),
         to: vec![Mailbox::new(Some("Alice Martin"), "alice@example.test")],
         cc: mail.to.iter().chain(&mail.cc).cloned().collect(),

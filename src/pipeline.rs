@@ -12,9 +12,16 @@ use std::sync::Arc;
 use crate::adapters::blobs::BlobStore;
 use crate::adapters::parse::{content_hash, parse_mail};
 use crate::adapters::render::render_all;
-use crate::adapters::store::{InboundRecord, Reader, Store, StoreError, WriteTx};
+use crate::adapters::store::{
+    ArticleLink, ArticleSearch, InboundRecord, Reader, Store, StoreError, WriteTx,
+};
 use crate::config::Config;
 use crate::core::intake::decide_intake;
+use crate::core::knowledge::by_mail::{plan_article_mail, ArticleMailInput, ArticleMailPlan};
+use crate::core::knowledge::mail::{
+    article_route, ArticleMatch, ArticleRoute, KnowledgeInput, ResolvedTicket,
+};
+use crate::core::knowledge::matching::request_terms;
 use crate::core::mail::InboundMail;
 use crate::core::own_text::SENT_MAILS_COMPARED;
 use crate::core::plan::{IntakeInput, IntakePlan, TicketChange};
@@ -40,6 +47,11 @@ pub enum IngestOutcome {
     Quarantined {
         id: i64,
         reason: String,
+    },
+    /// An agent's mail about the knowledge base (to its address, or about an article).
+    Knowledge {
+        /// `KB-12`: the article drafted or acted on, if any.
+        article: Option<String>,
     },
 }
 
@@ -327,6 +339,19 @@ fn store_mail(
     {
         return Ok(IngestOutcome::Duplicate { ticket });
     }
+    if let Some(route) = article_route(mail, policy) {
+        return store_article_mail(
+            config,
+            files,
+            tx,
+            raw,
+            mail,
+            content_hash,
+            source,
+            now,
+            route,
+        );
+    }
     let thread = decide_thread(&thread_clues(&tx.read(), mail, &policy.tags)?);
     let mut view = match &thread {
         ThreadDecision::Existing { ticket, .. } => tx.ticket_view(*ticket)?,
@@ -358,6 +383,10 @@ fn store_mail(
             }
         }
     }
+    let knowledge = match &view {
+        None => knowledge_for_new_ticket(&tx.read(), policy, mail)?,
+        Some(view) => knowledge_for_ticket(&tx.read(), policy, mail, view.number)?,
+    };
     // The address an acknowledgement would go to, counted in its normalised form.
     let answered = crate::core::intake::answer_address(mail);
     let auto_replies_last_hour = match &answered {
@@ -375,6 +404,7 @@ fn store_mail(
         queue: source.queue.as_deref(),
         others: &others,
         workloads: &workloads,
+        knowledge: &knowledge,
     };
     let mut plan = match decide_intake(policy, &input) {
         Ok(plan) => plan,
@@ -412,6 +442,187 @@ fn store_mail(
         "mail stored"
     );
     Ok(outcome_of(&plan, acknowledged))
+}
+
+/// Most candidates the store ranks for one request before the core judges them.
+const ARTICLE_CANDIDATES: usize = 10;
+
+/// For a new request: the public articles that may answer it (the acknowledgement's), the best
+/// matches internal ones included and similar resolved tickets (the agents' notice).
+fn knowledge_for_new_ticket(
+    reader: &Reader<'_>,
+    policy: &crate::core::plan::IntakePolicy,
+    mail: &InboundMail,
+) -> Result<KnowledgeInput, StoreError> {
+    let language = crate::core::intake::choose_language(policy, mail).code();
+    let terms = request_terms(mail, language);
+    let confidence = &policy.knowledge.confidence;
+    let mut input = KnowledgeInput::NONE;
+    if terms.is_empty() {
+        return Ok(input);
+    }
+    let article = |id| reader.article(id);
+    if policy.knowledge.suggest {
+        let public = ArticleSearch {
+            terms: &terms,
+            language,
+            queue: None,
+            include_internal: false,
+            limit: ARTICLE_CANDIDATES,
+        };
+        for judged in reader.judged_articles(&public, confidence)? {
+            if judged.confident {
+                input.suggestions.extend(article(judged.key)?);
+            }
+        }
+    }
+    let every = ArticleSearch {
+        terms: &terms,
+        language,
+        queue: None,
+        include_internal: true,
+        limit: ARTICLE_CANDIDATES,
+    };
+    for judged in reader.judged_articles(&every, confidence)? {
+        // Agents see weaker matches than requesters (half the confidence), never noise.
+        if judged.confident || judged.confidence >= confidence.min_confidence / 2.0 {
+            if let Some(found) = article(judged.key)? {
+                input.matches.push(ArticleMatch {
+                    article: found,
+                    score: judged.evidence.score,
+                    confident: judged.confident,
+                });
+            }
+        }
+    }
+    input.similar = reader
+        .similar_tickets(&terms, language, None, SIMILAR_TICKETS)?
+        .into_iter()
+        .filter(|t| t.score >= SIMILAR_MIN_SCORE && !t.resolution.trim().is_empty())
+        .map(|t| ResolvedTicket {
+            number: t.number,
+            subject: t.subject,
+            resolution: t.resolution,
+        })
+        .collect();
+    Ok(input)
+}
+
+/// Similar resolved tickets a new-ticket notice lists.
+const SIMILAR_TICKETS: usize = 3;
+
+/// Least BM25 score of a similar ticket: below it, a ticket shares a word or two by chance.
+const SIMILAR_MIN_SCORE: f64 = 6.0;
+
+/// For a mail on a ticket: the articles its commands name and those offered on the ticket.
+fn knowledge_for_ticket(
+    reader: &Reader<'_>,
+    policy: &crate::core::plan::IntakePolicy,
+    mail: &InboundMail,
+    ticket: TicketNumber,
+) -> Result<KnowledgeInput, StoreError> {
+    let mut input = KnowledgeInput::NONE;
+    let named = crate::core::followup::named_articles(mail, policy);
+    let knowledge_commands = !named.is_empty()
+        || crate::core::commands::parse_commands(&mail.subject, &mail.text, &policy.vocabulary)
+            .commands
+            .iter()
+            .any(|line| {
+                matches!(
+                    line.command,
+                    crate::core::commands::Command::Solved(_)
+                        | crate::core::commands::Command::Kb { .. }
+                )
+            });
+    if !knowledge_commands {
+        return Ok(input);
+    }
+    input.suggested = reader.ticket_articles(ticket, ArticleLink::Suggested)?;
+    input.answered = reader.ticket_articles(ticket, ArticleLink::Answered)?;
+    input.next_article = reader.next_article_id()?;
+    let mut ids = named;
+    ids.extend(input.suggested.iter().chain(&input.answered).copied());
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        input.articles.extend(reader.known_article(id)?);
+    }
+    Ok(input)
+}
+
+/// An agent's mail to the knowledge address or about an article: drafts, versions, states, in
+/// this mail's transaction; anyone else's mail is refused into the quarantine.
+#[allow(clippy::too_many_arguments)]
+fn store_article_mail(
+    config: &Config,
+    files: &BlobStore,
+    tx: &WriteTx<'_>,
+    raw: &[u8],
+    mail: &InboundMail,
+    content_hash: &str,
+    source: &Source,
+    now: i64,
+    route: ArticleRoute,
+) -> Result<IngestOutcome, StoreError> {
+    let policy = &config.intake;
+    let known = match route {
+        ArticleRoute::Article(id) => tx.read().known_article(id)?,
+        ArticleRoute::NewDraft => None,
+    };
+    let auto_replies_last_hour = match crate::core::intake::answer_address(mail) {
+        Some(mailbox) => tx.read().auto_replies_since(&mailbox.address, now - 3600)?,
+        None => 0,
+    };
+    let input = ArticleMailInput {
+        mail,
+        route,
+        article: known.as_ref(),
+        next_article: tx.read().next_article_id()?,
+        auto_replies_last_hour,
+        id_seed: &content_hash[..20],
+    };
+    let plan = match plan_article_mail(policy, &input) {
+        ArticleMailPlan::Quarantine(reason) => return Err(StoreError::Refused(reason)),
+        ArticleMailPlan::Apply(plan) => plan,
+    };
+    let replies: Vec<String> = plan
+        .outgoing
+        .iter()
+        .filter(|m| m.kind.is_automatic())
+        .flat_map(|m| m.to.iter().chain(&m.cc))
+        .map(|m| crate::core::caps::cap_key(&m.address))
+        .collect();
+    let ticket = plan.ticket.unwrap_or(TicketNumber(0));
+    let sent = tx
+        .read()
+        .automatic_mail_since(&replies, None, ticket, now - 3600)?;
+    let (outgoing, mut events) = crate::core::caps::apply_to(
+        &policy.loops.caps,
+        false,
+        None,
+        plan.outgoing.clone(),
+        &sent,
+    );
+    let (rendered, render_events) = render_all(&outgoing, files, now);
+    events.extend(render_events);
+    let record = InboundRecord {
+        mail,
+        raw,
+        content_hash,
+        source: &source.name,
+        now,
+    };
+    tx.apply_article_mail(&plan, &record, &rendered, &events)?;
+    tracing::info!(
+        source = %source.name,
+        message_id = mail.message_id.as_deref().unwrap_or("-"),
+        from = mail.from.as_ref().map_or("-", |m| m.address.as_str()),
+        article = plan.article.map_or("-".to_string(), |id| id.to_string()),
+        "mail about the knowledge base stored"
+    );
+    Ok(IngestOutcome::Knowledge {
+        article: plan.article.map(|id| id.to_string()),
+    })
 }
 
 fn store_quarantine(

@@ -75,7 +75,7 @@ fn every_hard_mail_is_ticketed_or_quarantined() {
         }
         match outcome.unwrap_or_else(|e| panic!("{name}: {e}")) {
             IngestOutcome::Created { .. } => tally[0] += 1,
-            IngestOutcome::Appended { .. } => tally[1] += 1,
+            IngestOutcome::Appended { .. } | IngestOutcome::Knowledge { .. } => tally[1] += 1,
             IngestOutcome::Duplicate { .. } => tally[2] += 1,
             IngestOutcome::Quarantined { reason, .. } => {
                 assert!(!reason.is_empty(), "{name}: quarantined without a reason");

@@ -178,7 +178,7 @@ fn every_fixture_is_stored_once_and_answered_only_when_allowed() {
             IngestOutcome::Quarantined { reason, .. } => quarantine && !reason.is_empty(),
             IngestOutcome::Created { acknowledged, .. } => !quarantine && *acknowledged == allowed,
             IngestOutcome::Appended { .. } => !quarantine,
-            IngestOutcome::Duplicate { .. } => false,
+            IngestOutcome::Duplicate { .. } | IngestOutcome::Knowledge { .. } => false,
         };
         if !ok {
             failures.push(format!("{name}: {outcome:?} (quarantine expected: {quarantine}, auto reply allowed: {allowed})"));

@@ -133,8 +133,11 @@ fn build(mail: &OutgoingMail, now: i64, files: &dyn AttachmentFiles) -> Result<R
     let mut builder = Message::builder()
         .from(mailbox(&mail.from)?)
         .subject(one_line(&mail.subject, MAX_SUBJECT_CHARS))
-        .date(UNIX_EPOCH + Duration::from_secs(now.max(0) as u64))
-        .header(GuichetTicket(mail.ticket.to_string()));
+        .date(UNIX_EPOCH + Duration::from_secs(now.max(0) as u64));
+    // A mail about an article alone (a draft to its editors) belongs to no ticket.
+    if let Some(ticket) = mail.ticket {
+        builder = builder.header(GuichetTicket(ticket.to_string()));
+    }
     builder = match clean_message_id(&mail.message_id) {
         Some(id) => builder.message_id(Some(format!("<{id}>"))),
         None => return Err(format!("our Message-ID `{}` is not valid", mail.message_id)),
@@ -316,7 +319,7 @@ pub fn render_all<'m>(
         match render(mail, now, files) {
             Ok(done) => {
                 for why in &done.attachments_not_sent {
-                    tracing::error!(ticket = %mail.ticket, kind = mail.kind.as_str(), reason = %why, "attachment named, not attached");
+                    tracing::error!(ticket = ?mail.ticket, kind = mail.kind.as_str(), reason = %why, "attachment named, not attached");
                     events.push(EventDraft {
                         kind: EventKind::AttachmentNotSent,
                         actor: "guichet".into(),
@@ -324,7 +327,7 @@ pub fn render_all<'m>(
                     });
                 }
                 for why in &done.left_out {
-                    tracing::warn!(ticket = %mail.ticket, kind = mail.kind.as_str(), reason = %why, "recipient left out");
+                    tracing::warn!(ticket = ?mail.ticket, kind = mail.kind.as_str(), reason = %why, "recipient left out");
                     events.push(EventDraft {
                         kind: EventKind::RecipientLeftOut,
                         actor: "guichet".into(),
@@ -338,7 +341,7 @@ pub fn render_all<'m>(
                 });
             }
             Err(error) => {
-                tracing::error!(ticket = %mail.ticket, kind = mail.kind.as_str(), %error, "outgoing mail not queued");
+                tracing::error!(ticket = ?mail.ticket, kind = mail.kind.as_str(), %error, "outgoing mail not queued");
                 events.push(EventDraft {
                     kind: EventKind::MailNotRendered,
                     actor: "guichet".into(),
@@ -371,7 +374,7 @@ mod tests {
     fn rendered_mail_parses_back_to_what_was_meant() {
         let mail = OutgoingMail {
             kind: OutgoingKind::Acknowledgement,
-            ticket: TicketNumber(1042),
+            ticket: Some(TicketNumber(1042)),
             from: Mailbox::new(Some("Équipe Support"), "support@desk.example.test"),
             to: vec![Mailbox::new(Some("Hélène Marchand"), "helene@example.test")],
             cc: vec![Mailbox::new(None, "carol@example.test")],
@@ -410,7 +413,7 @@ mod tests {
     fn hostile() -> OutgoingMail {
         OutgoingMail {
             kind: OutgoingKind::Relay,
-            ticket: TicketNumber(7),
+            ticket: Some(TicketNumber(7)),
             from: Mailbox::new(Some("Helpdesk"), "support@desk.example.test"),
             // Built field by field, as older rows of the store could hold them.
             to: vec![Mailbox {

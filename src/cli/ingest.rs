@@ -39,7 +39,8 @@ pub(super) fn ingest(
                 for outcome in outcomes {
                     tally[match outcome {
                         IngestOutcome::Created { .. } => 0,
-                        IngestOutcome::Appended { .. } => 1,
+                        // A mail about an article counts with the follow-ups.
+                        IngestOutcome::Appended { .. } | IngestOutcome::Knowledge { .. } => 1,
                         IngestOutcome::Duplicate { .. } => 2,
                         IngestOutcome::Quarantined { .. } => 3,
                     }] += 1;

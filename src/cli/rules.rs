@@ -42,6 +42,7 @@ pub(super) fn rules_test(config: &Config, file: &Path, json: bool) -> Result<(),
         queue: None,
         others: &[],
         workloads: &workloads,
+        knowledge: &crate::core::knowledge::mail::NO_KNOWLEDGE,
     };
     let text = crate::core::quotes::visible_text(&mail.text);
     let routing = crate::core::intake::route_new_ticket(&config.intake, &input, &text);

@@ -1,10 +1,14 @@
-//! Validating the `[knowledge]` table and the queues' knowledge editors.
+//! Validating the `[knowledge]` table, the queues' knowledge editors and the saved replies
+//! (`[[reply]]` tables and the templates directory's `replies/NAME.LANG.txt`).
+
+use std::path::Path;
 
 use super::raw::*;
 use super::*;
 use crate::core::knowledge::analysis::has_stemmer;
 use crate::core::knowledge::matching::Confidence;
 use crate::core::knowledge::KnowledgePolicy;
+use crate::core::replies::SavedReply;
 
 pub(super) fn validate_knowledge(
     raw: &RawKnowledge,
@@ -100,4 +104,105 @@ pub(super) fn validate_knowledge(
         link: raw.link.clone(),
         confidence,
     })
+}
+
+/// Saved replies: the config's `[[reply]]` tables, then the templates directory's
+/// `replies/NAME.LANG.txt` files (a file's text is the language's; `NAME.txt` the default).
+pub(super) fn validate_replies(
+    raw: &[RawReply],
+    templates_dir: Option<&Path>,
+    error: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Vec<SavedReply>, ConfigError> {
+    let mut replies: Vec<SavedReply> = Vec::new();
+    let check_name = |key: &str, name: &str| {
+        let fine = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        match fine {
+            true => Ok(crate::core::commands::fold(name)),
+            false => Err(error(
+                key,
+                format!("`{name}` must be one word (letters, digits, - and _)"),
+            )),
+        }
+    };
+    for (index, reply) in raw.iter().enumerate() {
+        let name = check_name(&format!("reply[{index}].name"), &reply.name)?;
+        if crate::core::replies::find(&replies, &name).is_some() {
+            return Err(error(
+                &format!("reply[{index}].name"),
+                format!("`{name}` is used by another [[reply]]"),
+            ));
+        }
+        if reply.text.trim().is_empty() {
+            return Err(error(&format!("reply[{index}].text"), "is empty".into()));
+        }
+        let translations = [
+            (Language::En, &reply.text_en),
+            (Language::Fr, &reply.text_fr),
+            (Language::It, &reply.text_it),
+        ]
+        .into_iter()
+        .filter_map(|(language, text)| text.clone().map(|text| (language, text)))
+        .collect();
+        replies.push(SavedReply {
+            name,
+            text: reply.text.clone(),
+            translations,
+        });
+    }
+    let Some(dir) = templates_dir.map(|dir| dir.join("replies")) else {
+        return Ok(replies);
+    };
+    if !dir.is_dir() {
+        return Ok(replies);
+    }
+    let key = "general.templates_dir";
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| error(key, format!("cannot read {}: {e}", dir.display())))?;
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    for path in files {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (name, language) = match stem.rsplit_once('.') {
+            Some((name, code)) => {
+                let language = code
+                    .parse::<Language>()
+                    .map_err(|reason| error(key, format!("{}: {reason}", path.display())))?;
+                (name.to_string(), Some(language))
+            }
+            None => (stem.clone(), None),
+        };
+        let name = check_name(key, &name)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| error(key, format!("cannot read {}: {e}", path.display())))?;
+        let position = replies.iter().position(|r| r.name == name);
+        let reply = match position {
+            Some(index) => &mut replies[index],
+            None => {
+                replies.push(SavedReply {
+                    name: name.clone(),
+                    text: text.clone(),
+                    translations: Vec::new(),
+                });
+                replies.last_mut().expect("just pushed")
+            }
+        };
+        match language {
+            Some(language) => {
+                reply.translations.retain(|(l, _)| *l != language);
+                reply.translations.push((language, text));
+            }
+            None => reply.text = text,
+        }
+    }
+    Ok(replies)
 }

@@ -283,6 +283,11 @@ impl Config {
             rules: Vec::new(),
             sla: SlaPolicy::default(),
             knowledge: Default::default(),
+            replies: knowledge::validate_replies(
+                &raw.replies,
+                general.templates_dir.as_deref(),
+                &error,
+            )?,
             attachment_limits: validate_attachments(&raw.attachments, &error)?,
         };
         validate_commands(raw.commands, &mut intake, &error)?;
@@ -291,6 +296,10 @@ impl Config {
         intake.sla = validate_sla(&raw.calendars, &raw.slas, &raw.escalation, &intake, &error)?;
         intake.knowledge =
             knowledge::validate_knowledge(&raw.knowledge, &raw.queues, &intake, &error)?;
+        // Mail to the knowledge address is ours: never a participant, never mailed.
+        if let Some(address) = &intake.knowledge.address {
+            intake.loops.own_addresses.push(address.clone());
+        }
 
         let smtp = raw
             .smtp

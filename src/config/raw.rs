@@ -39,6 +39,19 @@ pub(super) struct RawConfig {
     pub(super) escalation: RawEscalation,
     #[serde(default)]
     pub(super) knowledge: RawKnowledge,
+    #[serde(default, rename = "reply")]
+    pub(super) replies: Vec<RawReply>,
+}
+
+/// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReply {
+    pub(super) name: String,
+    pub(super) text: String,
+    pub(super) text_en: Option<String>,
+    pub(super) text_fr: Option<String>,
+    pub(super) text_it: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

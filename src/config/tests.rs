@@ -39,6 +39,8 @@ fn the_shipped_example_is_valid() {
             "# [[agent]]",
             "# [[queue]]",
             "# [[level]]",
+            "# [knowledge]",
+            "# [[reply]]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -65,6 +67,59 @@ fn the_shipped_example_is_valid() {
         config.mailboxes[0].address.as_deref(),
         Some("support@example.com")
     );
+    assert_eq!(config.intake.knowledge.editors, ["bob"]);
+    assert_eq!(config.intake.replies[0].name, "password");
+}
+
+#[test]
+fn saved_replies_come_from_the_config_and_the_templates_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let replies = dir.path().join("replies");
+    std::fs::create_dir(&replies).unwrap();
+    std::fs::write(
+        replies.join("vpn.txt"),
+        "Install the VPN client, {requester_name}.",
+    )
+    .unwrap();
+    std::fs::write(replies.join("vpn.fr.txt"), "Installez le client VPN.").unwrap();
+    std::fs::write(replies.join("password.it.txt"), "Reimposti la password.").unwrap();
+    let text = format!(
+        "{MINIMAL}templates_dir = {:?}
+[knowledge]
+address = \"kb@desk.example.test\"
+\
+         [[reply]]\nname = \"Password\"\ntext = \"Reset it.\"\ntext_fr = \"Réinitialisez-le.\"\n",
+        dir.path()
+    );
+    let config = parse(&text).unwrap();
+    let replies = &config.intake.replies;
+    let names: Vec<&str> = replies.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["password", "vpn"]);
+    assert_eq!(replies[0].text, "Reset it.");
+    assert_eq!(
+        replies[0].translations.len(),
+        2,
+        "text_fr and password.it.txt"
+    );
+    assert_eq!(replies[1].text, "Install the VPN client, {requester_name}.");
+    assert!(
+        config
+            .intake
+            .loops
+            .own_addresses
+            .contains(&"kb@desk.example.test".to_string()),
+        "the knowledge address is ours: never a participant"
+    );
+    let twice = format!(
+        "{MINIMAL}[[reply]]\nname = \"a\"\ntext = \"x\"\n[[reply]]\nname = \"A\"\ntext = \"y\"\n"
+    );
+    assert!(
+        error_of(&twice).contains("reply[1].name"),
+        "{}",
+        error_of(&twice)
+    );
+    let spaced = format!("{MINIMAL}[[reply]]\nname = \"two words\"\ntext = \"x\"\n");
+    assert!(error_of(&spaced).contains("one word"));
 }
 
 fn error_of(text: &str) -> String {

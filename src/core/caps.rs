@@ -111,10 +111,30 @@ pub struct SentLastHour {
 pub fn apply(caps: &Caps, plan: &mut IntakePlan, sent: &SentLastHour) {
     let new_ticket = matches!(plan.change, TicketChange::Create(_));
     let cause = cause_of(plan);
+    let (kept, events) = apply_to(
+        caps,
+        new_ticket,
+        cause,
+        std::mem::take(&mut plan.outgoing),
+        sent,
+    );
+    plan.outgoing = kept;
+    plan.events.extend(events);
+}
+
+/// `apply` for mail that no ticket's plan carries (an agent's mail about an article): the mail
+/// kept, and the events of what was held back.
+pub fn apply_to(
+    caps: &Caps,
+    new_ticket: bool,
+    cause: Option<String>,
+    outgoing: Vec<OutgoingMail>,
+    sent: &SentLastHour,
+) -> (Vec<OutgoingMail>, Vec<EventDraft>) {
     let mut sent = sent.clone();
     let mut kept = Vec::new();
     let mut events = Vec::new();
-    for mut mail in std::mem::take(&mut plan.outgoing) {
+    for mut mail in outgoing {
         let Some(counted) = counted_as(mail.kind, new_ticket) else {
             kept.push(mail);
             continue;
@@ -176,8 +196,7 @@ pub fn apply(caps: &Caps, plan: &mut IntakePlan, sent: &SentLastHour) {
         sent.overall += 1;
         kept.push(mail);
     }
-    plan.outgoing = kept;
-    plan.events.extend(events);
+    (kept, events)
 }
 
 fn shared_cap_reached(caps: &Caps, sent: &SentLastHour) -> Option<String> {
@@ -249,6 +268,7 @@ mod tests {
 
     fn new_ticket_plan(requester: &str, outgoing: Vec<OutgoingMail>) -> IntakePlan {
         IntakePlan {
+            knowledge: Vec::new(),
             ticket: TicketNumber(1),
             change: TicketChange::Create(Box::new(NewTicket {
                 number: TicketNumber(1),

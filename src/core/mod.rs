@@ -24,6 +24,7 @@ pub mod people;
 pub mod personal_thread;
 pub mod plan;
 pub mod quotes;
+pub mod replies;
 pub mod rules;
 pub mod sla;
 pub mod spam;

@@ -26,6 +26,8 @@ pub enum OutgoingKind {
     DeliveryFailureNotice,
     /// The ticket's attachments, to the agent who asked with `#attachments`.
     AttachmentDelivery,
+    /// A knowledge-base article's draft or new version, to its editors.
+    ArticleDraft,
 }
 
 impl OutgoingKind {
@@ -44,6 +46,7 @@ impl OutgoingKind {
             OutgoingKind::SlaWarning => "sla_warning",
             OutgoingKind::DeliveryFailureNotice => "delivery_failure_notice",
             OutgoingKind::AttachmentDelivery => "attachment_delivery",
+            OutgoingKind::ArticleDraft => "article_draft",
         }
     }
 
@@ -60,7 +63,8 @@ impl OutgoingKind {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OutgoingMail {
     pub kind: OutgoingKind,
-    pub ticket: TicketNumber,
+    /// `None`: the mail is about an article alone (a draft mailed to editors).
+    pub ticket: Option<TicketNumber>,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
@@ -110,7 +114,7 @@ impl OutgoingMail {
     ) -> OutgoingMail {
         OutgoingMail {
             kind,
-            ticket,
+            ticket: Some(ticket),
             from: support.clone(),
             to,
             cc: Vec::new(),
@@ -144,6 +148,34 @@ impl OutgoingMail {
         }
         self.in_reply_to = mail.message_id.clone();
         self.references = references;
+    }
+}
+
+impl OutgoingMail {
+    /// A notice about a knowledge-base article from the support address: not tied to a ticket,
+    /// and under a Message-ID that names the article, so that a reply to it finds the article.
+    pub fn about_article(
+        support: &Mailbox,
+        kind: OutgoingKind,
+        article: super::knowledge::ArticleId,
+        to: Vec<Mailbox>,
+        rendered: (String, String),
+        seed: &str,
+        language: Language,
+    ) -> OutgoingMail {
+        let mut mail = OutgoingMail::from_support(
+            support,
+            kind,
+            TicketNumber(0),
+            to,
+            rendered,
+            seed,
+            language,
+        );
+        mail.ticket = None;
+        mail.message_id =
+            super::knowledge::mail::article_message_id(article, kind, seed, support.domain());
+        mail
     }
 }
 

@@ -295,6 +295,9 @@ pub fn refusal(standing: Standing<'_>, command: &Command, scope: Scope<'_>) -> O
         owned,
     } = scope;
     match standing {
+        Standing::Agent(_) if matches!(command, Command::Solved(_)) => Some(
+            "#solved is the requester's word; #resolve TEXT resolves a ticket, #answer KB-n sends an article".into(),
+        ),
         Standing::Agent(agent) => match agent.role {
             AgentRole::Admin => None,
             AgentRole::Triager => None,
@@ -310,6 +313,9 @@ pub fn refusal(standing: Standing<'_>, command: &Command, scope: Scope<'_>) -> O
                             | Command::Note(_)
                             | Command::Away
                             | Command::Back
+                            // About an article, not this ticket: editors decide (`edit_refusal`).
+                            | Command::Publish(_)
+                            | Command::Retire(_)
                     )
                 {
                     return Some(format!("you do not work queue {queue} at level {level}"));
@@ -324,8 +330,14 @@ pub fn refusal(standing: Standing<'_>, command: &Command, scope: Scope<'_>) -> O
             }
         },
         Standing::Requester => match command {
-            Command::Close | Command::Reopen | Command::Help | Command::Token(_) => None,
-            _ => Some("requesters may only #close or #reopen their own ticket".into()),
+            Command::Close
+            | Command::Reopen
+            | Command::Solved(_)
+            | Command::Help
+            | Command::Token(_) => None,
+            _ => Some(
+                "requesters may only #close, #reopen or say #solved on their own ticket".into(),
+            ),
         },
         Standing::Other => {
             Some("only the ticket's requester and the helpdesk's agents may give commands".into())

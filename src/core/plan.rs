@@ -56,6 +56,8 @@ pub struct IntakePolicy {
     /// What notices and relays carry of the attachments they are about.
     pub attachment_limits: super::attachments::AttachmentLimits,
     pub knowledge: super::knowledge::KnowledgePolicy,
+    /// Saved replies agents send with `#reply NAME`.
+    pub replies: Vec<super::replies::SavedReply>,
 }
 
 /// The part of a stored ticket the intake decision needs.
@@ -92,6 +94,8 @@ pub struct TicketView {
     /// The texts of the latest mail Guichet sent on the ticket, newest first: what a reply may
     /// quote or paste, never to be relayed as the writer's words (`own_text`).
     pub sent_texts: Vec<String>,
+    /// The resolution text, once one was written (`#resolve TEXT`).
+    pub resolution: Option<String>,
 }
 
 impl TicketView {
@@ -119,6 +123,7 @@ impl TicketView {
             sla: SlaState::default(),
             awaiting_since: None,
             sent_texts: Vec::new(),
+            resolution: None,
         }
     }
 }
@@ -189,6 +194,9 @@ pub struct IntakeInput<'a> {
     pub others: &'a [TicketView],
     /// Agents' loads, for queues that assign automatically.
     pub workloads: &'a [Workload],
+    /// What the knowledge base holds for this mail (`knowledge::mail::KnowledgeInput::NONE` when
+    /// nothing).
+    pub knowledge: &'a super::knowledge::mail::KnowledgeInput,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -290,6 +298,20 @@ pub enum EventKind {
     MailNotRendered,
     /// A stored attachment could not be read when a mail was rendered: it was named, not sent.
     AttachmentNotSent,
+    /// Knowledge-base articles offered in an acknowledgement.
+    ArticleSuggested,
+    /// An article drafted (`#kb`, or a mail to the knowledge address).
+    ArticleDrafted,
+    /// A new version of an article from an editor's reply.
+    ArticleRevised,
+    ArticlePublished,
+    ArticleRetired,
+    /// An article sent to the requester as the answer (`#answer`).
+    ArticleAnswered,
+    /// The requester said a suggested article answered the question (`#solved`).
+    SolvedByArticle,
+    /// A saved reply sent to the requester (`#reply`).
+    SavedReplySent,
 }
 
 impl EventKind {
@@ -319,6 +341,14 @@ impl EventKind {
             EventKind::RecipientLeftOut => "recipient_left_out",
             EventKind::MailNotRendered => "mail_not_rendered",
             EventKind::AttachmentNotSent => "attachment_not_sent",
+            EventKind::ArticleSuggested => "article_suggested",
+            EventKind::ArticleDrafted => "article_drafted",
+            EventKind::ArticleRevised => "article_revised",
+            EventKind::ArticlePublished => "article_published",
+            EventKind::ArticleRetired => "article_retired",
+            EventKind::ArticleAnswered => "article_answered",
+            EventKind::SolvedByArticle => "solved_by_article",
+            EventKind::SavedReplySent => "saved_reply_sent",
         }
     }
 }
@@ -346,6 +376,8 @@ pub struct IntakePlan {
     pub stored_text: String,
     /// Agents who went away (`true`) or came back (`false`).
     pub agents_away: Vec<(String, bool)>,
+    /// What happens to the knowledge base: drafts, versions, states, links to the ticket.
+    pub knowledge: Vec<super::knowledge::mail::KnowledgeAction>,
 }
 
 /// Why a parsed mail cannot make or join a ticket; the pipeline quarantines it.

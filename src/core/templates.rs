@@ -19,10 +19,12 @@ pub enum TemplateKind {
     Relay,
     SlaWarning,
     DeliveryFailureNotice,
+    /// A knowledge-base article's draft or new version, to its editors.
+    ArticleDraft,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 12] = [
+    pub const ALL: [TemplateKind; 13] = [
         TemplateKind::Acknowledgement,
         TemplateKind::NewTicketNotice,
         TemplateKind::AssignmentNotice,
@@ -35,6 +37,7 @@ impl TemplateKind {
         TemplateKind::Relay,
         TemplateKind::SlaWarning,
         TemplateKind::DeliveryFailureNotice,
+        TemplateKind::ArticleDraft,
     ];
 
     pub fn file_stem(self) -> &'static str {
@@ -51,6 +54,7 @@ impl TemplateKind {
             TemplateKind::Relay => "relay",
             TemplateKind::SlaWarning => "sla_warning",
             TemplateKind::DeliveryFailureNotice => "delivery_failure_notice",
+            TemplateKind::ArticleDraft => "article_draft",
         }
     }
 }
@@ -117,7 +121,7 @@ pub struct TemplateSet {
     templates: BTreeMap<(TemplateKind, &'static str), Template>,
 }
 
-const SHIPPED: [(TemplateKind, Language, &str); 36] = [
+const SHIPPED: [(TemplateKind, Language, &str); 39] = [
     (
         TemplateKind::Acknowledgement,
         Language::En,
@@ -298,6 +302,21 @@ const SHIPPED: [(TemplateKind, Language, &str); 36] = [
         Language::It,
         include_str!("templates/delivery_failure_notice.it.txt"),
     ),
+    (
+        TemplateKind::ArticleDraft,
+        Language::En,
+        include_str!("templates/article_draft.en.txt"),
+    ),
+    (
+        TemplateKind::ArticleDraft,
+        Language::Fr,
+        include_str!("templates/article_draft.fr.txt"),
+    ),
+    (
+        TemplateKind::ArticleDraft,
+        Language::It,
+        include_str!("templates/article_draft.it.txt"),
+    ),
 ];
 
 impl TemplateSet {
@@ -354,6 +373,14 @@ mod tests {
             "problems",
             "fields_request",
             "failures",
+            "suggestions",
+            "knowledge",
+            "article",
+            "article_tag",
+            "title",
+            "intro",
+            "language",
+            "visibility",
         ]
         .into_iter()
         .map(|key| (key, format!("<{key}>")))
@@ -362,7 +389,7 @@ mod tests {
             for language in Language::ALL {
                 let (subject, body) = set.get(kind, language).render(&values);
                 assert!(
-                    subject.starts_with("<tag>"),
+                    subject.starts_with("<tag>") || subject.starts_with("<article_tag>"),
                     "{kind:?} {language:?}: {subject}"
                 );
                 assert!(

@@ -18,25 +18,8 @@ const QUESTION_CHARS: usize = 4_000;
 /// bound and old wording fades.
 const ASKED_QUESTIONS: usize = 30;
 
-/// How an article is tied to a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArticleLink {
-    Source,
-    Suggested,
-    Answered,
-    Solved,
-}
-
-impl ArticleLink {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArticleLink::Source => "source",
-            ArticleLink::Suggested => "suggested",
-            ArticleLink::Answered => "answered",
-            ArticleLink::Solved => "solved",
-        }
-    }
-}
+/// How an article is tied to a ticket: the core's, as plans name it.
+pub use crate::core::knowledge::mail::ArticleLink;
 
 /// One version of an article: who changed it, when and why.
 #[derive(Debug, Clone)]

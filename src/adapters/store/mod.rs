@@ -79,12 +79,14 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 mod knowledge;
+mod knowledge_mail;
 mod outbox;
 mod reads;
 mod rows;
 mod writes;
 
 pub use knowledge::{ArticleLink, ArticleSearch, ArticleVersion, SimilarTicket};
+pub use knowledge_mail::SolvedByKnowledge;
 pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
 pub use rows::*;
 

@@ -226,7 +226,7 @@ impl WriteTx<'_> {
             <sha2::Sha256 as sha2::Digest>::new_with_prefix(&rendered.raw),
         ));
         let message = self.insert_message(&MessageInsert {
-            ticket: Some(mail.ticket.0 as i64),
+            ticket: mail.ticket.map(|t| t.0 as i64),
             direction: "out",
             visibility: "public",
             stranger: false,
@@ -284,7 +284,7 @@ impl WriteTx<'_> {
                 record.execute(params![
                     address,
                     cause,
-                    mail.ticket.0 as i64,
+                    mail.ticket.map(|t| t.0 as i64),
                     mail.kind.as_str(),
                     message,
                     now

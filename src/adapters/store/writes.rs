@@ -45,7 +45,7 @@ impl<'c> WriteTx<'c> {
             .prepare_cached(
                 "SELECT status, priority, level, queue, assignee, subject, language, requester, requester_name, merged_into,
                         created_at, first_response_due, next_response_due, resolution_due, sla_paused_at,
-                        sla_warned_for, awaiting_since
+                        sla_warned_for, awaiting_since, resolution
                  FROM tickets WHERE number = ?1",
             )?
             .query_row([n], |row| {
@@ -64,6 +64,7 @@ impl<'c> WriteTx<'c> {
                         row.get::<_, i64>(10)?,
                         sla_state(row, 11)?,
                         row.get::<_, Option<i64>>(16)?,
+                        row.get::<_, Option<String>>(17)?,
                     ),
                 ))
             })
@@ -79,7 +80,7 @@ impl<'c> WriteTx<'c> {
             requester,
             requester_name,
             merged,
-            (created_at, sla, awaiting_since),
+            (created_at, sla, awaiting_since, resolution),
         )) = row
         else {
             return Ok(None);
@@ -104,6 +105,7 @@ impl<'c> WriteTx<'c> {
         view.created_at = created_at;
         view.sla = sla;
         view.awaiting_since = awaiting_since;
+        view.resolution = resolution;
         let participants = self
             .tx
             .prepare_cached("SELECT address, name, role FROM participants WHERE ticket = ?1 ORDER BY added_at, address")?
@@ -282,6 +284,8 @@ impl<'c> WriteTx<'c> {
                 }
             }
         }
+        // After the ticket exists (links name it), before the mail that announces a draft.
+        self.apply_knowledge(&plan.knowledge, now)?;
         let mail = inbound.mail;
         let message = self.insert_message(&MessageInsert {
             ticket: Some(number),

@@ -138,7 +138,9 @@ pub(super) fn agent_mail(
                 refused.push((line.line.clone(), reason, String::new()));
                 continue;
             }
-            if let Err((reason, hint)) = check(work, &line.command, &mut simulated) {
+            if let Err((reason, hint)) = check(work, &line.command, &mut simulated)
+                .and_then(|()| super::knowledge::check(work, agent, &line.command, &simulated))
+            {
                 refused.push((line.line.clone(), reason, hint));
             }
         }
@@ -172,6 +174,17 @@ pub(super) fn agent_mail(
     if work.note.is_some() {
         work.internal = true;
     }
+    // Articles and saved replies go below the agent's own words, as one answer.
+    let answer = match work.answers.is_empty() {
+        true => visible.to_string(),
+        false => [visible.trim()]
+            .into_iter()
+            .chain(work.answers.iter().map(|a| a.trim()))
+            .filter(|part| !part.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    };
+    let visible = answer.as_str();
     if work.internal || visible.trim().is_empty() {
         if !visible.trim().is_empty() {
             work.event(
@@ -339,6 +352,15 @@ pub(super) fn check(
             ));
         }
         Command::Release => state.status = Status::New,
+        Command::Resolve(text) => {
+            state.status = Status::Resolved;
+            if let Some(text) = text {
+                state.resolution = Some(text.clone());
+            }
+        }
+        Command::Close => state.status = Status::Closed,
+        Command::Reopen => state.status = Status::Open,
+        Command::Status(status) => state.status = *status,
         Command::Cc(address) if work.is_own(address) => {
             return Err((format!("{address} is the helpdesk itself"), String::new()));
         }
@@ -447,6 +469,7 @@ pub(super) fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state
             state.status = Status::Resolved;
             work.updates.push(TicketUpdate::Status(Status::Resolved));
             if let Some(text) = resolution {
+                state.resolution = Some(text.clone());
                 work.updates.push(TicketUpdate::Resolution(text.clone()));
             }
             let language = work.view.language;
@@ -543,6 +566,13 @@ pub(super) fn apply(work: &mut Work<'_>, agent: &Agent, command: &Command, state
         Command::Away => work.agents_away.push((agent.name.clone(), true)),
         Command::Back => work.agents_away.push((agent.name.clone(), false)),
         Command::Release => release(work, state),
+        Command::Answer(_)
+        | Command::Reply(_)
+        | Command::Kb { .. }
+        | Command::Publish(_)
+        | Command::Retire(_) => super::knowledge::apply(work, agent, command, state),
+        // A requester's command: `refusal` keeps it from agents.
+        Command::Solved(_) => {}
     }
 }
 

@@ -37,6 +37,23 @@ pub fn named_tickets(mail: &InboundMail, policy: &IntakePolicy) -> Vec<TicketNum
         .collect()
 }
 
+/// Articles a mail's commands name (`#answer KB-12`, `#publish KB-12`, `#solved KB-12`): the
+/// store loads them first.
+pub fn named_articles(
+    mail: &InboundMail,
+    policy: &IntakePolicy,
+) -> Vec<crate::core::knowledge::ArticleId> {
+    parse_commands(&mail.subject, &mail.text, &policy.vocabulary)
+        .commands
+        .iter()
+        .filter_map(|line| match line.command {
+            Command::Answer(id) => Some(id),
+            Command::Publish(id) | Command::Retire(id) | Command::Solved(id) => id,
+            _ => None,
+        })
+        .collect()
+}
+
 /// The ticket as the commands of one mail change it, step by step.
 #[derive(Debug, Clone)]
 struct State {
@@ -47,6 +64,8 @@ struct State {
     assignee: Option<String>,
     cc: Vec<Mailbox>,
     tags: Vec<String>,
+    /// The resolution text, as the ticket has it or an earlier `#resolve TEXT` wrote it.
+    resolution: Option<String>,
 }
 
 /// What one mail does, gathered while its commands are applied.
@@ -64,6 +83,9 @@ struct Work<'a> {
     note: Option<String>,
     help: bool,
     agents_away: Vec<(String, bool)>,
+    /// Articles and saved replies (`#answer`, `#reply`) sent below the agent's own text.
+    answers: Vec<String>,
+    knowledge: Vec<crate::core::knowledge::mail::KnowledgeAction>,
 }
 
 pub(crate) fn plan(
@@ -94,6 +116,8 @@ pub(crate) fn plan(
         note: None,
         help: false,
         agents_away: Vec::new(),
+        answers: Vec::new(),
+        knowledge: Vec::new(),
     };
     if own.removed_lines > 0 {
         let detail = if visible.is_empty() {
@@ -143,6 +167,7 @@ pub(crate) fn plan(
         auto_reply,
         stored_text,
         agents_away: work.agents_away,
+        knowledge: work.knowledge,
     }
 }
 
@@ -179,6 +204,7 @@ impl Work<'_> {
             assignee: self.view.assignee.clone(),
             cc: self.view.cc.clone(),
             tags: self.view.tags.clone(),
+            resolution: self.view.resolution.clone(),
         }
     }
 
@@ -219,6 +245,9 @@ impl Work<'_> {
             // The safe default; `send_notice` gives each reader the history they may read.
             ("history", self.view.history_text(Reader::External)),
             ("cheat_sheet", CHEAT_SHEET.to_string()),
+            // What only a first mail's acknowledgement and notice carry.
+            ("suggestions", String::new()),
+            ("knowledge", String::new()),
             (
                 "support_name",
                 self.policy
@@ -381,11 +410,14 @@ fn set_status(work: &mut Work<'_>, state: &mut State, status: Status) {
 
 mod agent;
 mod deadlines;
+mod knowledge;
 mod participant;
 
 use agent::agent_mail;
 use deadlines::sla_after;
 use participant::participant_mail;
 
+#[cfg(test)]
+mod knowledge_tests;
 #[cfg(test)]
 mod tests;

@@ -105,6 +105,12 @@ pub(super) fn participant_mail(
                     owned: false,
                 };
                 refusal(standing, &line.command, scope)
+                    .or_else(|| match line.command {
+                        Command::Solved(named) => {
+                            super::knowledge::solved_article(work, named).err()
+                        }
+                        _ => None,
+                    })
                     .or_else(|| {
                         (!trusted).then(|| "your mail could not be authenticated".to_string())
                     })
@@ -116,6 +122,10 @@ pub(super) fn participant_mail(
                 match line.command {
                     Command::Close => set_status(work, &mut state, Status::Closed),
                     Command::Reopen => set_status(work, &mut state, Status::Open),
+                    Command::Solved(named) => {
+                        let id = super::knowledge::solved_article(work, named).expect("checked");
+                        super::knowledge::solved(work, &mut state, id);
+                    }
                     _ => {}
                 }
                 work.event(EventKind::CommandApplied, line.line.clone());

@@ -6,7 +6,7 @@ use crate::core::personal_thread::ThreadMessage;
 use crate::core::plan::IntakeInput;
 use crate::core::threading::{ThreadDecision, ThreadVia};
 
-fn public_mail(id: &str, from: &str, to: &str) -> ThreadMessage {
+pub(super) fn public_mail(id: &str, from: &str, to: &str) -> ThreadMessage {
     ThreadMessage {
         message_id: id.into(),
         from: from.into(),
@@ -15,7 +15,7 @@ fn public_mail(id: &str, from: &str, to: &str) -> ThreadMessage {
     }
 }
 
-fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
+pub(super) fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
     Agent {
         name: name.into(),
         display_name: format!("{name} Martin"),
@@ -30,7 +30,7 @@ fn agent(name: &str, role: AgentRole, levels: &[u8]) -> Agent {
     }
 }
 
-fn policy() -> IntakePolicy {
+pub(super) fn policy() -> IntakePolicy {
     let mut policy = crate::core::intake::tests::policy_for("support@corp.example");
     policy.guess_language = false;
     policy.support.name = Some("Helpdesk".into());
@@ -52,15 +52,15 @@ fn policy() -> IntakePolicy {
     policy
 }
 
-fn passing_for(domain: &str) -> Vec<AuthResultsHeader> {
+pub(super) fn passing_for(domain: &str) -> Vec<AuthResultsHeader> {
     vec![parse_header(&format!("mx.corp.example; dkim=pass header.d={domain}")).unwrap()]
 }
 
-fn passing() -> Vec<AuthResultsHeader> {
+pub(super) fn passing() -> Vec<AuthResultsHeader> {
     passing_for("corp.example")
 }
 
-fn mail_from(from: &str, body: &str, auth: Vec<AuthResultsHeader>) -> InboundMail {
+pub(super) fn mail_from(from: &str, body: &str, auth: Vec<AuthResultsHeader>) -> InboundMail {
     InboundMail {
         from: Some(Mailbox::new(None, from)),
         to: vec![Mailbox::new(None, "support@corp.example")],
@@ -71,7 +71,7 @@ fn mail_from(from: &str, body: &str, auth: Vec<AuthResultsHeader>) -> InboundMai
     }
 }
 
-fn ticket() -> TicketView {
+pub(super) fn ticket() -> TicketView {
     let mut view = TicketView::new(
         TicketNumber(7),
         Mailbox::new(Some("Carla"), "carla@client.example"),
@@ -82,11 +82,11 @@ fn ticket() -> TicketView {
     view
 }
 
-fn decide(mail: &InboundMail, view: &TicketView, others: &[TicketView]) -> IntakePlan {
+pub(super) fn decide(mail: &InboundMail, view: &TicketView, others: &[TicketView]) -> IntakePlan {
     decide_at(&policy(), mail, view, others, 1_700_000_000)
 }
 
-fn decide_at(
+pub(super) fn decide_at(
     policy: &IntakePolicy,
     mail: &InboundMail,
     view: &TicketView,
@@ -110,11 +110,12 @@ fn decide_at(
         queue: None,
         others,
         workloads: &[],
+        knowledge: &crate::core::knowledge::mail::NO_KNOWLEDGE,
     };
     decide_intake(policy, &input).unwrap()
 }
 
-fn updates(plan: &IntakePlan) -> Vec<TicketUpdate> {
+pub(super) fn updates(plan: &IntakePlan) -> Vec<TicketUpdate> {
     match &plan.change {
         TicketChange::Append { updates } => updates.clone(),
         other => panic!("{other:?}"),
@@ -554,6 +555,7 @@ fn new_ticket_mail() -> Vec<OutgoingMail> {
         queue: None,
         others: &[],
         workloads: &[],
+        knowledge: &crate::core::knowledge::mail::NO_KNOWLEDGE,
     };
     let outgoing = decide_intake(&policy(), &input).unwrap().outgoing;
     assert_eq!(

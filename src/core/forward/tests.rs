@@ -342,6 +342,7 @@ mod opening_a_ticket {
             queue: None,
             others: &[],
             workloads: &[],
+            knowledge: &crate::core::knowledge::mail::NO_KNOWLEDGE,
         };
         let plan = decide_intake(&policy, &input).unwrap();
         let TicketChange::Create(ticket) = &plan.change else {

@@ -4,6 +4,8 @@
 //! Storage is the store's (`adapters::store::knowledge`); everything here is pure.
 
 pub mod analysis;
+pub mod by_mail;
+pub mod mail;
 pub mod matching;
 pub mod scrub;
 
@@ -76,6 +78,13 @@ pub struct ArticleId(pub u64);
 impl fmt::Display for ArticleId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "KB-{}", self.0)
+    }
+}
+
+/// As mail and the audit trail name it: `"KB-12"`.
+impl Serialize for ArticleId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -154,7 +163,7 @@ impl ArticleVisibility {
 }
 
 /// What an article says and to whom; its number, state and history are the store's.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArticleText {
     pub slug: String,
     pub title: String,

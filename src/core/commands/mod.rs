@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::address::check_address;
+use super::knowledge::ArticleId;
 use super::ticket::{Level, Priority, Status, TicketNumber};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -41,6 +42,20 @@ pub enum Command {
     Back,
     /// A ticket held as spam is not: it becomes `new`, acknowledged and announced then.
     Release,
+    /// The requester: a suggested article answered the question (which one, when several were).
+    Solved(Option<ArticleId>),
+    /// Send this article to the requester as the answer, below the agent's own text.
+    Answer(ArticleId),
+    /// Send the saved reply of this name to the requester.
+    Reply(String),
+    /// Draft a knowledge-base article from this resolved ticket.
+    Kb {
+        internal: bool,
+        title: Option<String>,
+    },
+    /// On a ticket, the article must be named; on an article's own mail, it is that article.
+    Publish(Option<ArticleId>),
+    Retire(Option<ArticleId>),
 }
 
 impl Command {
@@ -71,6 +86,12 @@ impl Command {
             Command::Away => "away",
             Command::Back => "back",
             Command::Release => "release",
+            Command::Solved(_) => "solved",
+            Command::Answer(_) => "answer",
+            Command::Reply(_) => "reply",
+            Command::Kb { .. } => "kb",
+            Command::Publish(_) => "publish",
+            Command::Retire(_) => "retire",
         }
     }
 }
@@ -192,7 +213,17 @@ const KEYWORDS: &[(&str, &[&str])] = &[
         "release",
         &["release", "liberer", "pas-spam", "rilascia", "sblocca"],
     ),
+    // `#résolu` already means #resolve: the requester's words are others.
+    ("solved", &["solved", "regle", "sistemato", "risolta"]),
+    ("answer", &["answer", "reponse", "risposta"]),
+    ("reply", &["reply", "modele", "modello"]),
+    ("kb", &["kb", "faq"]),
+    ("publish", &["publish", "publier", "pubblica"]),
+    ("retire", &["retire", "retirer", "ritira"]),
 ];
+
+/// `#kb internal …` in the three languages.
+const INTERNAL_WORDS: &[&str] = &["internal", "interne", "interno"];
 
 /// Values in the three languages.
 const PRIORITY_WORDS: &[(&str, Priority)] = &[
@@ -568,8 +599,52 @@ fn interpret(keyword: &str, argument: &str) -> Result<Command, Refusal> {
         "away" => none(Command::Away),
         "back" => none(Command::Back),
         "release" => none(Command::Release),
+        "solved" => match argument {
+            "" => Ok(Command::Solved(None)),
+            _ => Ok(Command::Solved(Some(article(
+                &one_word("an article", "KB-12")?,
+                keyword,
+            )?))),
+        },
+        "answer" => Ok(Command::Answer(article(
+            &one_word("an article", "KB-12")?,
+            keyword,
+        )?)),
+        "reply" => Ok(Command::Reply(fold(&one_word(
+            "the name of a saved reply",
+            "password-reset",
+        )?))),
+        "kb" => {
+            let (first, rest) = argument
+                .split_once(char::is_whitespace)
+                .unwrap_or((argument, ""));
+            let internal = INTERNAL_WORDS.contains(&fold(first).as_str());
+            let title = match internal {
+                true => rest.trim(),
+                false => argument,
+            };
+            Ok(Command::Kb {
+                internal,
+                title: (!title.is_empty()).then(|| title.to_string()),
+            })
+        }
+        "publish" | "retire" => {
+            let id = match argument {
+                "" => None,
+                _ => Some(article(&one_word("an article", "KB-12")?, keyword)?),
+            };
+            Ok(match keyword {
+                "publish" => Command::Publish(id),
+                _ => Command::Retire(id),
+            })
+        }
         other => unreachable!("keyword table and interpreter disagree on {other}"),
     }
+}
+
+fn article(word: &str, keyword: &str) -> Result<ArticleId, Refusal> {
+    word.parse::<ArticleId>()
+        .map_err(|reason| (reason, format!("e.g. #{keyword} KB-12")))
 }
 
 /// The cheat-sheet sent with notices and in answer to `#help` or a bad command.
@@ -583,302 +658,13 @@ Commands (one per line, at the top of your reply, or in the subject as [#priorit
   #attachments: every file of the ticket mailed to you, even those too large for notices
   #away / #back: no automatic assignments to you meanwhile
   #release: a ticket held as spam is not spam (acknowledged and announced then)
-French and Italian work too: #assigner, #priorité, #fermer, #assegna, #priorità, #chiudi, …";
+Knowledge base:
+  #answer KB-12: the article to the requester, below your own text (public articles only)
+  #reply NAME: a saved reply to the requester, below your own text
+  #kb [internal] [title]: on a resolved ticket (or with #resolve TEXT), draft an article
+    from the question and the resolution, mailed to the knowledge editors
+  #publish KB-12 / #retire KB-12 (editors and the drafter; on an article's mail, alone)
+French and Italian work too: #assigner, #priorité, #fermer, #publier, #assegna, #priorità, #chiudi, #pubblica, …";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(body: &str) -> ParsedCommands {
-        parse_commands("", body, &Vocabulary::builtin())
-    }
-
-    fn one(line: &str) -> Result<Command, String> {
-        let parsed = parse(line);
-        match (parsed.commands.as_slice(), parsed.errors.as_slice()) {
-            ([command], []) => Ok(command.command.clone()),
-            ([], [error]) => Err(error.reason.clone()),
-            other => panic!("{line}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn every_command_and_alias_in_every_spelling() {
-        use Command::*;
-        let cases: Vec<(&str, Command)> = vec![
-            ("#assign bob", Assign(Some("bob".into()))),
-            ("#assign me", Assign(None)),
-            ("#ASSIGN Me", Assign(None)),
-            ("#assigner moi", Assign(None)),
-            ("#attribuer alice", Assign(Some("alice".into()))),
-            ("#assegna io", Assign(None)),
-            ("# assign   bob  ", Assign(Some("bob".into()))),
-            ("#unassign", Unassign),
-            ("#désassigner", Unassign),
-            (
-                "#priority high",
-                Priority(crate::core::ticket::Priority::High),
-            ),
-            (
-                "#Priority URGENT",
-                Priority(crate::core::ticket::Priority::Urgent),
-            ),
-            (
-                "#priorité haute",
-                Priority(crate::core::ticket::Priority::High),
-            ),
-            (
-                "#priorite basse",
-                Priority(crate::core::ticket::Priority::Low),
-            ),
-            (
-                "#priorità alta",
-                Priority(crate::core::ticket::Priority::High),
-            ),
-            (
-                "#PRIORITÀ urgente",
-                Priority(crate::core::ticket::Priority::Urgent),
-            ),
-            (
-                "#prio normal",
-                Priority(crate::core::ticket::Priority::Normal),
-            ),
-            (
-                "#level 3",
-                Level(crate::core::ticket::Level::new(3).unwrap()),
-            ),
-            (
-                "#niveau L2",
-                Level(crate::core::ticket::Level::new(2).unwrap()),
-            ),
-            ("#livello 4", Level(crate::core::ticket::Level::VENDOR)),
-            ("#escalate", Escalate(None)),
-            (
-                "#escalate vendor must patch the firmware",
-                Escalate(Some("vendor must patch the firmware".into())),
-            ),
-            ("#escalader", Escalate(None)),
-            ("#scala urgente", Escalate(Some("urgente".into()))),
-            ("#deescalate", Deescalate),
-            ("#de-escalate", Deescalate),
-            ("#queue hardware", Queue("hardware".into())),
-            ("#transférer réseau", Queue("réseau".into())),
-            ("#coda rete", Queue("rete".into())),
-            (
-                "#status pending",
-                Status(crate::core::ticket::Status::Pending),
-            ),
-            (
-                "#statut en_attente",
-                Status(crate::core::ticket::Status::Waiting),
-            ),
-            (
-                "#stato risolto",
-                Status(crate::core::ticket::Status::Resolved),
-            ),
-            ("#resolve", Resolve(None)),
-            (
-                "#resolve replaced the fuser unit",
-                Resolve(Some("replaced the fuser unit".into())),
-            ),
-            (
-                "#résoudre remplacé le toner",
-                Resolve(Some("remplacé le toner".into())),
-            ),
-            ("#risolvi", Resolve(None)),
-            ("#close", Close),
-            ("#fermer", Close),
-            ("#chiudi", Close),
-            ("#reopen", Reopen),
-            ("#rouvrir", Reopen),
-            ("#riapri", Reopen),
-            ("#merge 1038", Merge(TicketNumber(1038))),
-            ("#merge #1038", Merge(TicketNumber(1038))),
-            ("#fusionner 7", Merge(TicketNumber(7))),
-            ("#unisci 7", Merge(TicketNumber(7))),
-            ("#cc Carol@Example.com", Cc("carol@example.com".into())),
-            ("#cc <carol@example.com>", Cc("carol@example.com".into())),
-            ("#uncc carol@example.com", Uncc("carol@example.com".into())),
-            ("#tag Printer", Tag("printer".into())),
-            ("#étiquette imprimante", Tag("imprimante".into())),
-            ("#untag printer", Untag("printer".into())),
-            (
-                "#field location=Building B",
-                Field {
-                    name: "location".into(),
-                    value: "Building B".into(),
-                },
-            ),
-            (
-                "#champ Site = Bâtiment C",
-                Field {
-                    name: "site".into(),
-                    value: "Bâtiment C".into(),
-                },
-            ),
-            (
-                "#campo sede=Milano",
-                Field {
-                    name: "sede".into(),
-                    value: "Milano".into(),
-                },
-            ),
-            (
-                "#note called the user, waiting for a callback",
-                Note("called the user, waiting for a callback".into()),
-            ),
-            ("#note", Note(String::new())),
-            ("#commentaire rappelé", Note("rappelé".into())),
-            ("#help", Help),
-            ("#aide", Help),
-            ("#aiuto", Help),
-            ("#attachments", Attachments),
-            ("#pièces-jointes", Attachments),
-            ("#allegati", Attachments),
-            ("#token s3cret", Token("s3cret".into())),
-            ("#away", Away),
-            ("#absent", Away),
-            ("#assente", Away),
-            ("#back", Back),
-            ("#retour", Back),
-            ("#rientro", Back),
-            ("#release", Release),
-            ("#libérer", Release),
-            ("#rilascia", Release),
-        ];
-        for (line, expected) in cases {
-            assert_eq!(one(line), Ok(expected), "{line}");
-        }
-    }
-
-    #[test]
-    fn token_secrets_are_masked_for_display() {
-        let vocabulary = Vocabulary::builtin();
-        assert_eq!(
-            vocabulary.mask_secrets("#token s3cret\r\n#priority high\nmy #jeton is\n#token\n"),
-            "#token ****\r\n#priority high\nmy #jeton ****\n#token\n"
-        );
-        assert_eq!(
-            vocabulary.mask_secrets("Re: [#gettone s3cret] [#assign bob] #1042"),
-            "Re: [#gettone ****] [#assign bob] #1042"
-        );
-        assert_eq!(
-            vocabulary.mask_secrets("#tokens are fun"),
-            "#tokens are fun"
-        );
-    }
-
-    #[test]
-    fn malformed_commands_say_why() {
-        let cases = [
-            ("#assign", "#assign needs a name"),
-            (
-                "#assign bob alice",
-                "#assign takes only a name, got `bob alice`",
-            ),
-            ("#priority soonish", "`soonish` is not a priority"),
-            ("#priority", "#priority needs a priority"),
-            ("#level 5", "`5` is not a support level"),
-            ("#level two", "`two` is not a support level"),
-            ("#status closed", "`closed` is not a status you can set"),
-            ("#merge abc", "`abc` is not a ticket number"),
-            ("#merge 0", "`0` is not a ticket number"),
-            ("#cc carol", "`carol` is not a mail address: it has no `@`"),
-            ("#field location", "#field needs NAME=VALUE, got `location`"),
-            ("#field =x", "#field needs NAME=VALUE, got `=x`"),
-            ("#close now", "#close takes no argument, got `now`"),
-            ("#frobnicate x", "#frobnicate is not a command"),
-            ("#token", "#token needs your secret word"),
-        ];
-        for (line, expected) in cases {
-            assert_eq!(one(line), Err(expected.to_string()), "{line}");
-        }
-    }
-
-    #[test]
-    fn commands_stop_at_the_first_text_and_are_cut_from_it() {
-        let parsed =
-            parse("#assign bob\n\n#priority high\nThanks Bob, please call her.\n#close\n> #reopen");
-        let keywords: Vec<&str> = parsed
-            .commands
-            .iter()
-            .map(|c| c.command.keyword())
-            .collect();
-        assert_eq!(keywords, ["assign", "priority"]);
-        assert_eq!(
-            parsed.text,
-            "Thanks Bob, please call her.\n#close\n> #reopen"
-        );
-        assert!(parsed.errors.is_empty());
-
-        let quoted = parse("> #assign bob\nok");
-        assert!(
-            quoted.commands.is_empty(),
-            "a quoted command is not a command"
-        );
-        let number = parse("#1042 is the ticket I mean");
-        assert!(
-            number.commands.is_empty() && number.errors.is_empty(),
-            "#1042 is text"
-        );
-        assert_eq!(number.text, "#1042 is the ticket I mean");
-    }
-
-    #[test]
-    fn subject_brackets_carry_commands_for_phones() {
-        let parsed = parse_commands(
-            "Re: [Helpdesk #12] Printer [#assign alice] [#priority urgent]",
-            "ok",
-            &Vocabulary::builtin(),
-        );
-        assert_eq!(
-            parsed
-                .commands
-                .iter()
-                .map(|c| c.command.clone())
-                .collect::<Vec<_>>(),
-            vec![
-                Command::Assign(Some("alice".into())),
-                Command::Priority(crate::core::ticket::Priority::Urgent)
-            ]
-        );
-        assert_eq!(parsed.text, "ok");
-        let tag_only = parse_commands("Re: [Helpdesk #12] Printer", "", &Vocabulary::builtin());
-        assert!(
-            tag_only.commands.is_empty() && tag_only.errors.is_empty(),
-            "our tag is no command"
-        );
-    }
-
-    #[test]
-    fn configured_aliases() {
-        let vocabulary = Vocabulary::builtin()
-            .with_alias("a", "assign")
-            .unwrap()
-            .with_alias("#p1", "priority")
-            .unwrap();
-        let parsed = parse_commands("", "#a bob\n#p1 urgent", &vocabulary);
-        assert_eq!(parsed.commands.len(), 2, "{parsed:?}");
-        assert_eq!(
-            Vocabulary::builtin()
-                .with_alias("x", "frob")
-                .unwrap_err()
-                .reason,
-            format!("`frob` is not a command; known: {}", keyword_list())
-        );
-        assert_eq!(
-            Vocabulary::builtin()
-                .with_alias("close", "assign")
-                .unwrap_err()
-                .reason,
-            "already means #close"
-        );
-        assert_eq!(
-            Vocabulary::builtin()
-                .with_alias("two words", "assign")
-                .unwrap_err()
-                .reason,
-            "must be one word"
-        );
-    }
-}
+mod tests;
