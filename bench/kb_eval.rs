@@ -2,7 +2,7 @@
 //!
 //!   cargo bench --bench kb_eval -- [--misses] [--sweep] [--dump]
 //!
-//! `--dump` prints, per request of the learning run, the evidence of its first three candidates
+//! `--dump` prints, per request of the cold run, the evidence of its first three candidates
 //! (`scripts/kb_fit.py` fits the confidence model's weights to it).
 //!
 //! Every article is imported into a fresh store; every request is composed as a mail, ingested
@@ -283,12 +283,12 @@ fn main() {
     let configured = policy.knowledge.confidence;
     let show = flag("--misses");
     let dump = flag("--dump");
-    let [all, odd, even] = run(&mut cold, &prepared, &configured, false, show, false);
+    let [all, odd, even] = run(&mut cold, &prepared, &configured, false, show, dump);
     println!("cold      all  {}", all.line());
     println!("cold      odd  {}", odd.line());
     println!("cold      even {}", even.line());
     let mut learning = desk(&root);
-    let [all, odd, even] = run(&mut learning, &prepared, &configured, true, false, dump);
+    let [all, odd, even] = run(&mut learning, &prepared, &configured, true, false, false);
     println!("learning  all  {}", all.line());
     println!("learning  odd  {}", odd.line());
     println!("learning  even {}", even.line());

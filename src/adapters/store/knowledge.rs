@@ -4,10 +4,10 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 
+use super::knowledge_search::indexed_terms as indexed;
 use super::{Reader, StoreError, StoreResult, WriteTx};
 use crate::core::knowledge::analysis::distinct_terms;
 use crate::core::knowledge::matching::query_terms;
-use crate::core::knowledge::matching::{judge, Candidate, Confidence, Judged, TermStats};
 use crate::core::knowledge::{Article, ArticleId, ArticleState, ArticleText, ArticleVisibility};
 use crate::core::ticket::TicketNumber;
 
@@ -30,38 +30,6 @@ pub struct ArticleVersion {
     pub changed_by: String,
     pub changed_at: i64,
     pub note: String,
-}
-
-/// What an article search may return.
-#[derive(Debug, Clone)]
-pub struct ArticleSearch<'a> {
-    /// Analysed terms (`matching::query_terms`).
-    pub terms: &'a [String],
-    pub language: &'a str,
-    /// `None`: articles of every queue; `Some(q)`: those of `q` and those for all queues.
-    pub queue: Option<&'a str>,
-    pub include_internal: bool,
-    pub limit: usize,
-}
-
-/// A resolved ticket like the request, with its resolution.
-#[derive(Debug, Clone)]
-pub struct SimilarTicket {
-    pub number: TicketNumber,
-    pub subject: String,
-    pub resolution: String,
-    pub score: f64,
-}
-
-/// The FTS5 query for terms: any of them, each a quoted string (terms are letters and digits,
-/// but a quote would end the string, so none survives).
-fn match_expression(terms: &[String]) -> Option<String> {
-    let quoted: Vec<String> = terms
-        .iter()
-        .filter(|t| !t.is_empty())
-        .map(|t| format!("\"{}\"", t.replace('"', "")))
-        .collect();
-    (!quoted.is_empty()).then(|| quoted.join(" OR "))
 }
 
 fn article_from_row(row: &Row<'_>) -> rusqlite::Result<(Article, Option<String>)> {
@@ -175,128 +143,6 @@ impl Reader<'_> {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-
-    /// Published articles ranked by BM25 (title 5, tags 3, body and questions asked 1), best
-    /// first, as candidates
-    /// for `matching::judge`.
-    pub fn search_articles(
-        &self,
-        search: &ArticleSearch<'_>,
-    ) -> StoreResult<Vec<Candidate<ArticleId>>> {
-        let Some(expression) = match_expression(search.terms) else {
-            return Ok(Vec::new());
-        };
-        let mut statement = self.conn.prepare_cached(
-            "SELECT a.id, -bm25(kb_fts, 5.0, 3.0, 1.0, 0.3) AS score, a.title_terms, a.terms
-             FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.rowid
-             WHERE kb_fts MATCH ?1 AND a.language = ?2 AND a.state = 'published'
-               AND (?3 OR a.visibility = 'public')
-               AND (?4 IS NULL OR a.queue IS NULL OR a.queue = ?4)
-             ORDER BY bm25(kb_fts, 5.0, 3.0, 1.0, 0.3) LIMIT ?5",
-        )?;
-        let rows = statement.query_map(
-            params![
-                expression,
-                search.language,
-                search.include_internal,
-                search.queue,
-                search.limit as i64
-            ],
-            |row| {
-                let split = |s: String| {
-                    s.split(' ')
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                };
-                Ok(Candidate {
-                    key: ArticleId(row.get::<_, i64>(0)? as u64),
-                    score: row.get(1)?,
-                    title_terms: split(row.get(2)?),
-                    terms: split(row.get(3)?),
-                })
-            },
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The store's candidates for `search`, each judged against `confidence`: the confident
-    /// ones, best first, are what may be suggested.
-    pub fn judged_articles(
-        &self,
-        search: &ArticleSearch<'_>,
-        confidence: &Confidence,
-    ) -> StoreResult<Vec<Judged<ArticleId>>> {
-        let candidates = self.search_articles(search)?;
-        let mut weighed: Vec<String> = search.terms.to_vec();
-        for candidate in &candidates {
-            weighed.extend(candidate.title_terms.iter().cloned());
-        }
-        weighed.sort();
-        weighed.dedup();
-        let stats = self.article_term_stats(&weighed)?;
-        Ok(judge(search.terms, &candidates, &stats, confidence))
-    }
-
-    /// How many published articles hold each of `terms`, and how many there are.
-    pub fn article_term_stats(&self, terms: &[String]) -> StoreResult<TermStats> {
-        let documents: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM kb_articles WHERE state = 'published'")?
-            .query_row([], |row| row.get(0))?;
-        let mut holding = std::collections::HashMap::new();
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT doc FROM kb_fts_terms WHERE term = ?1")?;
-        for term in terms {
-            if let Some(n) = statement
-                .query_row([term], |row| row.get::<_, i64>(0))
-                .optional()?
-            {
-                holding.insert(term.clone(), n as u64);
-            }
-        }
-        Ok(TermStats {
-            documents: documents as u64,
-            holding,
-        })
-    }
-
-    /// Resolved tickets in `language` like the terms, best first (question 2, resolution 1).
-    pub fn similar_tickets(
-        &self,
-        terms: &[String],
-        language: &str,
-        except: Option<TicketNumber>,
-        limit: usize,
-    ) -> StoreResult<Vec<SimilarTicket>> {
-        let Some(expression) = match_expression(terms) else {
-            return Ok(Vec::new());
-        };
-        let mut statement = self.conn.prepare_cached(
-            "SELECT t.number, t.subject, coalesce(t.resolution, ''), -bm25(kb_ticket_fts, 2.0, 1.0)
-             FROM kb_ticket_fts JOIN tickets t ON t.number = kb_ticket_fts.rowid
-             WHERE kb_ticket_fts MATCH ?1 AND t.language = ?2 AND t.number IS NOT ?3
-             ORDER BY bm25(kb_ticket_fts, 2.0, 1.0) LIMIT ?4",
-        )?;
-        let rows = statement.query_map(
-            params![
-                expression,
-                language,
-                except.map(|n| n.0 as i64),
-                limit as i64
-            ],
-            |row| {
-                Ok(SimilarTicket {
-                    number: TicketNumber(row.get::<_, i64>(0)? as u64),
-                    subject: row.get(1)?,
-                    resolution: row.get(2)?,
-                    score: row.get(3)?,
-                })
-            },
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 /// Terms as the article columns keep them.
@@ -304,13 +150,15 @@ fn joined(terms: &[String]) -> String {
     terms.join(" ")
 }
 
+/// An article's title, tags and body as the index holds them.
 fn index_columns(text: &ArticleText) -> (String, String, String) {
-    let title = joined(&distinct_terms(&text.title, &text.language));
-    let tags = joined(&distinct_terms(&text.tags.join(" "), &text.language));
-    let body = joined(&crate::core::knowledge::analysis::terms(
-        &text.body,
-        &text.language,
-    ));
+    let language = &text.language;
+    let title = indexed(language, &distinct_terms(&text.title, language));
+    let tags = indexed(language, &distinct_terms(&text.tags.join(" "), language));
+    let body = indexed(
+        language,
+        &crate::core::knowledge::analysis::terms(&text.body, language),
+    );
     (title, tags, body)
 }
 
@@ -499,7 +347,13 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "INSERT INTO kb_fts (rowid, title, tags, body, asked) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![id.0 as i64, title, tags, body, joined(&asked)])?;
+            .execute(params![
+                id.0 as i64,
+                title,
+                tags,
+                body,
+                indexed(language, &asked)
+            ])?;
         Ok(())
     }
 
@@ -524,8 +378,12 @@ impl WriteTx<'_> {
         let Some((subject, language, Some(resolution), first)) = row else {
             return Ok(());
         };
-        let analyse =
-            |text: &str| joined(&crate::core::knowledge::analysis::terms(text, &language));
+        let analyse = |text: &str| {
+            indexed(
+                &language,
+                &crate::core::knowledge::analysis::terms(text, &language),
+            )
+        };
         let question = analyse(&format!("{subject}\n{}", first.unwrap_or_default()));
         self.tx
             .prepare_cached(
@@ -539,7 +397,7 @@ impl WriteTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::store::Store;
+    use crate::adapters::store::{ArticleSearch, Store};
 
     fn article(slug: &str, title: &str, body: &str, language: &str) -> ArticleText {
         ArticleText {
@@ -668,14 +526,5 @@ mod tests {
             tx.set_article_state(ArticleId(99), ArticleState::Retired, "dave", 5),
             Err(StoreError::Refused(_))
         ));
-    }
-
-    #[test]
-    fn match_expressions_quote_every_term() {
-        assert_eq!(match_expression(&[]), None);
-        assert_eq!(
-            match_expression(&["a\"b".into(), "or".into()]).as_deref(),
-            Some("\"ab\" OR \"or\"")
-        );
     }
 }

@@ -80,13 +80,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 mod knowledge;
 mod knowledge_mail;
+mod knowledge_search;
 mod outbox;
 mod reads;
 mod rows;
 mod writes;
 
-pub use knowledge::{ArticleLink, ArticleSearch, ArticleVersion, SimilarTicket};
+pub use knowledge::{ArticleLink, ArticleVersion};
 pub use knowledge_mail::SolvedByKnowledge;
+pub use knowledge_search::{indexed_terms, ArticleSearch, SimilarTicket};
 pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
 pub use rows::*;
 

@@ -102,7 +102,7 @@ pub struct Evidence {
 /// kb_eval -- --dump`). In words: a high score, a clear lead over the next article and the
 /// request naming what the title names raise it; a long request (more chances to share words
 /// by accident) lowers it.
-const WEIGHTS: [f64; 7] = [-2.215, 1.246, 1.273, 0.092, -1.423, 0.81, 1.241];
+const WEIGHTS: [f64; 7] = [-2.441, 0.892, 1.174, 0.218, -1.143, 1.034, 1.314];
 
 /// How sure (0 to 1) a suggestion of the best candidate would be right.
 pub fn confidence_of(evidence: &Evidence) -> f64 {

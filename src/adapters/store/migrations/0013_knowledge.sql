@@ -49,10 +49,15 @@ CREATE INDEX kb_links_ticket ON kb_links(ticket, relation);
 
 -- Published articles only; rowid = kb_articles.id. `asked`: the questions of the tickets the
 -- article came from or answered, in their askers' words: an article learns how people ask.
-CREATE VIRTUAL TABLE kb_fts USING fts5(title, tags, body, asked, content='', contentless_delete=1);
+-- Terms are prefixed with their language (`fr_imprim`, store::knowledge_search): a search reads
+-- only its language's postings.
+CREATE VIRTUAL TABLE kb_fts USING fts5(title, tags, body, asked, tokenize="unicode61 tokenchars '_'",
+                                       content='', contentless_delete=1);
 
--- Resolved tickets with a documented resolution; rowid = tickets.number.
-CREATE VIRTUAL TABLE kb_ticket_fts USING fts5(question, resolution, content='', contentless_delete=1);
+-- Resolved tickets with a documented resolution; rowid = tickets.number; terms as in kb_fts.
+CREATE VIRTUAL TABLE kb_ticket_fts USING fts5(question, resolution, tokenize="unicode61 tokenchars '_'",
+                                              content='', contentless_delete=1);
 
 -- Documents per term of the article index: the matcher weighs rare terms above common ones.
 CREATE VIRTUAL TABLE kb_fts_terms USING fts5vocab(kb_fts, 'row');
+CREATE VIRTUAL TABLE kb_ticket_fts_terms USING fts5vocab(kb_ticket_fts, 'row');

@@ -1,0 +1,293 @@
+//! Searching the knowledge indexes: published articles for a request, resolved tickets like it.
+//!
+//! Both FTS5 indexes hold analysed terms (`core::knowledge::analysis`) prefixed with their
+//! language (`fr_imprim`), so that a search reads only its language's postings: a filter on a
+//! language column cost as much as the search itself at a million tickets. A search reads the
+//! index for its rarest terms only, ranks inside the index, and joins the best few rows.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Reader, StoreResult};
+use crate::core::knowledge::matching::{judge, Candidate, Confidence, Judged, TermStats};
+use crate::core::knowledge::ArticleId;
+use crate::core::ticket::TicketNumber;
+
+/// What an article search may return.
+#[derive(Debug, Clone)]
+pub struct ArticleSearch<'a> {
+    /// Analysed terms (`matching::query_terms`).
+    pub terms: &'a [String],
+    pub language: &'a str,
+    /// `None`: articles of every queue; `Some(q)`: those of `q` and those for all queues.
+    pub queue: Option<&'a str>,
+    pub include_internal: bool,
+    pub limit: usize,
+}
+
+/// A resolved ticket like the request, with its resolution.
+#[derive(Debug, Clone)]
+pub struct SimilarTicket {
+    pub number: TicketNumber,
+    pub subject: String,
+    pub resolution: String,
+    pub score: f64,
+}
+
+/// Most terms a search reads the index for.
+const MATCH_TERMS: usize = 12;
+
+/// Most postings (documents holding a term, summed over the terms) a search reads beyond its
+/// rarest term: a term half the documents hold costs the most to read and tells the least.
+const POSTINGS_BUDGET: u64 = 2_000;
+
+/// Rows ranked in the index for each row a search returns: the rest of the filter (visibility,
+/// queue, state) applies to these.
+const RANKED_PER_RESULT: usize = 5;
+
+/// A term as the indexes hold it: prefixed with its language.
+fn indexed_term(language: &str, term: &str) -> String {
+    let code: String = language
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    format!("{code}_{term}")
+}
+
+/// Terms as an index column holds them.
+pub fn indexed_terms(language: &str, terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| indexed_term(language, t))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The terms worth reading the index for, rarest first: those it holds at all, at most
+/// `MATCH_TERMS`, and past the rarest only while within `POSTINGS_BUDGET`.
+fn selective_terms(terms: &[String], holding: impl Fn(&str) -> Option<u64>) -> Vec<String> {
+    let mut held: Vec<(u64, &String)> = terms
+        .iter()
+        .filter_map(|t| holding(t).filter(|n| *n > 0).map(|n| (n, t)))
+        .collect();
+    held.sort();
+    let mut read = 0;
+    held.into_iter()
+        .enumerate()
+        .take_while(|(index, (n, _))| {
+            read += n;
+            *index == 0 || read <= POSTINGS_BUDGET
+        })
+        .take(MATCH_TERMS)
+        .map(|(_, (_, t))| t.clone())
+        .collect()
+}
+
+/// The FTS5 query for any of `terms` in `language`, each a quoted string (terms are letters
+/// and digits, but a quote would end the string, so none survives).
+fn match_expression(language: &str, terms: &[String]) -> Option<String> {
+    let quoted: Vec<String> = terms
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("\"{}\"", indexed_term(language, &t.replace('"', ""))))
+        .collect();
+    (!quoted.is_empty()).then(|| quoted.join(" OR "))
+}
+
+impl Reader<'_> {
+    /// How many documents of `vocabulary` (an fts5vocab table) hold each of `terms` in
+    /// `language`; terms no document holds are left out.
+    fn holding(
+        &self,
+        vocabulary: &str,
+        language: &str,
+        terms: &[String],
+        into: &mut HashMap<String, u64>,
+    ) -> StoreResult<()> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("SELECT doc FROM {vocabulary} WHERE term = ?1"))?;
+        for term in terms {
+            if into.contains_key(term) {
+                continue;
+            }
+            if let Some(n) = statement
+                .query_row([indexed_term(language, term)], |row| row.get::<_, i64>(0))
+                .optional()?
+            {
+                into.insert(term.clone(), n as u64);
+            }
+        }
+        Ok(())
+    }
+
+    /// How many published articles in `language` hold each of `terms`. The total is the number
+    /// of articles ever written, read in constant time: the weights only need its magnitude.
+    pub fn article_term_stats(&self, language: &str, terms: &[String]) -> StoreResult<TermStats> {
+        let documents: i64 = self
+            .conn
+            .prepare_cached("SELECT coalesce(max(id), 0) FROM kb_articles")?
+            .query_row([], |row| row.get(0))?;
+        let mut holding = HashMap::new();
+        self.holding("kb_fts_terms", language, terms, &mut holding)?;
+        Ok(TermStats {
+            documents: documents as u64,
+            holding,
+        })
+    }
+
+    fn article_candidates(
+        &self,
+        search: &ArticleSearch<'_>,
+        stats: &TermStats,
+    ) -> StoreResult<Vec<Candidate<ArticleId>>> {
+        let read = selective_terms(search.terms, |t| stats.holding.get(t).copied());
+        let Some(expression) = match_expression(search.language, &read) else {
+            return Ok(Vec::new());
+        };
+        let mut statement = self.conn.prepare_cached(
+            "SELECT a.id, -f.rank, a.title_terms, a.terms
+             FROM (SELECT rowid, bm25(kb_fts, 5.0, 3.0, 1.0, 0.3) AS rank FROM kb_fts
+                   WHERE kb_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+             JOIN kb_articles a ON a.id = f.rowid
+             WHERE a.language = ?3 AND a.state = 'published'
+               AND (?4 OR a.visibility = 'public')
+               AND (?5 IS NULL OR a.queue IS NULL OR a.queue = ?5)
+             ORDER BY f.rank LIMIT ?6",
+        )?;
+        let rows = statement.query_map(
+            params![
+                expression,
+                (search.limit * RANKED_PER_RESULT) as i64,
+                search.language,
+                search.include_internal,
+                search.queue,
+                search.limit as i64
+            ],
+            |row| {
+                let split = |s: String| {
+                    s.split(' ')
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                };
+                Ok(Candidate {
+                    key: ArticleId(row.get::<_, i64>(0)? as u64),
+                    score: row.get(1)?,
+                    title_terms: split(row.get(2)?),
+                    terms: split(row.get(3)?),
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Published articles ranked by BM25 (title 5, tags 3, body 1, questions asked 0.3), best
+    /// first, as candidates for `matching::judge`.
+    pub fn search_articles(
+        &self,
+        search: &ArticleSearch<'_>,
+    ) -> StoreResult<Vec<Candidate<ArticleId>>> {
+        let stats = self.article_term_stats(search.language, search.terms)?;
+        self.article_candidates(search, &stats)
+    }
+
+    /// The store's candidates for `search`, each judged against `confidence`: the confident
+    /// ones, best first, are what may be suggested.
+    pub fn judged_articles(
+        &self,
+        search: &ArticleSearch<'_>,
+        confidence: &Confidence,
+    ) -> StoreResult<Vec<Judged<ArticleId>>> {
+        let mut stats = self.article_term_stats(search.language, search.terms)?;
+        let candidates = self.article_candidates(search, &stats)?;
+        let titles: Vec<String> = candidates
+            .iter()
+            .flat_map(|c| c.title_terms.iter().cloned())
+            .collect();
+        self.holding("kb_fts_terms", search.language, &titles, &mut stats.holding)?;
+        Ok(judge(search.terms, &candidates, &stats, confidence))
+    }
+
+    /// Resolved tickets in `language` like the terms, best first (question 2, resolution 1).
+    pub fn similar_tickets(
+        &self,
+        terms: &[String],
+        language: &str,
+        except: Option<TicketNumber>,
+        limit: usize,
+    ) -> StoreResult<Vec<SimilarTicket>> {
+        let mut held = HashMap::new();
+        self.holding("kb_ticket_fts_terms", language, terms, &mut held)?;
+        let read = selective_terms(terms, |t| held.get(t).copied());
+        let Some(expression) = match_expression(language, &read) else {
+            return Ok(Vec::new());
+        };
+        let mut statement = self.conn.prepare_cached(
+            "SELECT t.number, t.subject, coalesce(t.resolution, ''), -f.rank
+             FROM (SELECT rowid, bm25(kb_ticket_fts, 2.0, 1.0) AS rank FROM kb_ticket_fts
+                   WHERE kb_ticket_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+             JOIN tickets t ON t.number = f.rowid
+             WHERE t.number IS NOT ?3
+             ORDER BY f.rank LIMIT ?4",
+        )?;
+        let rows = statement.query_map(
+            params![
+                expression,
+                limit as i64 + 1,
+                except.map(|n| n.0 as i64),
+                limit as i64
+            ],
+            |row| {
+                Ok(SimilarTicket {
+                    number: TicketNumber(row.get::<_, i64>(0)? as u64),
+                    subject: row.get(1)?,
+                    resolution: row.get(2)?,
+                    score: row.get(3)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_read_the_rarest_terms_within_a_budget() {
+        let terms: Vec<String> = ["common", "rare", "unknown", "middle", "rarer"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let holding = |t: &str| match t {
+            "common" => Some(POSTINGS_BUDGET),
+            "rare" => Some(10),
+            "rarer" => Some(2),
+            "middle" => Some(POSTINGS_BUDGET / 2),
+            _ => None,
+        };
+        assert_eq!(
+            selective_terms(&terms, holding),
+            ["rarer", "rare", "middle"]
+        );
+        // The rarest is read whatever it costs.
+        let costly = |_: &str| Some(POSTINGS_BUDGET * 10);
+        assert_eq!(selective_terms(&terms, costly).len(), 1);
+        let many: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
+        assert_eq!(selective_terms(&many, |_| Some(1)).len(), MATCH_TERMS);
+    }
+
+    #[test]
+    fn terms_are_quoted_and_prefixed_with_their_language() {
+        assert_eq!(match_expression("fr", &[]), None);
+        assert_eq!(
+            match_expression("fr", &["a\"b".into(), "or".into()]).as_deref(),
+            Some("\"fr_ab\" OR \"fr_or\"")
+        );
+        assert_eq!(indexed_terms("it\" x", &["stamp".into()]), "itx_stamp");
+    }
+}
