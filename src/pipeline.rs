@@ -462,28 +462,20 @@ fn knowledge_for_new_ticket(
         return Ok(input);
     }
     let article = |id| reader.article(id);
-    if policy.knowledge.suggest {
-        let public = ArticleSearch {
-            terms: &terms,
-            language,
-            queue: None,
-            include_internal: false,
-            limit: ARTICLE_CANDIDATES,
-        };
-        for judged in reader.judged_articles(&public, confidence)? {
-            if judged.confident {
-                input.suggestions.extend(article(judged.key)?);
-            }
-        }
-    }
-    let every = ArticleSearch {
+    let search = ArticleSearch {
         terms: &terms,
         language,
         queue: None,
         include_internal: true,
         limit: ARTICLE_CANDIDATES,
     };
-    for judged in reader.judged_articles(&every, confidence)? {
+    let (public, every) = reader.judged_for_requesters_and_agents(&search, confidence)?;
+    if policy.knowledge.suggest {
+        for judged in public.into_iter().filter(|j| j.confident) {
+            input.suggestions.extend(article(judged.key)?);
+        }
+    }
+    for judged in every {
         // Agents see weaker matches than requesters (half the confidence), never noise.
         if judged.confident || judged.confidence >= confidence.min_confidence / 2.0 {
             if let Some(found) = article(judged.key)? {

@@ -40,7 +40,12 @@ const MATCH_TERMS: usize = 12;
 
 /// Most postings (documents holding a term, summed over the terms) a search reads beyond its
 /// rarest term: a term half the documents hold costs the most to read and tells the least.
-const POSTINGS_BUDGET: u64 = 2_000;
+const POSTINGS_BUDGET: u64 = 500;
+
+/// Resolved tickets a similar-ticket search looks through: the latest ones by number. Ranking
+/// every match among a million tickets took 15 to 30 ms, and the latest resolutions are the
+/// ones that still apply.
+const SIMILAR_TICKETS_WINDOW: i64 = 100_000;
 
 /// Rows ranked in the index for each row a search returns: the rest of the filter (visibility,
 /// queue, state) applies to these.
@@ -138,17 +143,18 @@ impl Reader<'_> {
         })
     }
 
+    /// The candidates, each with whether it is public.
     fn article_candidates(
         &self,
         search: &ArticleSearch<'_>,
         stats: &TermStats,
-    ) -> StoreResult<Vec<Candidate<ArticleId>>> {
+    ) -> StoreResult<Vec<(Candidate<ArticleId>, bool)>> {
         let read = selective_terms(search.terms, |t| stats.holding.get(t).copied());
         let Some(expression) = match_expression(search.language, &read) else {
             return Ok(Vec::new());
         };
         let mut statement = self.conn.prepare_cached(
-            "SELECT a.id, -f.rank, a.title_terms, a.terms
+            "SELECT a.id, -f.rank, a.title_terms, a.terms, a.visibility = 'public'
              FROM (SELECT rowid, bm25(kb_fts, 5.0, 3.0, 1.0, 0.3) AS rank FROM kb_fts
                    WHERE kb_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
              JOIN kb_articles a ON a.id = f.rowid
@@ -173,12 +179,15 @@ impl Reader<'_> {
                         .map(str::to_string)
                         .collect()
                 };
-                Ok(Candidate {
-                    key: ArticleId(row.get::<_, i64>(0)? as u64),
-                    score: row.get(1)?,
-                    title_terms: split(row.get(2)?),
-                    terms: split(row.get(3)?),
-                })
+                Ok((
+                    Candidate {
+                        key: ArticleId(row.get::<_, i64>(0)? as u64),
+                        score: row.get(1)?,
+                        title_terms: split(row.get(2)?),
+                        terms: split(row.get(3)?),
+                    },
+                    row.get(4)?,
+                ))
             },
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -191,7 +200,11 @@ impl Reader<'_> {
         search: &ArticleSearch<'_>,
     ) -> StoreResult<Vec<Candidate<ArticleId>>> {
         let stats = self.article_term_stats(search.language, search.terms)?;
-        self.article_candidates(search, &stats)
+        Ok(self
+            .article_candidates(search, &stats)?
+            .into_iter()
+            .map(|(candidate, _)| candidate)
+            .collect())
     }
 
     /// The store's candidates for `search`, each judged against `confidence`: the confident
@@ -201,17 +214,52 @@ impl Reader<'_> {
         search: &ArticleSearch<'_>,
         confidence: &Confidence,
     ) -> StoreResult<Vec<Judged<ArticleId>>> {
+        let (candidates, stats) = self.weighed_candidates(search)?;
+        let candidates: Vec<_> = candidates.into_iter().map(|(c, _)| c).collect();
+        Ok(judge(search.terms, &candidates, &stats, confidence))
+    }
+
+    /// One search, judged twice: among public articles only (what a requester may be offered)
+    /// and among all of them (what agents are shown). `search.include_internal` is ignored.
+    pub fn judged_for_requesters_and_agents(
+        &self,
+        search: &ArticleSearch<'_>,
+        confidence: &Confidence,
+    ) -> StoreResult<(Vec<Judged<ArticleId>>, Vec<Judged<ArticleId>>)> {
+        let every = ArticleSearch {
+            include_internal: true,
+            ..search.clone()
+        };
+        let (candidates, stats) = self.weighed_candidates(&every)?;
+        let public: Vec<_> = candidates
+            .iter()
+            .filter(|(_, public)| *public)
+            .map(|(c, _)| c.clone())
+            .collect();
+        let all: Vec<_> = candidates.into_iter().map(|(c, _)| c).collect();
+        Ok((
+            judge(search.terms, &public, &stats, confidence),
+            judge(search.terms, &all, &stats, confidence),
+        ))
+    }
+
+    /// The candidates of a search, and the weights of their terms and the request's.
+    fn weighed_candidates(
+        &self,
+        search: &ArticleSearch<'_>,
+    ) -> StoreResult<(Vec<(Candidate<ArticleId>, bool)>, TermStats)> {
         let mut stats = self.article_term_stats(search.language, search.terms)?;
         let candidates = self.article_candidates(search, &stats)?;
         let titles: Vec<String> = candidates
             .iter()
-            .flat_map(|c| c.title_terms.iter().cloned())
+            .flat_map(|(c, _)| c.title_terms.iter().cloned())
             .collect();
         self.holding("kb_fts_terms", search.language, &titles, &mut stats.holding)?;
-        Ok(judge(search.terms, &candidates, &stats, confidence))
+        Ok((candidates, stats))
     }
 
-    /// Resolved tickets in `language` like the terms, best first (question 2, resolution 1).
+    /// Resolved tickets in `language` like the terms, among the latest
+    /// `SIMILAR_TICKETS_WINDOW`, best first (question 2, resolution 1).
     pub fn similar_tickets(
         &self,
         terms: &[String],
@@ -228,7 +276,9 @@ impl Reader<'_> {
         let mut statement = self.conn.prepare_cached(
             "SELECT t.number, t.subject, coalesce(t.resolution, ''), -f.rank
              FROM (SELECT rowid, bm25(kb_ticket_fts, 2.0, 1.0) AS rank FROM kb_ticket_fts
-                   WHERE kb_ticket_fts MATCH ?1 ORDER BY rank LIMIT ?2) f
+                   WHERE kb_ticket_fts MATCH ?1
+                     AND rowid > (SELECT coalesce(max(number), 0) FROM tickets) - ?5
+                   ORDER BY rank LIMIT ?2) f
              JOIN tickets t ON t.number = f.rowid
              WHERE t.number IS NOT ?3
              ORDER BY f.rank LIMIT ?4",
@@ -238,7 +288,8 @@ impl Reader<'_> {
                 expression,
                 limit as i64 + 1,
                 except.map(|n| n.0 as i64),
-                limit as i64
+                limit as i64,
+                SIMILAR_TICKETS_WINDOW
             ],
             |row| {
                 Ok(SimilarTicket {
