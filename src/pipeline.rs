@@ -469,13 +469,13 @@ fn knowledge_for_new_ticket(
         include_internal: true,
         limit: ARTICLE_CANDIDATES,
     };
-    let (public, every) = reader.judged_for_requesters_and_agents(&search, confidence)?;
+    let matches = reader.judged_for_requesters_and_agents(&search, confidence)?;
     if policy.knowledge.suggest {
-        for judged in public.into_iter().filter(|j| j.confident) {
+        for judged in matches.for_requester.into_iter().filter(|j| j.confident) {
             input.suggestions.extend(article(judged.key)?);
         }
     }
-    for judged in every {
+    for judged in matches.for_agents {
         // Agents see weaker matches than requesters (half the confidence), never noise.
         if judged.confident || judged.confidence >= confidence.min_confidence / 2.0 {
             if let Some(found) = article(judged.key)? {

@@ -35,6 +35,17 @@ pub struct SimilarTicket {
     pub score: f64,
 }
 
+/// One search for a request, judged among public articles (what a requester may be offered)
+/// and among all of them (what agents are shown).
+#[derive(Debug, Clone)]
+pub struct RequestMatches {
+    pub for_requester: Vec<Judged<ArticleId>>,
+    pub for_agents: Vec<Judged<ArticleId>>,
+}
+
+/// A candidate and whether its article is public.
+type PublicOrNot = (Candidate<ArticleId>, bool);
+
 /// Most terms a search reads the index for.
 const MATCH_TERMS: usize = 12;
 
@@ -148,7 +159,7 @@ impl Reader<'_> {
         &self,
         search: &ArticleSearch<'_>,
         stats: &TermStats,
-    ) -> StoreResult<Vec<(Candidate<ArticleId>, bool)>> {
+    ) -> StoreResult<Vec<PublicOrNot>> {
         let read = selective_terms(search.terms, |t| stats.holding.get(t).copied());
         let Some(expression) = match_expression(search.language, &read) else {
             return Ok(Vec::new());
@@ -225,7 +236,7 @@ impl Reader<'_> {
         &self,
         search: &ArticleSearch<'_>,
         confidence: &Confidence,
-    ) -> StoreResult<(Vec<Judged<ArticleId>>, Vec<Judged<ArticleId>>)> {
+    ) -> StoreResult<RequestMatches> {
         let every = ArticleSearch {
             include_internal: true,
             ..search.clone()
@@ -237,17 +248,17 @@ impl Reader<'_> {
             .map(|(c, _)| c.clone())
             .collect();
         let all: Vec<_> = candidates.into_iter().map(|(c, _)| c).collect();
-        Ok((
-            judge(search.terms, &public, &stats, confidence),
-            judge(search.terms, &all, &stats, confidence),
-        ))
+        Ok(RequestMatches {
+            for_requester: judge(search.terms, &public, &stats, confidence),
+            for_agents: judge(search.terms, &all, &stats, confidence),
+        })
     }
 
     /// The candidates of a search, and the weights of their terms and the request's.
     fn weighed_candidates(
         &self,
         search: &ArticleSearch<'_>,
-    ) -> StoreResult<(Vec<(Candidate<ArticleId>, bool)>, TermStats)> {
+    ) -> StoreResult<(Vec<PublicOrNot>, TermStats)> {
         let mut stats = self.article_term_stats(search.language, search.terms)?;
         let candidates = self.article_candidates(search, &stats)?;
         let titles: Vec<String> = candidates

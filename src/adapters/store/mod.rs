@@ -88,7 +88,7 @@ mod writes;
 
 pub use knowledge::{ArticleLink, ArticleVersion};
 pub use knowledge_mail::SolvedByKnowledge;
-pub use knowledge_search::{indexed_terms, ArticleSearch, SimilarTicket};
+pub use knowledge_search::{indexed_terms, ArticleSearch, RequestMatches, SimilarTicket};
 pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
 pub use rows::*;
 
