@@ -420,3 +420,108 @@ fn inspect_reads_an_outlook_forward_as_content_like_intake() {
         "the forwarded alert is content, not quoted history:\n{text}"
     );
 }
+
+#[test]
+fn a_folder_of_articles_imports_searches_and_exports_the_same() {
+    let desk = desk();
+    let articles = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kb/articles");
+    let count = std::fs::read_dir(&articles).unwrap().count();
+    let import = guichet(
+        &desk.config,
+        &["kb", "import", articles.to_str().unwrap()],
+        b"",
+    );
+    assert!(import.status.success(), "{}", stderr(&import));
+    assert!(
+        stdout(&import).contains(&format!("{count} new, 0 changed, 0 unchanged, 0 refused")),
+        "{}",
+        stdout(&import)
+    );
+    // Importing again changes nothing: the file name is the article.
+    let again = guichet(
+        &desk.config,
+        &["kb", "import", articles.to_str().unwrap()],
+        b"",
+    );
+    assert!(stdout(&again).contains(&format!("0 new, 0 changed, {count} unchanged")));
+
+    let list = guichet(&desk.config, &["kb", "list", "--json"], b"");
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), count);
+
+    // A request in other words than the article's finds it, with the evidence shown.
+    let search = guichet(
+        &desk.config,
+        &[
+            "kb",
+            "search",
+            "l'imprimante du 2e bloque, une feuille coincee dedans",
+            "--json",
+        ],
+        b"",
+    );
+    assert!(search.status.success(), "{}", stderr(&search));
+    let found: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert_eq!(found["language"], "fr");
+    let first = &found["articles"][0];
+    assert!(
+        first["title"].as_str().unwrap().contains("bourrage"),
+        "{found:#}"
+    );
+    assert!(first["confidence"].as_f64().unwrap() > 0.0);
+
+    // Export writes what import reads: importing the export changes nothing.
+    let out = tempfile::tempdir().unwrap();
+    let export = guichet(
+        &desk.config,
+        &["kb", "export", out.path().to_str().unwrap()],
+        b"",
+    );
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), count);
+    let back = guichet(
+        &desk.config,
+        &["kb", "import", out.path().to_str().unwrap()],
+        b"",
+    );
+    assert!(stdout(&back).contains(&format!("0 new, 0 changed, {count} unchanged")));
+}
+
+#[test]
+fn a_bad_article_file_is_named_with_its_reason_and_the_others_imported() {
+    let desk = desk();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vpn-en.md"),
+        "+++\ntitle = \"VPN certificate expired\"\nlanguage = \"en\"\n+++\nRenew it in the portal.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad-de.md"),
+        "+++\ntitle = \"Drucker\"\nlanguage = \"de\"\n+++\nText.\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("nofront.md"), "Just text\n").unwrap();
+    let import = guichet(
+        &desk.config,
+        &["kb", "import", dir.path().to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(import.status.code(), Some(1), "{}", stdout(&import));
+    let errors = stderr(&import);
+    assert!(
+        errors.contains("bad-de.md") && errors.contains("`de`"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("nofront.md") && errors.contains("front matter"),
+        "{errors}"
+    );
+    assert!(stdout(&import).contains("1 new, 0 changed, 0 unchanged, 2 refused"));
+    let show = guichet(&desk.config, &["kb", "show", "KB-1"], b"");
+    assert!(
+        stdout(&show).contains("VPN certificate expired"),
+        "{}",
+        stdout(&show)
+    );
+}
