@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{
     agent_toml, event_lines, header, mailstack, request, unique, wait_until, Instance, MailStack,
-    TRUSTED_MTA,
+    AUTHENTICATED, TRUSTED_MTA,
 };
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::Store;
@@ -54,11 +54,7 @@ impl Desk {
     /// A reply by someone on our side: the MTA vouches for example.test with DKIM.
     /// Returns the mail's Message-ID, without angle brackets.
     fn agent_mail(&self, from: &str, subject: &str, body: &str, authenticated: bool) -> String {
-        let stamp = if authenticated {
-            "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n"
-        } else {
-            ""
-        };
+        let stamp = if authenticated { AUTHENTICATED } else { "" };
         let id = unique("agent@example.test");
         let raw = format!(
             "{stamp}From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\r\n{body}\r\n",

@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    agent_toml, event_lines, mailstack, unique, wait_until, Instance, MailStack, TRUSTED_MTA,
+    agent_toml, event_lines, mailstack, unique, wait_until, Instance, MailStack, AUTHENTICATED,
+    TRUSTED_MTA,
 };
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::Store;
@@ -17,7 +18,6 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 
 const WAIT: Duration = Duration::from_secs(60);
-const AUTHENTICATED: &str = "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n";
 
 struct Desk {
     stack: MailStack,

@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{event_lines, header, mailstack, request, unique, wait_until, Instance};
+use common::{
+    event_lines, header, mailstack, request, unique, wait_until, Instance, AUTHENTICATED,
+};
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::TicketDetail;
 use guichet::core::ticket::TicketNumber;
@@ -50,7 +52,7 @@ fn an_answer_reaches_everyone_but_the_refused_cc_and_the_agent_is_told() {
 
     // Bob answers: the relay goes to Carla, copying Dan and the ghost.
     let answer = format!(
-        "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n\
+        "{AUTHENTICATED}\
          From: Bob Martin <{bob}>\r\nTo: {}\r\nSubject: Re: {tag} Scanner offline\r\nMessage-ID: <{}>\r\n\r\n\
          Please power-cycle the scanner.\r\n",
         desk.support,

@@ -7,7 +7,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{agent_toml, header, mailstack, request, unique, Instance, MailStack, TRUSTED_MTA};
+use common::{
+    agent_toml, header, mailstack, request, unique, Instance, MailStack, AUTHENTICATED, TRUSTED_MTA,
+};
 use guichet::adapters::parse::parse_mail;
 
 const WAIT: Duration = Duration::from_secs(45);
@@ -41,7 +43,7 @@ fn desk() -> Option<Desk> {
 impl Desk {
     fn agent_mail(&self, from: &str, subject: &str, body: &str) {
         let raw = format!(
-            "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n\
+            "{AUTHENTICATED}\
              From: {from}\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{}>\r\n\r\n{body}\r\n",
             self.desk.support,
             unique("agent@example.test"),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{
     agent_toml, event_lines, header, mailstack, request, unique, wait_until, Instance, MailStack,
-    TRUSTED_MTA,
+    AUTHENTICATED, TRUSTED_MTA,
 };
 use guichet::adapters::parse::parse_mail;
 use guichet::adapters::store::Store;
@@ -19,9 +19,6 @@ use guichet::core::knowledge::{ArticleId, ArticleState};
 use guichet::core::ticket::TicketNumber;
 
 const WAIT: Duration = Duration::from_secs(45);
-
-/// The MTA's stamp on mail from example.test, where agents and requesters live.
-const AUTHENTICATED: &str = "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n";
 
 /// A helpdesk whose knowledge base holds the project's FAQ (fixtures/kb), with alice as its
 /// knowledge editor, bob as an agent, and a saved reply.

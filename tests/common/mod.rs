@@ -533,6 +533,9 @@ pub fn header(raw: &str, name: &str) -> Option<String> {
 /// `Authentication-Results: mx.example.test` on mail from people on our side.
 pub const TRUSTED_MTA: &str = "[commands]\ntrusted_authserv_ids = [\"mx.example.test\"]\n";
 
+/// The stamp the test stack's MTA vouches with for mail from example.test, where agents live.
+pub const AUTHENTICATED: &str = "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n";
+
 /// An `[[agent]]` table; `levels` empty leaves the default.
 pub fn agent_toml(
     name: &str,

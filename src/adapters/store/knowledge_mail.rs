@@ -153,25 +153,14 @@ impl WriteTx<'_> {
     ) -> StoreResult<i64> {
         let now = inbound.now;
         self.apply_knowledge(&plan.actions, now)?;
-        let mail = inbound.mail;
-        let message = self.insert_message(&MessageInsert {
-            ticket: None,
-            direction: "in",
-            visibility: "internal",
-            stranger: false,
-            kind: "knowledge",
-            message_id: mail.message_id.as_deref(),
-            content_hash: inbound.content_hash,
-            from: mail.from.as_ref().map(|m| m.address.as_str()),
-            to: &mail.to,
-            cc: &mail.cc,
-            subject: &mail.subject,
-            text: &plan.stored_text,
-            raw: inbound.raw,
-            source: inbound.source,
-            sent_date: mail.date,
+        let message = self.insert_message(&MessageInsert::inbound(
+            inbound,
+            None,
+            ("internal", false),
+            "knowledge",
+            &plan.stored_text,
             now,
-        })?;
+        ))?;
         let ticket = plan.ticket.map(|t| t.0 as i64);
         for event in plan.events.iter().chain(extra_events) {
             self.insert_event_on(ticket, now, event, Some(message))?;

@@ -287,6 +287,38 @@ struct MessageInsert<'a> {
     stranger: bool,
 }
 
+impl<'a> MessageInsert<'a> {
+    /// An inbound mail as received: its headers and raw bytes from `record`, `text` as stored.
+    fn inbound(
+        record: &InboundRecord<'a>,
+        ticket: Option<i64>,
+        (visibility, stranger): (&'a str, bool),
+        kind: &'a str,
+        text: &'a str,
+        now: i64,
+    ) -> MessageInsert<'a> {
+        let mail = record.mail;
+        MessageInsert {
+            ticket,
+            direction: "in",
+            visibility,
+            kind,
+            message_id: mail.message_id.as_deref(),
+            content_hash: record.content_hash,
+            from: mail.from.as_ref().map(|m| m.address.as_str()),
+            to: &mail.to,
+            cc: &mail.cc,
+            subject: &mail.subject,
+            text,
+            raw: record.raw,
+            source: record.source,
+            sent_date: mail.date,
+            now,
+            stranger,
+        }
+    }
+}
+
 /// A message's visibility from its two columns (see migration 0010).
 fn stored_visibility(visibility: &str, stranger: bool) -> Visibility {
     match (visibility, stranger) {

@@ -287,27 +287,18 @@ impl<'c> WriteTx<'c> {
         // After the ticket exists (links name it), before the mail that announces a draft.
         self.apply_knowledge(&plan.knowledge, now)?;
         let mail = inbound.mail;
-        let message = self.insert_message(&MessageInsert {
-            ticket: Some(number),
-            direction: "in",
-            visibility: match plan.visibility {
-                Visibility::Public => "public",
-                Visibility::Internal | Visibility::Stranger => "internal",
-            },
-            stranger: plan.visibility == Visibility::Stranger,
-            kind: "mail",
-            message_id: mail.message_id.as_deref(),
-            content_hash: inbound.content_hash,
-            from: mail.from.as_ref().map(|m| m.address.as_str()),
-            to: &mail.to,
-            cc: &mail.cc,
-            subject: &mail.subject,
-            text: &plan.stored_text,
-            raw: inbound.raw,
-            source: inbound.source,
-            sent_date: mail.date,
+        let visibility = match plan.visibility {
+            Visibility::Public => "public",
+            Visibility::Internal | Visibility::Stranger => "internal",
+        };
+        let message = self.insert_message(&MessageInsert::inbound(
+            inbound,
+            Some(number),
+            (visibility, plan.visibility == Visibility::Stranger),
+            "mail",
+            &plan.stored_text,
             now,
-        })?;
+        ))?;
         let mut insert_attachment = self.tx.prepare_cached(
             "INSERT INTO attachments (message, filename, content_type, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
