@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::mail::{
-    draft_mail, draft_recipients, edit_refusal, revised_text, subject_tag, ArticleRoute,
-    KnowledgeAction, KnownArticle,
+    draft_mail, draft_recipients, edit_refusal, revised_text, revision_refusal, subject_tag,
+    ArticleRoute, KnowledgeAction, KnownArticle,
 };
 use super::{check_article, slug_of, transition, ArticleId, ArticleState, ArticleText};
 use crate::core::address::Mailbox;
@@ -372,7 +372,11 @@ fn on_article(
         match edit_refusal(work.policy, work.agent, known) {
             Some(reason) => refused.push((first_line(visible), reason)),
             None => {
-                if let Err(reason) = check_article(text, &work.policy.knowledge.languages) {
+                let checked = match revision_refusal(&known.article.text, text) {
+                    Some(reason) => Err(reason),
+                    None => check_article(text, &work.policy.knowledge.languages),
+                };
+                if let Err(reason) = checked {
                     refused.push((
                         first_line(visible),
                         format!("not kept as {id}'s next version: {reason}"),

@@ -343,6 +343,18 @@ pub fn revised_text(current: &ArticleText, visible: &str) -> Option<ArticleText>
     Some(next)
 }
 
+/// Why a reply's text is not taken as the article's next body: much shorter than the article
+/// ("Thanks!", "OK, looks good"), it is a remark, not a corrected text.
+pub fn revision_refusal(current: &ArticleText, next: &ArticleText) -> Option<String> {
+    let (old, new) = (current.body.chars().count(), next.body.chars().count());
+    (next.body != current.body && new * 3 < old).then(|| {
+        format!(
+            "it is much shorter than the article ({new} of {old} characters): to replace the \
+             text, send it whole; to change only the title, write just `Title: …`"
+        )
+    })
+}
+
 /// Where an article is read on the web, when the config has a link.
 pub fn article_link(link: &str, article: &Article) -> String {
     link.replace("{slug}", &article.text.slug)

@@ -343,3 +343,26 @@ fn the_knowledge_language_is_guessed_else_the_default() {
         "fr"
     );
 }
+
+#[test]
+fn a_thank_you_reply_leaves_the_article_and_says_why() {
+    let route = ArticleRoute::Article(ArticleId(12));
+    let mut long = draft("bob");
+    long.article.text.body =
+        "Open the VPN portal, sign in, choose Renew certificate, wait for the \
+                              mail that confirms it, then restart the VPN client."
+            .into();
+    let thanks = mail(
+        "alice@corp.example",
+        "Re: [KB-12] VPN",
+        "Thanks, fine by me.",
+        true,
+    );
+    let plan = applied(plan(&thanks, route, Some(&long)));
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    let [reply] = plan.outgoing.as_slice() else {
+        panic!("{:?}", plan.outgoing)
+    };
+    assert_eq!(reply.kind, OutgoingKind::CommandReply);
+    assert!(reply.body.contains("much shorter"), "{}", reply.body);
+}

@@ -224,6 +224,24 @@ fn a_reply_becomes_the_next_version_and_may_retitle() {
 }
 
 #[test]
+fn a_short_remark_is_not_a_new_text() {
+    let mut current = known(None, "bob").article.text;
+    current.body =
+        "1. Call the front desk.\n2. Block the badge in the portal.\n3. Collect a new one.".into();
+    let thanks = revised_text(&current, "Thanks, looks good").unwrap();
+    let refusal = revision_refusal(&current, &thanks).unwrap();
+    assert!(refusal.contains("much shorter"), "{refusal}");
+    let corrected = revised_text(
+        &current,
+        "1. Call the front desk.\n2. Block the badge in the portal.\n3. Collect it at HR.",
+    )
+    .unwrap();
+    assert_eq!(revision_refusal(&current, &corrected), None);
+    let retitled = revised_text(&current, "Title: Lost or stolen badge").unwrap();
+    assert_eq!(revision_refusal(&current, &retitled), None);
+}
+
+#[test]
 fn suggestions_read_as_before_when_there_are_none() {
     assert_eq!(suggestions_text(&[], Language::En, None), "");
     let article = known(None, "bob").article;
