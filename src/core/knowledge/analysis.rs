@@ -381,6 +381,58 @@ pub fn fold(word: &str) -> String {
     folded
 }
 
+/// Abbreviations and loanwords of support mail, with the words the articles of a language use for
+/// them: a requester writes `mdp`, `pwd` or `password` where the article says `mot de passe`.
+/// Both the index and the request are expanded, the word itself kept.
+const SAME_AS: &[(&str, &str, &str)] = &[
+    ("*", "pwd", "password"),
+    ("*", "passwd", "password"),
+    ("*", "2fa", "mfa"),
+    ("*", "otp", "mfa"),
+    ("*", "wlan", "wifi"),
+    ("en", "mfa", "multi factor authentication"),
+    ("en", "ooo", "out of office"),
+    ("en", "pc", "computer"),
+    ("en", "creds", "credentials"),
+    ("fr", "mdp", "mot de passe"),
+    ("fr", "password", "mot de passe"),
+    ("fr", "mfa", "double authentification"),
+    ("fr", "printer", "imprimante"),
+    ("fr", "laptop", "ordinateur portable"),
+    ("fr", "ordi", "ordinateur"),
+    ("fr", "pc", "ordinateur poste"),
+    ("fr", "email", "mail messagerie"),
+    ("fr", "courriel", "mail messagerie"),
+    ("fr", "login", "identifiant"),
+    ("it", "mfa", "autenticazione due fattori"),
+    ("it", "printer", "stampante"),
+    ("it", "laptop", "portatile"),
+    ("it", "notebook", "portatile"),
+    ("it", "pc", "computer"),
+    ("it", "email", "posta mail"),
+    ("it", "login", "credenziali accesso"),
+];
+
+/// `word` and the words `SAME_AS` gives it in `language`, and theirs (`pwd`, `password`,
+/// `mot de passe`).
+fn with_same(language: &str, word: String) -> Vec<String> {
+    let mut words = vec![word];
+    let mut next = 0;
+    while next < words.len() {
+        for (lang, short, long) in SAME_AS {
+            if (*lang == "*" || *lang == language) && *short == words[next] {
+                for added in long.split(' ') {
+                    if !words.iter().any(|w| w == added) {
+                        words.push(added.to_string());
+                    }
+                }
+            }
+        }
+        next += 1;
+    }
+    words
+}
+
 /// The search terms of `text` in `language` (a language code), in order, repeats kept.
 pub fn terms(text: &str, language: &str) -> Vec<String> {
     let stemmer = stemmer(language);
@@ -390,6 +442,7 @@ pub fn terms(text: &str, language: &str) -> Vec<String> {
         .flat_map(|word| word.split(|c: char| !c.is_alphanumeric()))
         .filter(|word| !word.is_empty() && word.chars().count() <= MAX_WORD_CHARS)
         .map(fold)
+        .flat_map(|word| with_same(language, word))
         .filter(|word| word.chars().count() >= 2 && !is_stop_word(language, word))
         // A bare number of more than four digits is a phone, a date or an order number.
         .filter(|word| !(word.len() > 4 && word.bytes().all(|b| b.is_ascii_digit())))
@@ -438,6 +491,21 @@ mod tests {
         assert!(!terms("call 0123456789", "en")
             .iter()
             .any(|t| t.starts_with("0123")));
+    }
+
+    #[test]
+    fn abbreviations_and_loanwords_meet_the_articles_words() {
+        let password = terms("mot de passe", "fr");
+        for written in ["mdp", "MDP", "password", "pwd"] {
+            let found = terms(written, "fr");
+            assert!(
+                password.iter().all(|t| found.contains(t)),
+                "{written}: {found:?}"
+            );
+        }
+        assert!(terms("printer", "it").contains(&terms("stampante", "it")[0]));
+        // Only in the language that uses the longer words.
+        assert_eq!(terms("printer", "en"), ["printer"]);
     }
 
     #[test]
