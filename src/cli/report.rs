@@ -84,7 +84,9 @@ fn instant(text: &str, flag: &str) -> Result<i64, String> {
 
 /// `to` less `7d`, `4w` or `1m` (calendar months).
 fn before(to: i64, span: &str) -> Result<i64, String> {
-    let bad = || format!("--last `{span}` is not a span: use a number of days, weeks or months, like 7d, 4w or 1m");
+    let bad = || {
+        format!("--last `{span}` is not a span: use a number of days, weeks or months, like 7d, 4w or 1m")
+    };
     let (count, unit) = span.split_at(span.len().saturating_sub(1));
     let count: u32 = count.parse().map_err(|_| bad())?;
     if count == 0 {
@@ -157,7 +159,11 @@ const FIGURES: [(&str, &str, bool); 27] = [
     ("resolved", "resolved", false),
     ("reopened", "reopened", false),
     ("merged", "merged", false),
-    ("solved_by_knowledge", "answered by the knowledge base", false),
+    (
+        "solved_by_knowledge",
+        "answered by the knowledge base",
+        false,
+    ),
     ("backlog", "backlog at end", false),
     ("backlog_under_1d", "  < 1 day", false),
     ("backlog_1d_3d", "  1-3 days", false),
@@ -355,7 +361,11 @@ mod tests {
         let now = 1_764_633_600; // 2025-12-02 00:00 UTC
         let p = period(&args(Some("2026-11-01"), Some("2026-12-01"), None), now).unwrap();
         assert_eq!((p.from, p.to), (1_793_491_200, 1_796_083_200));
-        let p = period(&args(None, Some("2026-12-01T00:00:00+01:00"), Some("1m")), now).unwrap();
+        let p = period(
+            &args(None, Some("2026-12-01T00:00:00+01:00"), Some("1m")),
+            now,
+        )
+        .unwrap();
         assert_eq!(p.to, 1_796_083_200 - 3600);
         // 2026-11-30 23:00 UTC less a calendar month: 2026-10-30 23:00 UTC.
         assert_eq!(p.from, 1_793_491_200 - 86_400 - 3600);
@@ -371,7 +381,10 @@ mod tests {
             (None, None, Some("d")),
             (Some("2026-12-01"), Some("2026-11-01"), None),
         ] {
-            assert!(period(&args(from, to, last), now).is_err(), "{from:?} {to:?} {last:?}");
+            assert!(
+                period(&args(from, to, last), now).is_err(),
+                "{from:?} {to:?} {last:?}"
+            );
         }
     }
 

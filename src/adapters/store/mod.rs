@@ -83,8 +83,8 @@ mod knowledge;
 mod knowledge_mail;
 mod knowledge_search;
 mod outbox;
-mod reports;
 mod reads;
+mod reports;
 mod rows;
 mod writes;
 
