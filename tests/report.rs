@@ -190,7 +190,7 @@ fn report_in_text_json_and_csv() {
     let csv = report(&desk, &["--by", "field:site", "--csv"]);
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert!(
-        lines[0].starts_with("from,to,by,group,opened,resolved,"),
+        lines[0].starts_with("row,from,to,by,group,opened,resolved,"),
         "{csv}"
     );
     assert_eq!(
@@ -198,7 +198,9 @@ fn report_in_text_json_and_csv() {
         6,
         "header, total, three groups, and the final CRLF: {csv}"
     );
-    assert!(lines[1].contains(",field:site,total,3,1,"), "{csv}");
+    assert!(lines[1].starts_with("total,"), "{csv}");
+    assert!(lines[1].contains(",field:site,,3,1,"), "{csv}");
+    assert!(lines[2].starts_with("group,"), "{csv}");
     assert!(
         lines[3].contains(
             ",field:site,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\",1,1,"

@@ -300,10 +300,11 @@ pub fn csv_field(value: &str) -> String {
     }
 }
 
-/// One row per group and a `total` row (its `group` column empty); with `--by agent`, each
-/// agent's answers, tickets handled and open load beside their group.
+/// A `total` row, then one `group` row per group (the first column says which, so that a group
+/// named `total` is not mistaken for it); with `--by agent`, each agent's answers, tickets handled
+/// and open load beside their group.
 pub fn csv(report: &Report) -> String {
-    let mut header = vec!["from", "to", "by", "group"];
+    let mut header = vec!["row", "from", "to", "by", "group"];
     header.extend(FIGURES.iter().map(|f| f.0));
     header.extend(["answers_sent", "tickets_handled", "open_load"]);
     let mut out = header.join(",") + "\r\n";
@@ -313,10 +314,11 @@ pub fn csv(report: &Report) -> String {
         .chain(report.groups.iter().map(|g| (Some(&g.key), &g.figures)));
     for (key, figures) in rows {
         let mut fields = vec![
+            if key.is_some() { "group" } else { "total" }.to_string(),
             time(report.period.from),
             time(report.period.to),
             report.by.clone(),
-            key.map_or_else(|| "total".into(), |k| k.clone()),
+            key.cloned().unwrap_or_default(),
         ];
         fields.extend(
             values(figures)
