@@ -75,7 +75,7 @@ fn report(desk: &Desk, args: &[&str]) -> String {
 }
 
 /// #1 from carol (site: a formula, subject too) answered by alice and resolved; #2 from dave
-/// (site Lyon) and #3 from erin (no site) unanswered.
+/// (site Lyon) unanswered, escalated and waiting on dave; #3 from erin (no site) merged into #2.
 fn history() -> Desk {
     let desk = desk();
     ingest(
@@ -107,6 +107,20 @@ fn history() -> Desk {
         "#resolve",
         AUTHENTICATED,
     );
+    ingest(
+        &desk,
+        "alice@example.test",
+        "Re: [Helpdesk #3] No answer yet",
+        "#merge 2",
+        AUTHENTICATED,
+    );
+    ingest(
+        &desk,
+        "alice@example.test",
+        "Re: [Helpdesk #2] VPN down",
+        "#escalate\r\n#status waiting",
+        AUTHENTICATED,
+    );
     desk
 }
 
@@ -117,14 +131,18 @@ fn report_in_text_json_and_csv() {
     let json: serde_json::Value =
         serde_json::from_str(&report(&desk, &["--by", "field:site", "--json"])).unwrap();
     let total = &json["total"];
-    // Three opened, #1 resolved, #2 and #3 open (under a day old), one first response (alice's).
+    // Three opened, #1 resolved, #3 merged, #2 open (under a day old) and waiting, escalated
+    // once to level 2; one first response (alice's on #1).
     assert_eq!(total["opened"], 3, "{json:#}");
     assert_eq!(total["resolved"], 1, "{json:#}");
-    assert_eq!(total["backlog"], 2);
-    assert_eq!(total["backlog_age"]["under_1d"], 2);
+    assert_eq!(total["merged"], 1, "{json:#}");
+    assert_eq!(total["backlog"], 1);
+    assert_eq!(total["backlog_age"]["under_1d"], 1);
+    assert_eq!(total["waiting_on_requester"], 1);
+    assert_eq!(total["escalations"]["to_level_2"], 1, "{json:#}");
     assert_eq!(total["first_response"]["count"], 1);
     assert_eq!(total["resolution"]["count"], 1);
-    assert_eq!(total["merged"], 0);
+    assert_eq!(total["reopened"], 0);
     assert_eq!(json["by"], "field:site");
     let groups: Vec<(String, u64, u64)> = json["groups"]
         .as_array()
@@ -183,7 +201,8 @@ fn report_in_text_json_and_csv() {
     // Columns: total, (none), the formula (cut to 20 characters), Lyon.
     assert_eq!(line("opened"), ["3", "1", "1", "1"], "{text}");
     assert_eq!(line("resolved"), ["1", "0", "1", "0"]);
-    assert_eq!(line("backlog at end"), ["2", "1", "0", "1"]);
+    assert_eq!(line("backlog at end"), ["1", "0", "0", "1"]);
+    assert_eq!(line("merged"), ["1", "1", "0", "0"]);
     assert!(text.contains("=HYPERLINK(\"http://…"), "{text}");
     assert!(text.contains("\nalice "), "{text}");
 
