@@ -99,3 +99,73 @@ fn change(field: &str, value: Option<String>) -> Option<Change> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::store::{Store, MIGRATIONS};
+    use rusqlite::Connection;
+
+    /// Tickets from before migration 0014 get a history: their state at creation, a done one
+    /// resolved at its last update, a merged one merged then; a period sees the open ones and
+    /// those changed since it began.
+    #[test]
+    fn migration_0014_gives_old_tickets_a_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guichet.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for migration in &MIGRATIONS[..13] {
+                tx.execute_batch(migration).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 13).unwrap();
+            tx.execute_batch(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, assignee, created_at, updated_at)
+                 VALUES (1, 'Printer', 'carla@example.test', 'open', 'high', 2, 'hardware', 'fr',
+                     'bob', 100, 200);
+                 INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, created_at, updated_at)
+                 VALUES (2, 'VPN', 'dan@example.test', 'resolved', 'normal', 1, 'it', 'en', 100, 300);
+                 INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, merged_into, created_at, updated_at)
+                 VALUES (3, 'VPN again', 'dan@example.test', 'closed', 'normal', 1, 'it', 'en', 2,
+                     110, 150);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let all = store
+            .read()
+            .report_histories(Period { from: 0, to: 1000 })
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(
+            all[0].changes,
+            vec![
+                (100, Change::Status(Status::Open)),
+                (100, Change::Level(Level::new(2).unwrap())),
+                (100, Change::Priority(Priority::High)),
+                (100, Change::Queue("hardware".into())),
+                (100, Change::Assignee(Some("bob".into()))),
+            ]
+        );
+        assert_eq!(
+            all[1].changes.last(),
+            Some(&(300, Change::Status(Status::Resolved)))
+        );
+        assert!(all[2].changes.contains(&(150, Change::MergedInto(2))));
+        // From 250 on: #1 is open, #2 changed at 300; #3 was merged and closed at 150.
+        let later = store
+            .read()
+            .report_histories(Period {
+                from: 250,
+                to: 1000,
+            })
+            .unwrap();
+        let numbers: Vec<u64> = later.iter().map(|t| t.number).collect();
+        assert_eq!(numbers, [1, 2]);
+    }
+}
