@@ -103,6 +103,27 @@ pub enum Command {
         #[command(subcommand)]
         command: KbCommand,
     },
+    /// Service figures for a period: volumes, backlog, response and resolution times, SLA,
+    /// escalations, per agent. The README's "Reports" defines each figure.
+    Report {
+        /// Start, included: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        /// End, excluded: YYYY-MM-DD (midnight UTC) or RFC 3339; now by default.
+        #[arg(long)]
+        to: Option<String>,
+        /// The period before --to: 7d, 4w, 1m (calendar months); 7d by default.
+        #[arg(long)]
+        last: Option<String>,
+        /// queue, agent, level, priority, domain or field:NAME.
+        #[arg(long, default_value = "queue")]
+        by: String,
+        #[arg(long)]
+        json: bool,
+        /// RFC 4180 CSV, one row per group and a total row.
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +188,7 @@ impl Command {
                 | Command::Quarantine { .. }
                 | Command::Queue { .. }
                 | Command::Rules { .. }
+                | Command::Report { .. }
                 | Command::Kb {
                     command: KbCommand::List { .. }
                         | KbCommand::Show { .. }
@@ -255,6 +277,24 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                     work_list(&config, name.as_deref(), level, json)
                 }
                 Command::Kb { command } => kb(&config, command),
+                Command::Report {
+                    from,
+                    to,
+                    last,
+                    by,
+                    json,
+                    csv,
+                } => report(
+                    &config,
+                    ReportArgs {
+                        from,
+                        to,
+                        last,
+                        by,
+                        json,
+                        csv,
+                    },
+                ),
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -299,6 +339,7 @@ pub fn time(seconds: i64) -> String {
 mod ingest;
 mod inspect;
 mod kb;
+mod report;
 mod rules;
 mod status;
 mod tickets;
@@ -307,6 +348,7 @@ use ingest::ingest;
 use inspect::inspect;
 use kb::kb;
 pub use kb::KbCommand;
+use report::{report, ReportArgs};
 use rules::rules_test;
 use status::{check_config, status};
 use tickets::{quarantine_list, tickets, work_list};

@@ -25,6 +25,7 @@ pub mod personal_thread;
 pub mod plan;
 pub mod quotes;
 pub mod replies;
+pub mod report;
 pub mod rules;
 pub mod sla;
 pub mod spam;

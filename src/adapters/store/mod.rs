@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_fts_bounded.sql"),
     include_str!("migrations/0012_stranger_visibility.sql"),
     include_str!("migrations/0013_knowledge.sql"),
+    include_str!("migrations/0014_ticket_changes.sql"),
 ];
 
 /// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
@@ -83,6 +84,7 @@ mod knowledge_mail;
 mod knowledge_search;
 mod outbox;
 mod reads;
+mod reports;
 mod rows;
 mod writes;
 

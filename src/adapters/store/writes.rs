@@ -261,6 +261,16 @@ impl<'c> WriteTx<'c> {
                 if let Some(assignee) = &ticket.assignee {
                     self.note_assignment(assignee)?;
                 }
+                let level = ticket.level.get().to_string();
+                for (field, value) in [
+                    ("status", Some(ticket.status.as_str())),
+                    ("level", Some(level.as_str())),
+                    ("priority", Some(ticket.priority.as_str())),
+                    ("queue", Some(ticket.queue.as_str())),
+                    ("assignee", ticket.assignee.as_deref()),
+                ] {
+                    self.record_change(number, now, field, value)?;
+                }
                 for tag in &ticket.tags {
                     self.apply_update(number, now, &TicketUpdate::AddTag(tag.clone()))?;
                 }
@@ -423,12 +433,25 @@ impl<'c> WriteTx<'c> {
             Ok(())
         };
         match update {
-            TicketUpdate::Status(status) => set("status", &status.as_str())?,
-            TicketUpdate::Priority(priority) => set("priority", &priority.as_str())?,
-            TicketUpdate::Level(level) => set("level", &level.get())?,
-            TicketUpdate::Queue(queue) => set("queue", queue)?,
+            TicketUpdate::Status(status) => {
+                set("status", &status.as_str())?;
+                self.record_change(number, now, "status", Some(status.as_str()))?;
+            }
+            TicketUpdate::Priority(priority) => {
+                set("priority", &priority.as_str())?;
+                self.record_change(number, now, "priority", Some(priority.as_str()))?;
+            }
+            TicketUpdate::Level(level) => {
+                set("level", &level.get())?;
+                self.record_change(number, now, "level", Some(&level.get().to_string()))?;
+            }
+            TicketUpdate::Queue(queue) => {
+                set("queue", queue)?;
+                self.record_change(number, now, "queue", Some(queue))?;
+            }
             TicketUpdate::Assignee(assignee) => {
                 set("assignee", assignee)?;
+                self.record_change(number, now, "assignee", assignee.as_deref())?;
                 if let Some(name) = assignee {
                     self.note_assignment(name)?;
                 }
@@ -511,6 +534,8 @@ impl<'c> WriteTx<'c> {
                     "UPDATE tickets SET merged_into = ?2, status = 'closed', updated_at = ?3 WHERE number = ?1",
                     params![number, into, now],
                 )?;
+                self.record_change(number, now, "merged_into", Some(&into.to_string()))?;
+                self.record_change(number, now, "status", Some("closed"))?;
                 self.tx.execute(
                     "UPDATE tickets SET updated_at = ?2 WHERE number = ?1",
                     params![into, now],
@@ -527,6 +552,22 @@ impl<'c> WriteTx<'c> {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// One line of `ticket_changes`: what reports read to know a ticket's state at any time.
+    fn record_change(
+        &self,
+        number: i64,
+        now: i64,
+        field: &str,
+        value: Option<&str>,
+    ) -> StoreResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO ticket_changes (ticket, at, field, value) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![number, now, field, value])?;
         Ok(())
     }
 
