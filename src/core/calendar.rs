@@ -147,7 +147,7 @@ impl BusinessCalendar {
     }
 }
 
-fn resolve(time_zone: Tz, local: NaiveDateTime) -> i64 {
+pub(crate) fn resolve(time_zone: Tz, local: NaiveDateTime) -> i64 {
     match time_zone.from_local_datetime(&local) {
         LocalResult::Single(t) => t.timestamp(),
         // Clocks went back: the first of the two instants.

@@ -28,6 +28,8 @@ pub enum OutgoingKind {
     AttachmentDelivery,
     /// A knowledge-base article's draft or new version, to its editors.
     ArticleDraft,
+    /// A `[[report]]` digest: the service figures of a period, on no ticket.
+    Digest,
 }
 
 impl OutgoingKind {
@@ -47,6 +49,7 @@ impl OutgoingKind {
             OutgoingKind::DeliveryFailureNotice => "delivery_failure_notice",
             OutgoingKind::AttachmentDelivery => "attachment_delivery",
             OutgoingKind::ArticleDraft => "article_draft",
+            OutgoingKind::Digest => "digest",
         }
     }
 

@@ -21,10 +21,12 @@ pub enum TemplateKind {
     DeliveryFailureNotice,
     /// A knowledge-base article's draft or new version, to its editors.
     ArticleDraft,
+    /// A `[[report]]` digest by mail.
+    Digest,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 13] = [
+    pub const ALL: [TemplateKind; 14] = [
         TemplateKind::Acknowledgement,
         TemplateKind::NewTicketNotice,
         TemplateKind::AssignmentNotice,
@@ -38,6 +40,7 @@ impl TemplateKind {
         TemplateKind::SlaWarning,
         TemplateKind::DeliveryFailureNotice,
         TemplateKind::ArticleDraft,
+        TemplateKind::Digest,
     ];
 
     pub fn file_stem(self) -> &'static str {
@@ -55,6 +58,7 @@ impl TemplateKind {
             TemplateKind::SlaWarning => "sla_warning",
             TemplateKind::DeliveryFailureNotice => "delivery_failure_notice",
             TemplateKind::ArticleDraft => "article_draft",
+            TemplateKind::Digest => "digest",
         }
     }
 }
@@ -121,7 +125,7 @@ pub struct TemplateSet {
     templates: BTreeMap<(TemplateKind, &'static str), Template>,
 }
 
-const SHIPPED: [(TemplateKind, Language, &str); 39] = [
+const SHIPPED: [(TemplateKind, Language, &str); 42] = [
     (
         TemplateKind::Acknowledgement,
         Language::En,
@@ -317,6 +321,21 @@ const SHIPPED: [(TemplateKind, Language, &str); 39] = [
         Language::It,
         include_str!("templates/article_draft.it.txt"),
     ),
+    (
+        TemplateKind::Digest,
+        Language::En,
+        include_str!("templates/digest.en.txt"),
+    ),
+    (
+        TemplateKind::Digest,
+        Language::Fr,
+        include_str!("templates/digest.fr.txt"),
+    ),
+    (
+        TemplateKind::Digest,
+        Language::It,
+        include_str!("templates/digest.it.txt"),
+    ),
 ];
 
 impl TemplateSet {
@@ -381,6 +400,13 @@ mod tests {
             "intro",
             "language",
             "visibility",
+            "date",
+            "from",
+            "to",
+            "scope",
+            "name",
+            "figures",
+            "groups",
         ]
         .into_iter()
         .map(|key| (key, format!("<{key}>")))

@@ -41,6 +41,9 @@ use super::calendar::SlaClock;
 use super::sla::SlaPolicy;
 use super::ticket::{Level, Priority, Status};
 
+pub mod digest;
+#[cfg(test)]
+mod digest_tests;
 #[cfg(test)]
 mod tests;
 
