@@ -141,6 +141,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub log_level: String,
     pub mailboxes: Vec<MailboxConfig>,
+    /// The `[[report]]` digests `guichet run` mails.
+    pub reports: Vec<crate::core::report::digest::DigestConfig>,
 }
 
 impl Config {
@@ -301,6 +303,7 @@ impl Config {
             intake.loops.own_addresses.push(address.clone());
         }
 
+        let reports = report::validate_reports(&raw.reports, &intake, &error)?;
         let smtp = raw
             .smtp
             .map(|smtp| validate_smtp(smtp, &support_address, env, &error))
@@ -352,6 +355,7 @@ impl Config {
             smtp,
             outbox,
             log_level,
+            reports,
         })
     }
 }
@@ -435,6 +439,7 @@ mod knowledge;
 mod mail;
 mod people;
 mod raw;
+mod report;
 mod rules;
 mod sla;
 

@@ -41,6 +41,8 @@ pub(super) struct RawConfig {
     pub(super) knowledge: RawKnowledge,
     #[serde(default, rename = "reply")]
     pub(super) replies: Vec<RawReply>,
+    #[serde(default, rename = "report")]
+    pub(super) reports: Vec<super::report::RawReport>,
 }
 
 /// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.

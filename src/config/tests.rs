@@ -41,6 +41,7 @@ fn the_shipped_example_is_valid() {
             "# [[level]]",
             "# [knowledge]",
             "# [[reply]]",
+            "# [[report]]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -69,6 +70,73 @@ fn the_shipped_example_is_valid() {
     );
     assert_eq!(config.intake.knowledge.editors, ["bob"]);
     assert_eq!(config.intake.replies[0].name, "password");
+    assert_eq!(config.reports[0].name, "morning");
+    assert_eq!(config.reports[0].queues, ["general"]);
+}
+
+#[test]
+fn reports_are_validated() {
+    let report = |body: &str| {
+        format!("{MINIMAL}[[report]]\nname = \"daily\"\nto = [\"boss@example.test\"]\ntime_zone = \"Europe/Paris\"\nat = \"08:00\"\n{body}")
+    };
+    let config = parse(&report(
+        "schedule = \"weekly\"\nday = \"friday\"\nlanguage = \"fr\"\nby = \"agent\"",
+    ))
+    .unwrap();
+    let digest = &config.reports[0];
+    assert_eq!(
+        digest.schedule.frequency,
+        crate::core::report::digest::Frequency::Weekly(chrono::Weekday::Fri)
+    );
+    assert_eq!(digest.language, crate::core::language::Language::Fr);
+    assert_eq!(digest.to[0].address, "boss@example.test");
+    let cases = [
+        (
+            "schedule = \"hourly\"",
+            "report[0].schedule: `hourly` is not a schedule",
+        ),
+        (
+            "schedule = \"weekly\"",
+            "report[0].day: a weekly report needs a day",
+        ),
+        (
+            "schedule = \"daily\"\nday = \"monday\"",
+            "report[0].day: only a weekly report",
+        ),
+        (
+            "schedule = \"weekly\"\nday = \"mon\"",
+            "report[0].day: `mon` is not a day",
+        ),
+        (
+            "schedule = \"daily\"\nqueues = [\"nope\"]",
+            "report[0].queues: there is no [[queue]] called `nope`",
+        ),
+        (
+            "schedule = \"daily\"\nlanguage = \"de\"",
+            "report[0].language:",
+        ),
+        (
+            "schedule = \"daily\"\nby = \"colour\"",
+            "report[0].by: `colour` is not a grouping",
+        ),
+        ("schedule = \"daily\"\ncolour = 1", "unknown field `colour`"),
+    ];
+    for (body, expected) in cases {
+        let error = error_of(&report(body));
+        assert!(
+            error.starts_with("/etc/guichet.toml: ") && error.contains(expected),
+            "{body}: {error}"
+        );
+    }
+    let error = error_of(&report("schedule = \"daily\"").replace("08:00", "8h"));
+    assert!(
+        error.contains("report[0].at: `8h` is not a time"),
+        "{error}"
+    );
+    let error = error_of(&report("schedule = \"daily\"").replace("Europe/Paris", "Mars/Olympus"));
+    assert!(error.contains("report[0].time_zone:"), "{error}");
+    let twice = format!("{}\n[[report]]\nname = \"daily\"\nto = [\"b@example.test\"]\nschedule = \"daily\"\nat = \"09:00\"\ntime_zone = \"UTC\"\n", report("schedule = \"daily\""));
+    assert!(error_of(&twice).contains("report[1].name: `daily` is used by another [[report]]"));
 }
 
 #[test]
