@@ -83,6 +83,20 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             "SLA scheduler started"
         );
     }
+    if !config.reports.is_empty() {
+        let digests = crate::scheduler::Digests {
+            database: config.database_path(),
+            config: config.clone(),
+            interval: std::time::Duration::from_secs(60),
+            wake_outbox: wake.clone(),
+        };
+        let stopping = stopping.clone();
+        tasks.spawn(async move {
+            let result = digests.run(stopping).await.map_err(anyhow::Error::from);
+            ("digest scheduler".to_string(), result)
+        });
+        tracing::info!(reports = config.reports.len(), "digest scheduler started");
+    }
     let heartbeat = {
         let database = config.database_path();
         let stopping = stopping.clone();

@@ -79,3 +79,94 @@ pub fn tick(
     tx.commit()?;
     Ok(mails)
 }
+
+/// The digest clock in the daemon: every `interval`, each `[[report]]` that owes a period (see
+/// `core::report::digest::due`) is computed from the store and queued with its record.
+///
+/// **Invariant:** a digest period is recorded in `digests_sent` in the transaction that queues
+/// its mail, under a unique key: a restart never sends it twice, and downtime sends the latest
+/// missed period once.
+pub struct Digests {
+    pub database: PathBuf,
+    pub config: Arc<crate::config::Config>,
+    pub interval: Duration,
+    pub wake_outbox: Arc<Notify>,
+}
+
+impl Digests {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<(), StoreError> {
+        let mut store = Store::open(&self.database)?;
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            match digest_tick(&mut store, &self.config, system_now()) {
+                Ok(0) => {}
+                Ok(mails) => {
+                    tracing::info!(mails, "digests queued");
+                    self.wake_outbox.notify_one();
+                }
+                Err(error) if error.is_temporary() => {
+                    tracing::warn!(%error, "digest check postponed")
+                }
+                Err(error) => return Err(error),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// Queues every digest due at `now`, each in its own transaction; returns how many were queued.
+pub fn digest_tick(
+    store: &mut Store,
+    config: &crate::config::Config,
+    now: i64,
+) -> Result<usize, StoreError> {
+    use crate::core::report::digest::{digest_mail, due, in_scope};
+    use crate::core::report::{report, Dimension, ReportInput};
+    let mut queued = 0;
+    for digest in &config.reports {
+        let tx = store.write()?;
+        let last = tx.read().last_digest(&digest.name)?;
+        let Some(period) = due(&digest.schedule, last, now) else {
+            continue;
+        };
+        let mut tickets = in_scope(digest, period, tx.read().report_histories(period)?);
+        let directory = &config.intake.directory;
+        for ticket in &mut tickets {
+            for answer in &mut ticket.answers {
+                if let Some(agent) = directory.agent_by_address(&answer.agent) {
+                    answer.agent.clone_from(&agent.name);
+                }
+            }
+        }
+        let by = digest.by.clone().unwrap_or(Dimension::Queue);
+        let figures = report(&ReportInput {
+            period,
+            by: &by,
+            sla: &config.intake.sla,
+            tickets: &tickets,
+        });
+        let mail = digest_mail(
+            digest,
+            &figures,
+            &config.intake.support,
+            config.intake.tags.prefix(),
+            &config.intake.templates,
+        );
+        let outgoing = [mail];
+        let (rendered, _) = render_all(&outgoing, &crate::adapters::render::NoAttachmentFiles, now);
+        let Some(rendered) = rendered.first() else {
+            tracing::error!(report = %digest.name, "digest not rendered, not sent");
+            continue;
+        };
+        tx.record_digest(&digest.name, period, now, rendered)?;
+        tx.commit()?;
+        tracing::info!(report = %digest.name, from = period.from, to = period.to, "digest queued");
+        queued += 1;
+    }
+    Ok(queued)
+}

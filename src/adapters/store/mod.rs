@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_stranger_visibility.sql"),
     include_str!("migrations/0013_knowledge.sql"),
     include_str!("migrations/0014_ticket_changes.sql"),
+    include_str!("migrations/0015_digests_sent.sql"),
 ];
 
 /// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
