@@ -102,6 +102,70 @@ fn change(field: &str, value: Option<String>) -> Option<Change> {
     })
 }
 
+impl Reader<'_> {
+    /// The start of the latest period of digest `report` already queued, if any.
+    pub fn last_digest(&self, report: &str) -> StoreResult<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT max(period_start) FROM digests_sent WHERE report = ?1")?
+            .query_row([report], |row| row.get::<_, Option<i64>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Every digest period queued, as (report, period start, period end), oldest first.
+    pub fn digests_sent(&self) -> StoreResult<Vec<(String, i64, i64)>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT report, period_start, period_end FROM digests_sent ORDER BY period_start, report",
+        )?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Records that digest `report` for `period` is sent and queues its mail, in this
+    /// transaction. A period already recorded is refused by the primary key: the caller's
+    /// transaction fails and nothing is queued twice.
+    pub fn record_digest(
+        &self,
+        report: &str,
+        period: Period,
+        now: i64,
+        mail: &RenderedMail<'_>,
+    ) -> StoreResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO digests_sent (report, period_start, period_end, queued_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![report, period.from, period.to, now])?;
+        self.queue_outgoing(mail, CapContext::default(), now)?;
+        self.tx
+            .prepare_cached(
+                "UPDATE digests_sent SET message =
+                    (SELECT max(id) FROM messages WHERE direction = 'out' AND message_id = ?3)
+                  WHERE report = ?1 AND period_start = ?2",
+            )?
+            .execute(params![report, period.from, mail.mail.message_id])?;
+        Ok(())
+    }
+
+    /// Records a digest period as sent without queuing a mail (for tests and for marking a
+    /// period as already handled).
+    pub fn mark_digest_sent(&self, report: &str, period: Period, now: i64) -> StoreResult<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO digests_sent (report, period_start, period_end, queued_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![report, period.from, period.to, now])?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,69 +233,5 @@ mod tests {
             .unwrap();
         let numbers: Vec<u64> = later.iter().map(|t| t.number).collect();
         assert_eq!(numbers, [1, 2]);
-    }
-}
-
-impl Reader<'_> {
-    /// The start of the latest period of digest `report` already queued, if any.
-    pub fn last_digest(&self, report: &str) -> StoreResult<Option<i64>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT max(period_start) FROM digests_sent WHERE report = ?1")?
-            .query_row([report], |row| row.get::<_, Option<i64>>(0))
-            .optional()?
-            .flatten())
-    }
-
-    /// Every digest period queued, as (report, period start, period end), oldest first.
-    pub fn digests_sent(&self) -> StoreResult<Vec<(String, i64, i64)>> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT report, period_start, period_end FROM digests_sent ORDER BY period_start, report",
-        )?;
-        let rows = statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
-}
-
-impl WriteTx<'_> {
-    /// Records that digest `report` for `period` is sent and queues its mail, in this
-    /// transaction. A period already recorded is refused by the primary key: the caller's
-    /// transaction fails and nothing is queued twice.
-    pub fn record_digest(
-        &self,
-        report: &str,
-        period: Period,
-        now: i64,
-        mail: &RenderedMail<'_>,
-    ) -> StoreResult<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO digests_sent (report, period_start, period_end, queued_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![report, period.from, period.to, now])?;
-        self.queue_outgoing(mail, CapContext::default(), now)?;
-        self.tx
-            .prepare_cached(
-                "UPDATE digests_sent SET message =
-                    (SELECT max(id) FROM messages WHERE direction = 'out' AND message_id = ?3)
-                  WHERE report = ?1 AND period_start = ?2",
-            )?
-            .execute(params![report, period.from, mail.mail.message_id])?;
-        Ok(())
-    }
-
-    /// Records a digest period as sent without queuing a mail (for tests and for marking a
-    /// period as already handled).
-    pub fn mark_digest_sent(&self, report: &str, period: Period, now: i64) -> StoreResult<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO digests_sent (report, period_start, period_end, queued_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![report, period.from, period.to, now])?;
-        Ok(())
     }
 }

@@ -114,12 +114,12 @@ fn queue_before(ticket: &TicketHistory, at: i64) -> Option<&str> {
     ticket
         .changes
         .iter()
+        .rev()
         .filter(|(when, _)| *when < at)
-        .filter_map(|(_, change)| match change {
+        .find_map(|(_, change)| match change {
             Change::Queue(queue) => Some(queue.as_str()),
             _ => None,
         })
-        .last()
 }
 
 /// The tickets in the digest's scope: those whose queue at the period's end is one of its queues.
