@@ -1,6 +1,8 @@
 //! The real binary in a temporary directory: exit codes an MTA and systemd rely on, and what
 //! ops see from the commands that only look.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -25,19 +27,7 @@ fn desk() -> Desk {
 }
 
 fn guichet(config: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("GUICHET_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A command that fails before it reads stdin closes it: that is not the test's concern.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    common::run_guichet(config, args, stdin)
 }
 
 fn fixture(name: &str) -> PathBuf {

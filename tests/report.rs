@@ -2,9 +2,10 @@
 //! three requests, an agent's answer and a resolution; text, JSON and CSV, with a custom field
 //! whose value, written by a requester, is a spreadsheet formula.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const AUTHENTICATED: &str = "Authentication-Results: mx.example.test; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test\r\n";
 const HOSTILE: &str = "=HYPERLINK(\"http://evil.example\",\"click\")";
@@ -32,18 +33,7 @@ fn desk() -> Desk {
 }
 
 fn guichet(config: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("GUICHET_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    common::run_guichet(config, args, stdin)
 }
 
 fn ingest(desk: &Desk, from: &str, subject: &str, body: &str, stamp: &str) {

@@ -102,21 +102,9 @@ fn before(to: i64, span: &str) -> Result<i64, String> {
     start.map(|t| t.timestamp()).ok_or_else(bad)
 }
 
-/// `2d03h`, `5h20m`, `40m`, `12s`.
+/// A time figure, `-` when there is none.
 fn duration(seconds: Option<i64>) -> String {
-    let Some(s) = seconds else {
-        return "-".into();
-    };
-    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
-    if d > 0 {
-        format!("{d}d{h:02}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m")
-    } else {
-        format!("{s}s")
-    }
+    seconds.map_or_else(|| "-".into(), crate::core::report::short_duration)
 }
 
 /// One value per figure, in the order of `FIGURES`; times in seconds, empty when none.

@@ -563,3 +563,20 @@ pub fn event_lines(detail: &guichet::adapters::store::TicketDetail) -> Vec<Strin
         .map(|e| format!("{} {}", e.kind, e.detail))
         .collect()
 }
+
+/// The `guichet` binary with `--config config` and `args`, `stdin` on its standard input.
+pub fn run_guichet(config: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("GUICHET_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that fails before it reads stdin closes it: that is not the test's concern.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}

@@ -212,21 +212,9 @@ fn words(language: Language) -> Words {
     }
 }
 
-/// `2d03h`, `5h20m`, `40m`, `12s`, as `guichet report` writes them.
+/// A time figure as `guichet report` writes it, `none` when there is none.
 fn duration(seconds: Option<i64>, none: &str) -> String {
-    let Some(s) = seconds else {
-        return none.into();
-    };
-    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
-    if d > 0 {
-        format!("{d}d{h:02}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m")
-    } else {
-        format!("{s}s")
-    }
+    seconds.map_or_else(|| none.into(), super::short_duration)
 }
 
 fn values(f: &Figures, none: &str) -> [String; 12] {

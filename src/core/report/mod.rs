@@ -212,6 +212,24 @@ pub struct Report {
 }
 
 /// Nearest rank: the value at rank `ceil(p/100 × n)` (1-based) of the sorted values.
+/// A duration as reports write it: `2d03h`, `5h20m`, `40m`, `12s`.
+pub fn short_duration(seconds: i64) -> String {
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
 pub fn nearest_rank(sorted: &[i64], percent: u32) -> Option<i64> {
     if sorted.is_empty() {
         return None;
