@@ -3,14 +3,12 @@
 
 use super::tests::{mail_from, passing, passing_for, policy, ticket, updates};
 use super::*;
-use crate::core::intake::decide_intake;
 use crate::core::knowledge::mail::{ArticleLink, KnowledgeAction, KnowledgeInput, KnownArticle};
 use crate::core::knowledge::{
     Article, ArticleId, ArticleState, ArticleText, ArticleVisibility, KnowledgePolicy,
 };
-use crate::core::plan::{HistoryEntry, IntakeInput};
+use crate::core::plan::HistoryEntry;
 use crate::core::replies::SavedReply;
-use crate::core::threading::{ThreadDecision, ThreadVia};
 
 fn article(
     id: u64,
@@ -89,26 +87,7 @@ fn decide_with(
     view: &TicketView,
     knowledge: &KnowledgeInput,
 ) -> IntakePlan {
-    let thread = ThreadDecision::Existing {
-        ticket: view.number,
-        via: ThreadVia::SubjectTag {
-            tagged: view.number,
-        },
-    };
-    let input = IntakeInput {
-        mail,
-        thread: &thread,
-        ticket: Some(view),
-        next_number: TicketNumber(99),
-        auto_replies_last_hour: 0,
-        now: 1_700_000_000,
-        id_seed: "seed",
-        queue: None,
-        others: &[],
-        workloads: &[],
-        knowledge,
-    };
-    decide_intake(policy, &input).unwrap()
+    super::tests::decide_knowing(policy, mail, view, &[], 1_700_000_000, knowledge)
 }
 
 fn requester_mail(body: &str) -> InboundMail {

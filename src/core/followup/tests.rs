@@ -93,6 +93,25 @@ pub(super) fn decide_at(
     others: &[TicketView],
     now: i64,
 ) -> IntakePlan {
+    decide_knowing(
+        policy,
+        mail,
+        view,
+        others,
+        now,
+        &crate::core::knowledge::mail::NO_KNOWLEDGE,
+    )
+}
+
+/// A mail on `view`'s ticket, by its tag, with what the store found in the knowledge base.
+pub(super) fn decide_knowing(
+    policy: &IntakePolicy,
+    mail: &InboundMail,
+    view: &TicketView,
+    others: &[TicketView],
+    now: i64,
+    knowledge: &crate::core::knowledge::mail::KnowledgeInput,
+) -> IntakePlan {
     let thread = ThreadDecision::Existing {
         ticket: view.number,
         via: ThreadVia::SubjectTag {
@@ -110,7 +129,7 @@ pub(super) fn decide_at(
         queue: None,
         others,
         workloads: &[],
-        knowledge: &crate::core::knowledge::mail::NO_KNOWLEDGE,
+        knowledge,
     };
     decide_intake(policy, &input).unwrap()
 }
