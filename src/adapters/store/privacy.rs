@@ -199,6 +199,15 @@ impl WriteTx<'_> {
     /// `quarantined` are the content hashes of quarantined mail that names them (the caller read
     /// the files).
     pub fn forget(&self, address: &str, quarantined: &[String], now: i64) -> StoreResult<Erasure> {
+        let erased_events = |tx: &Self| -> StoreResult<u64> {
+            let n: i64 = tx.tx.query_row(
+                "SELECT count(*) FROM events WHERE actor = ?1 OR detail = ?1",
+                [ERASED],
+                |row| row.get(0),
+            )?;
+            Ok(n as u64)
+        };
+        let erased_before = erased_events(self)?;
         let names = self.read().person_names(address)?;
         let redaction = Redaction::new(address, &names);
         let mut erasure = Erasure::default();
@@ -280,7 +289,8 @@ impl WriteTx<'_> {
         }
         erasure.messages_erased += ids.len() as u64;
         erasure.messages_redacted = self.redact_everywhere(&redaction, address)?;
-        erasure.events_erased = self.erase_events(&redaction)?;
+        self.erase_events(&redaction)?;
+        erasure.events_erased = erased_events(self)? - erased_before;
         for hash in quarantined {
             self.tx
                 .execute("DELETE FROM quarantine WHERE content_hash = ?1", [hash])?;
@@ -483,17 +493,16 @@ impl WriteTx<'_> {
     }
 
     /// Events whose actor or detail names the person read `(erased)`.
-    fn erase_events(&self, redaction: &Redaction) -> StoreResult<u64> {
-        let mut erased = 0;
+    fn erase_events(&self, redaction: &Redaction) -> StoreResult<()> {
         for needle in needles(redaction, "") {
-            erased += self.tx.execute(
+            self.tx.execute(
                 "UPDATE events SET actor = CASE WHEN instr(lower(actor), ?1) > 0 THEN ?2 ELSE actor END,
                                    detail = CASE WHEN instr(lower(detail), ?1) > 0 THEN ?2 ELSE detail END
                  WHERE instr(lower(actor), ?1) > 0 OR instr(lower(detail), ?1) > 0",
                 params![needle, ERASED],
-            )? as u64;
+            )?;
         }
-        Ok(erased)
+        Ok(())
     }
 
     /// The attachment rows of the messages `select` (one `?1` parameter) names go; returns
