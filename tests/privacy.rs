@@ -252,7 +252,8 @@ fn retention_at_a_fixed_clock_purges_exactly_the_tickets_past_their_limits() {
 const CARLOTTA: &str = "carlotta.rossini@customer.test";
 
 /// Carlotta's own ticket with a file, Bruno's ticket she is copied on and answers, Dora's
-/// ticket, and two quarantined mails, one naming her.
+/// ticket, Carlotta's ticket that Emil is copied on and answers, and two quarantined mails, one
+/// naming her.
 fn desk_with_carlotta() -> Desk {
     let desk = Desk::new("");
     desk.ingest(&mail(
@@ -280,10 +281,31 @@ fn desk_with_carlotta() -> Desk {
         "The VPN is down.",
         Some("Dora's log"),
     ));
+    desk.ingest(&mail(
+        "From: Carlotta Rossini <carlotta.rossini@customer.test>\r\n\
+         Cc: Emil Bianchi <emil.bianchi@customer.test>\r\nSubject: Badges\r\n\
+         Message-ID: <c-3@customer.test>\r\n",
+        "Please make badges for Emil and me.",
+        None,
+    ));
+    desk.ingest(&mail(
+        "From: Emil Bianchi <emil.bianchi@customer.test>\r\nSubject: Re: Badges\r\n\
+         Message-ID: <e-1@customer.test>\r\nIn-Reply-To: <c-3@customer.test>\r\n",
+        "Mine is number 42.",
+        None,
+    ));
     desk.ingest(b"To: support@desk.example.test\r\nSubject: lost\r\n\r\nfrom carlotta.rossini@customer.test\r\n");
     desk.ingest(b"To: support@desk.example.test\r\nSubject: other\r\n\r\nnobody we know\r\n");
     let db = desk.db();
-    assert_eq!(one(&db, "SELECT count(*) FROM tickets"), "3");
+    assert_eq!(one(&db, "SELECT count(*) FROM tickets"), "4");
+    assert_eq!(
+        one(
+            &db,
+            "SELECT ticket FROM messages WHERE message_id = 'e-1@customer.test'"
+        ),
+        "4",
+        "Emil's answer joined Carlotta's ticket"
+    );
     assert_eq!(
         one(
             &db,
@@ -317,7 +339,7 @@ fn export_person_writes_her_tickets_mails_and_files_and_the_mbox_parses_back() {
         .iter()
         .map(|t| t["ticket"]["number"].as_u64().unwrap())
         .collect();
-    assert_eq!(tickets, [1, 2]);
+    assert_eq!(tickets, [1, 2, 4]);
     // On the shared ticket: her answer, and Bruno's mail that was copied to her.
     let shared: Vec<&str> = json["tickets"][1]["messages"]
         .as_array()
@@ -473,7 +495,7 @@ fn forget_leaves_nothing_of_her_and_the_trail_and_other_tickets_intact() {
         text(&output.stderr)
     );
     assert!(
-        text(&output.stdout).contains("1 tickets whole, 1 in part"),
+        text(&output.stdout).contains("1 tickets whole, 2 in part"),
         "{}",
         text(&output.stdout)
     );
@@ -508,6 +530,33 @@ fn forget_leaves_nothing_of_her_and_the_trail_and_other_tickets_intact() {
         ),
         "(erased)"
     );
+    // Her ticket shared with Emil keeps Emil and his mail; she no longer is its requester.
+    assert_eq!(
+        one(&db, "SELECT requester FROM tickets WHERE number = 4"),
+        "(erased)"
+    );
+    assert_eq!(
+        one(&db, "SELECT subject FROM tickets WHERE number = 4"),
+        "Badges"
+    );
+    assert_eq!(
+        column(&db, "SELECT address FROM participants WHERE ticket = 4"),
+        ["emil.bianchi@customer.test"]
+    );
+    assert_eq!(
+        one(
+            &db,
+            "SELECT text FROM messages WHERE message_id = 'e-1@customer.test'"
+        ),
+        "Mine is number 42."
+    );
+    assert_eq!(
+        one(
+            &db,
+            "SELECT text FROM messages WHERE message_id = 'c-3@customer.test'"
+        ),
+        "(erased)"
+    );
     // Her own ticket keeps its number and the shape of its history only.
     assert_eq!(
         one(&db, "SELECT subject FROM tickets WHERE number = 1"),
@@ -526,7 +575,7 @@ fn forget_leaves_nothing_of_her_and_the_trail_and_other_tickets_intact() {
             &db,
             "SELECT ticket FROM events WHERE kind = 'person_erased' ORDER BY id"
         ),
-        ["1", "2", "NULL"]
+        ["1", "2", "4", "NULL"]
     );
     assert!(
         one(
@@ -575,4 +624,57 @@ fn a_bad_address_is_a_usage_error() {
     let output = desk.run(&["forget", "not-an-address"]);
     assert_eq!(output.status.code(), Some(64));
     assert!(text(&output.stderr).contains("not a mail address"));
+    let output = desk.run(&["forget", "Support@Desk.example.test"]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        text(&output.stderr).contains("one of Guichet's own addresses"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn the_daemon_applies_retention_on_its_schedule() {
+    let desk = Desk::new("[retention]\nraw_mail_days = 1\n");
+    desk.ingest(&mail(
+        "From: Person <person@client.example.test>\r\nSubject: Old case\r\n\
+         Message-ID: <old@client.example.test>\r\n",
+        "Done long ago.",
+        Some("old file"),
+    ));
+    desk.db()
+        .execute(
+            "UPDATE tickets SET status = 'closed', updated_at = updated_at - 2 * 86400",
+            [],
+        )
+        .unwrap();
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("--config")
+        .arg(&desk.config)
+        .arg("run")
+        .env("GUICHET_LOG", "warn")
+        .spawn()
+        .unwrap();
+    // The task's first pass runs at start.
+    common::wait_until(
+        std::time::Duration::from_secs(30),
+        "the retention event",
+        || {
+            let shown = text(&desk.run(&["tickets", "show", "1"]).stdout);
+            shown.contains("retention_purged").then_some(())
+        },
+    );
+    // SAFETY: kill sends a signal to the child we started.
+    unsafe {
+        libc::kill(daemon.id() as i32, libc::SIGTERM);
+    }
+    assert!(daemon.wait().unwrap().success());
+    assert_eq!(
+        one(
+            &desk.db(),
+            "SELECT count(*) FROM messages WHERE length(raw) > 0"
+        ),
+        "0"
+    );
+    assert_eq!(one(&desk.db(), "SELECT count(*) FROM attachments"), "0");
 }

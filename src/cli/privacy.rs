@@ -176,6 +176,15 @@ fn safe_file_name(name: &str) -> String {
 
 pub(super) fn forget(config: &Config, address: &str) -> Result<(), CliError> {
     let address = person_address(address)?;
+    // Guichet's own addresses are on every ticket: erasing them would erase the helpdesk.
+    let own = std::iter::once(&config.intake.support.address)
+        .chain(&config.intake.loops.own_addresses)
+        .any(|own| own.eq_ignore_ascii_case(&address));
+    if own {
+        return Err(CliError::Usage(format!(
+            "{address} is one of Guichet's own addresses, not a person's"
+        )));
+    }
     crate::adapters::state_dir::prepare(&config.state_dir)
         .map_err(|e| CliError::Failure(e.to_string()))?;
     let database = config.database_path();
