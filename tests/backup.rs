@@ -197,6 +197,7 @@ fn a_backup_taken_while_mail_arrives_restores_every_ticket_mail_and_file() {
         assert_eq!(&all[..back.len()], &back[..], "{query}");
     }
     assert_eq!(rows(&to, TICKETS).len(), backed_up);
+    println!("figure: the backup holds {backed_up} of {MAILS} tickets (taken while mail arrived)");
     assert_eq!(
         rows(&from, TICKETS).len(),
         MAILS,
@@ -232,13 +233,7 @@ fn a_backup_taken_while_mail_arrives_restores_every_ticket_mail_and_file() {
         "{}",
         text(&output.stderr)
     );
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .arg("--config")
-        .arg(&restored.config)
-        .arg("run")
-        .env("GUICHET_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let daemon = common::Daemon::start(&restored.config);
     common::wait_until(
         std::time::Duration::from_secs(30),
         "the daemon's heartbeat",
@@ -250,11 +245,7 @@ fn a_backup_taken_while_mail_arrives_restores_every_ticket_mail_and_file() {
         },
     );
     let output = restored.run(&["restore", "--force", backup.to_str().unwrap()], b"");
-    // SAFETY: kill sends a signal to the child we started.
-    unsafe {
-        libc::kill(daemon.id() as i32, libc::SIGTERM);
-    }
-    daemon.wait().unwrap();
+    assert!(daemon.stop());
     assert_eq!(output.status.code(), Some(1));
     assert!(
         text(&output.stderr).contains("the daemon is running"),
@@ -354,4 +345,83 @@ fn check_finds_a_deleted_file_a_damaged_one_and_an_orphan() {
         text(&output.stderr)
     );
     assert!(!backup.join("manifest.json").exists());
+}
+
+/// The same over the real mail stack: mail through Postfix into the pipe while the daemon runs,
+/// the backup taken by the daemon's user meanwhile.
+#[test]
+fn a_backup_of_a_desk_fed_by_postfix_restores_every_ticket_mail_and_file() {
+    let Some(stack) = common::mailstack() else {
+        return;
+    };
+    const MAILS: usize = 24;
+    let mut desk = common::Instance::new(&stack, "backup", stack.smtp_port(), "");
+    desk.start();
+    let tickets = |instance: &common::Instance| {
+        let (code, out, _) = instance.cli(&["tickets", "list", "--json"]);
+        (code == 0)
+            .then(|| serde_json::from_str::<Vec<serde_json::Value>>(&out).ok())
+            .flatten()
+            .map_or(0, |list| list.len())
+    };
+    let support = desk.support.clone();
+    let sending = std::thread::spawn(move || {
+        for n in 0..MAILS {
+            stack.send(
+                &format!("customer{n}@client.example.test"),
+                &support,
+                &mail_with_file(n),
+            );
+        }
+    });
+    common::wait_until(
+        std::time::Duration::from_secs(60),
+        "the first tickets",
+        || (tickets(&desk) >= MAILS / 4).then_some(()),
+    );
+    let backup = desk.dir.join("backup");
+    let (code, out, err) = desk.cli(&["backup", backup.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    sending.join().unwrap();
+    common::wait_until(
+        std::time::Duration::from_secs(120),
+        "every mail's ticket",
+        || (tickets(&desk) == MAILS).then_some(()),
+    );
+    desk.stop();
+
+    let stack = common::mailstack().unwrap();
+    let restored = common::Instance::new(&stack, "restored", stack.smtp_port(), "");
+    let (code, out, err) = restored.cli(&["restore", backup.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = restored.cli(&["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let open = |instance: &common::Instance| {
+        rusqlite::Connection::open_with_flags(
+            instance.dir.join("state/guichet.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    };
+    let (from, to) = (open(&desk), open(&restored));
+    let backed_up = rows(&to, TICKETS).len();
+    assert!((MAILS / 4..=MAILS).contains(&backed_up), "{backed_up}");
+    println!("figure: the backup holds {backed_up} of {MAILS} tickets sent through Postfix");
+    for query in [TICKETS, MESSAGES, ATTACHMENTS] {
+        let (all, back) = (rows(&from, query), rows(&to, query));
+        assert!(!back.is_empty(), "{query}");
+        assert_eq!(&all[..back.len()], &back[..], "{query}");
+    }
+    for row in rows(&to, ATTACHMENTS) {
+        let hash = &row[4];
+        let bytes = std::fs::read(
+            restored
+                .dir
+                .join("state/attachments")
+                .join(&hash[..2])
+                .join(&hash[2..]),
+        )
+        .unwrap();
+        assert_eq!(&sha256(&bytes), hash);
+    }
 }

@@ -648,13 +648,7 @@ fn the_daemon_applies_retention_on_its_schedule() {
             [],
         )
         .unwrap();
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .arg("--config")
-        .arg(&desk.config)
-        .arg("run")
-        .env("GUICHET_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let daemon = common::Daemon::start(&desk.config);
     // The task's first pass runs at start.
     common::wait_until(
         std::time::Duration::from_secs(30),
@@ -664,11 +658,7 @@ fn the_daemon_applies_retention_on_its_schedule() {
             shown.contains("retention_purged").then_some(())
         },
     );
-    // SAFETY: kill sends a signal to the child we started.
-    unsafe {
-        libc::kill(daemon.id() as i32, libc::SIGTERM);
-    }
-    assert!(daemon.wait().unwrap().success());
+    assert!(daemon.stop());
     assert_eq!(
         one(
             &desk.db(),

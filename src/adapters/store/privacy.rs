@@ -23,7 +23,7 @@ pub struct PersonMail {
 }
 
 /// What `forget` changed, without saying whose data it was.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Erasure {
     pub tickets_whole: Vec<u64>,
     pub tickets_in_part: Vec<u64>,
@@ -32,7 +32,6 @@ pub struct Erasure {
     pub events_erased: u64,
     pub quarantined_erased: u64,
     /// Attachment hashes no row references any more: their files go after the commit.
-    #[serde(skip)]
     pub unreferenced: Vec<String>,
 }
 
