@@ -8,9 +8,10 @@ use crate::adapters::blobs::BlobStore;
 use crate::adapters::store::TicketDetail;
 use crate::core::personal_data::{mbox_entry, Redaction};
 
-/// An address as the store compares it: trimmed, lowercase, and looking like one.
+/// An address as the store compares it (SQLite's `lower`): trimmed, ASCII lowercase, and
+/// looking like one.
 fn person_address(address: &str) -> Result<String, CliError> {
-    let address = address.trim().to_lowercase();
+    let address = address.trim().to_ascii_lowercase();
     match address.split_once('@') {
         Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(address),
         _ => Err(CliError::Usage(format!(

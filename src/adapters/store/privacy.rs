@@ -122,7 +122,8 @@ impl Reader<'_> {
                 "SELECT t.number, t.status, t.updated_at,
                         EXISTS (SELECT 1 FROM messages m WHERE m.ticket = t.number
                                 AND (length(m.raw) > 0
-                                     OR EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id)))
+                                     OR EXISTS (SELECT 1 FROM attachments a WHERE a.message = m.id))
+                                AND m.id NOT IN (SELECT message FROM outbox WHERE status = 'pending'))
                  FROM tickets t
                  WHERE t.status IN ('resolved', 'closed') AND t.purged_at IS NULL
                    AND (?1 IS NULL OR t.number = ?1)
@@ -157,10 +158,18 @@ impl WriteTx<'_> {
     /// Raw mail and attachments of a ticket go; its text, metadata and events stay.
     pub fn purge_raw(&self, number: TicketNumber, now: i64, days: u32) -> StoreResult<Vec<String>> {
         let n = number.0 as i64;
-        let hashes = self.drop_attachments("SELECT id FROM messages WHERE ticket = ?1", n)?;
+        let hashes = self.drop_attachments(
+            "SELECT id FROM messages WHERE ticket = ?1
+               AND id NOT IN (SELECT message FROM outbox WHERE status = 'pending')",
+            n,
+        )?;
         let purged = self
             .tx
-            .prepare_cached("UPDATE messages SET raw = x'' WHERE ticket = ?1 AND length(raw) > 0")?
+            // A mail still waiting in the outbox keeps its bytes until it is sent or given up.
+            .prepare_cached(
+                "UPDATE messages SET raw = x'' WHERE ticket = ?1 AND length(raw) > 0
+                   AND id NOT IN (SELECT message FROM outbox WHERE status = 'pending')",
+            )?
             .execute([n])?;
         self.system_event(
             Some(n),
@@ -396,10 +405,10 @@ impl WriteTx<'_> {
             let ids: Vec<i64> = self
                 .tx
                 .prepare(
-                    "SELECT id FROM messages WHERE instr(lower(subject), ?1) > 0
-                        OR instr(lower(text), ?1) > 0 OR instr(lower(CAST(raw AS TEXT)), ?1) > 0
-                        OR instr(lower(to_addrs), ?1) > 0 OR instr(lower(cc_addrs), ?1) > 0
-                        OR instr(lower(from_addr), ?1) > 0",
+                    "SELECT id FROM messages WHERE instr(lower(subject), lower(?1)) > 0
+                        OR instr(lower(text), lower(?1)) > 0 OR instr(lower(CAST(raw AS TEXT)), lower(?1)) > 0
+                        OR instr(lower(to_addrs), lower(?1)) > 0 OR instr(lower(cc_addrs), lower(?1)) > 0
+                        OR instr(lower(from_addr), lower(?1)) > 0",
                 )?
                 .query_map([&needle], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
@@ -463,7 +472,7 @@ impl WriteTx<'_> {
                     .tx
                     .prepare(&format!(
                         "SELECT CAST({key} AS TEXT), {column} FROM {table}
-                         WHERE instr(lower({column}), ?1) > 0"
+                         WHERE instr(lower({column}), lower(?1)) > 0"
                     ))?
                     .query_map([&needle], |row| Ok((row.get(0)?, row.get(1)?)))?
                     .collect::<Result<_, _>>()?;
@@ -475,17 +484,17 @@ impl WriteTx<'_> {
                 }
             }
             self.tx.execute(
-                "DELETE FROM outbox_recipients WHERE instr(lower(address), ?1) > 0",
+                "DELETE FROM outbox_recipients WHERE instr(lower(address), lower(?1)) > 0",
                 [&needle],
             )?;
             self.tx.execute(
-                "DELETE FROM automatic_mail WHERE instr(lower(address), ?1) > 0
-                    OR instr(lower(coalesce(cause, '')), ?1) > 0",
+                "DELETE FROM automatic_mail WHERE instr(lower(address), lower(?1)) > 0
+                    OR instr(lower(coalesce(cause, '')), lower(?1)) > 0",
                 [&needle],
             )?;
         }
         self.tx.execute(
-            "UPDATE tickets SET requester = ?2 WHERE instr(lower(requester), ?1) > 0",
+            "UPDATE tickets SET requester = ?2 WHERE instr(lower(requester), lower(?1)) > 0",
             params![address, ERASED],
         )?;
         Ok(redacted)
@@ -495,9 +504,9 @@ impl WriteTx<'_> {
     fn erase_events(&self, redaction: &Redaction) -> StoreResult<()> {
         for needle in needles(redaction, "") {
             self.tx.execute(
-                "UPDATE events SET actor = CASE WHEN instr(lower(actor), ?1) > 0 THEN ?2 ELSE actor END,
-                                   detail = CASE WHEN instr(lower(detail), ?1) > 0 THEN ?2 ELSE detail END
-                 WHERE instr(lower(actor), ?1) > 0 OR instr(lower(detail), ?1) > 0",
+                "UPDATE events SET actor = CASE WHEN instr(lower(actor), lower(?1)) > 0 THEN ?2 ELSE actor END,
+                                   detail = CASE WHEN instr(lower(detail), lower(?1)) > 0 THEN ?2 ELSE detail END
+                 WHERE instr(lower(actor), lower(?1)) > 0 OR instr(lower(detail), lower(?1)) > 0",
                 params![needle, ERASED],
             )?;
         }
