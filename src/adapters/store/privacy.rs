@@ -222,10 +222,10 @@ impl WriteTx<'_> {
         let mut hashes = Vec::new();
         for number in self.read().person_tickets(address)? {
             let n = number.0 as i64;
-            let (requester,): (String,) = self.tx.query_row(
+            let requester: String = self.tx.query_row(
                 "SELECT requester FROM tickets WHERE number = ?1",
                 [n],
-                |row| Ok((row.get(0)?,)),
+                |row| row.get(0),
             )?;
             let others: i64 = self.tx.query_row(
                 "SELECT count(*) FROM participants WHERE ticket = ?1 AND lower(address) <> ?2",
