@@ -97,6 +97,19 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         });
         tracing::info!(reports = config.reports.len(), "digest scheduler started");
     }
+    if config.retention.is_active() {
+        let retention = crate::scheduler::Retention {
+            database: config.database_path(),
+            attachments: crate::adapters::blobs::BlobStore::new(config.attachments_dir()),
+            policy: config.retention.clone(),
+        };
+        let stopping = stopping.clone();
+        tasks.spawn(async move {
+            let result = retention.run(stopping).await.map_err(anyhow::Error::from);
+            ("retention".to_string(), result)
+        });
+        tracing::info!("retention task started");
+    }
     let heartbeat = {
         let database = config.database_path();
         let stopping = stopping.clone();

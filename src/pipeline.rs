@@ -105,7 +105,7 @@ pub fn system_now() -> i64 {
 }
 
 pub fn attachments_dir(config: &Config) -> PathBuf {
-    config.state_dir.join("attachments")
+    config.attachments_dir()
 }
 
 impl Pipeline {
@@ -120,7 +120,7 @@ impl Pipeline {
         Ok(Pipeline {
             store,
             attachments: BlobStore::new(attachments_dir(&config)),
-            quarantine: BlobStore::new(config.state_dir.join("quarantine")),
+            quarantine: BlobStore::new(config.quarantine_dir()),
             config,
         })
     }

@@ -16,6 +16,8 @@ use crate::adapters::render::{render_all, AttachmentFiles};
 use crate::adapters::store::{Store, StoreError};
 use crate::core::escalation::on_clock;
 use crate::core::plan::IntakePolicy;
+use crate::core::retention::{self, Purge, RetentionPolicy};
+use crate::core::ticket::TicketNumber;
 use crate::pipeline::system_now;
 
 pub struct Scheduler {
@@ -169,4 +171,86 @@ pub fn digest_tick(
         queued += 1;
     }
     Ok(queued)
+}
+
+/// The retention clock in the daemon: every `policy.interval_secs`, done tickets past the
+/// `[retention]` limits lose their raw mail and files, or their whole content.
+///
+/// **Invariant:** each ticket's purge and its `retention_purged` event commit together; files go
+/// only after that commit, so a crash leaves orphan files (`guichet check` lists them), never a
+/// row whose file is gone.
+pub struct Retention {
+    pub database: PathBuf,
+    pub attachments: BlobStore,
+    pub policy: RetentionPolicy,
+}
+
+impl Retention {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<(), StoreError> {
+        let mut store = Store::open(&self.database)?;
+        let interval = Duration::from_secs(self.policy.interval_secs);
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            match retention_tick(&mut store, &self.policy, &self.attachments, system_now()) {
+                Ok(purged) if purged.is_empty() => {}
+                Ok(purged) => tracing::info!(tickets = purged.len(), "retention purged"),
+                Err(error) if error.is_temporary() => {
+                    tracing::warn!(%error, "retention postponed")
+                }
+                Err(error) => return Err(error),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// Purges, each ticket in its own transaction, what `policy` says is due at `now`; returns the
+/// tickets purged and how.
+pub fn retention_tick(
+    store: &mut Store,
+    policy: &RetentionPolicy,
+    attachments: &BlobStore,
+    now: i64,
+) -> Result<Vec<(TicketNumber, Purge)>, StoreError> {
+    let mut purged = Vec::new();
+    if !policy.is_active() {
+        return Ok(purged);
+    }
+    let due: Vec<TicketNumber> = store
+        .read()
+        .retention_candidates(None)?
+        .into_iter()
+        .filter(|ticket| retention::decide(policy, ticket, now).is_some())
+        .map(|ticket| ticket.number)
+        .collect();
+    for number in due {
+        let tx = store.write()?;
+        // Decided again inside the transaction: a mail may have reopened the ticket meanwhile.
+        let Some(ticket) = tx.read().retention_candidates(Some(number))?.pop() else {
+            continue;
+        };
+        let Some(purge) = retention::decide(policy, &ticket, now) else {
+            continue;
+        };
+        let unreferenced = match purge {
+            Purge::Raw => tx.purge_raw(ticket.number, now, policy.raw_after_days.unwrap_or(0))?,
+            Purge::Whole => {
+                tx.purge_ticket(ticket.number, now, policy.tickets_after_days.unwrap_or(0))?
+            }
+        };
+        tx.commit()?;
+        for hash in unreferenced {
+            if let Err(error) = attachments.remove(&hash, "") {
+                tracing::warn!(%error, sha256 = %hash, "purged attachment file not removed");
+            }
+        }
+        tracing::info!(ticket = %ticket.number, purged = purge.as_str(), "retention");
+        purged.push((ticket.number, purge));
+    }
+    Ok(purged)
 }

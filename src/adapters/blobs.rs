@@ -13,6 +13,10 @@ impl BlobStore {
         BlobStore { root: root.into() }
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn path_of(&self, sha256: &str, extension: &str) -> PathBuf {
         let (fan, rest) = sha256.split_at(2.min(sha256.len()));
         self.root.join(fan).join(format!("{rest}{extension}"))
@@ -47,6 +51,43 @@ impl BlobStore {
     }
 }
 
+impl BlobStore {
+    /// Removes a file no row references any more; one already gone is not an error.
+    pub fn remove(&self, sha256: &str, extension: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.path_of(sha256, extension)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every file under the root, as (name as its hash and extension would give, path): what
+    /// `guichet check` compares with the rows. Temporary files of a write under way are listed
+    /// too, under their own name.
+    pub fn files(&self) -> std::io::Result<Vec<(String, PathBuf)>> {
+        let mut files = Vec::new();
+        let fans = match std::fs::read_dir(&self.root) {
+            Ok(fans) => fans,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+            Err(error) => return Err(error),
+        };
+        for fan in fans {
+            let fan = fan?;
+            if !fan.file_type()?.is_dir() {
+                files.push((fan.file_name().to_string_lossy().into_owned(), fan.path()));
+                continue;
+            }
+            let prefix = fan.file_name().to_string_lossy().into_owned();
+            for file in std::fs::read_dir(fan.path())? {
+                let file = file?;
+                let name = file.file_name().to_string_lossy().into_owned();
+                files.push((format!("{prefix}{name}"), file.path()));
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let unique = format!(
         ".tmp-{}-{}",
@@ -75,7 +116,11 @@ mod tests {
         let second = blobs.put("abcdef", ".bin", b"hello", true).unwrap();
         assert_eq!(first, second);
         assert_eq!(first, dir.path().join("ab").join("cdef.bin"));
-        assert_eq!(std::fs::read(first).unwrap(), b"hello");
+        assert_eq!(std::fs::read(&first).unwrap(), b"hello");
         assert_eq!(std::fs::read_dir(dir.path().join("ab")).unwrap().count(), 1);
+        assert_eq!(blobs.files().unwrap(), [("abcdef.bin".to_string(), first)]);
+        blobs.remove("abcdef", ".bin").unwrap();
+        blobs.remove("abcdef", ".bin").unwrap();
+        assert!(blobs.files().unwrap().is_empty());
     }
 }

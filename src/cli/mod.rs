@@ -124,6 +124,35 @@ pub enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// A consistent copy of the store and the files it references into DIR (new or empty),
+    /// while the daemon runs and mail arrives; a manifest lists every file with its hash.
+    Backup { dir: PathBuf },
+    /// Puts a backup back into the state directory. Refused while the daemon runs, and into a
+    /// state directory that holds anything unless --force.
+    Restore {
+        dir: PathBuf,
+        /// Replace the store and files the state directory holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verifies the store: the database's integrity and references, every referenced file
+    /// present and matching its hash; lists orphan files. Exits 0 when sound, 1 when damaged.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applies [retention] once, now or as at --at, as `guichet run` does on its schedule.
+    Retention {
+        /// The instant to apply it at: YYYY-MM-DD (midnight UTC) or RFC 3339.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Writes everything held about a person into DIR (new or empty): person.json (tickets and
+    /// mails), mail.mbox, attachments/.
+    ExportPerson { address: String, dir: PathBuf },
+    /// Erases a person's personal data everywhere, leaving only a record that an erasure took
+    /// place (README, "Personal data").
+    Forget { address: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +218,7 @@ impl Command {
                 | Command::Queue { .. }
                 | Command::Rules { .. }
                 | Command::Report { .. }
+                | Command::Check { .. }
                 | Command::Kb {
                     command: KbCommand::List { .. }
                         | KbCommand::Show { .. }
@@ -295,6 +325,12 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                         csv,
                     },
                 ),
+                Command::Backup { dir } => backup(&config, &dir),
+                Command::Restore { dir, force } => restore(&config, &dir, force),
+                Command::Check { json } => check(&config, json),
+                Command::Retention { at } => retention(&config, at.as_deref()),
+                Command::ExportPerson { address, dir } => export_person(&config, &address, &dir),
+                Command::Forget { address } => forget(&config, &address),
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -336,18 +372,22 @@ pub fn time(seconds: i64) -> String {
     )
 }
 
+mod backup;
 mod ingest;
 mod inspect;
 mod kb;
+mod privacy;
 mod report;
 mod rules;
 mod status;
 mod tickets;
 
+use backup::{backup, check, restore};
 use ingest::ingest;
 use inspect::inspect;
 use kb::kb;
 pub use kb::KbCommand;
+use privacy::{export_person, forget, retention};
 use report::{report, ReportArgs};
 use rules::rules_test;
 use status::{check_config, status};

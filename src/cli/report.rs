@@ -71,7 +71,7 @@ pub fn period(args: &ReportArgs, now: i64) -> Result<Period, String> {
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or RFC 3339.
-fn instant(text: &str, flag: &str) -> Result<i64, String> {
+pub(super) fn instant(text: &str, flag: &str) -> Result<i64, String> {
     if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp());
     }

@@ -41,15 +41,18 @@ struct MailboxStatus {
 /// A heartbeat older than this means the daemon is gone (it beats every 5 s).
 const HEARTBEAT_STALE_SECS: i64 = 30;
 
+/// Whether the daemon whose state this is still runs: not stopped, and a fresh heartbeat.
+pub(super) fn daemon_running(daemon: &crate::adapters::store::DaemonStateRow, now: i64) -> bool {
+    daemon.stopped_at.is_none() && now - daemon.heartbeat_at <= HEARTBEAT_STALE_SECS
+}
+
 pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
     let store = open_read_only(config)?;
     let reader = store.read();
     let states = reader.mailbox_states()?;
     let daemon = reader.daemon_state()?;
     let now = system_now();
-    let daemon_running = daemon
-        .as_ref()
-        .is_some_and(|d| d.stopped_at.is_none() && now - d.heartbeat_at <= HEARTBEAT_STALE_SECS);
+    let daemon_running = daemon.as_ref().is_some_and(|d| daemon_running(d, now));
     let (unsendable, last_unsendable) = reader.unsendable()?;
     let report = StatusReport {
         daemon_running,

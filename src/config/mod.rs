@@ -143,11 +143,23 @@ pub struct Config {
     pub mailboxes: Vec<MailboxConfig>,
     /// The `[[report]]` digests `guichet run` mails.
     pub reports: Vec<crate::core::report::digest::DigestConfig>,
+    /// `[retention]`: what `guichet run` purges from done tickets, and how often.
+    pub retention: crate::core::retention::RetentionPolicy,
 }
 
 impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.state_dir.join("guichet.sqlite3")
+    }
+
+    /// Attachments, content-addressed by SHA-256.
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.state_dir.join("attachments")
+    }
+
+    /// Quarantined mail, named by its content hash.
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.state_dir.join("quarantine")
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -304,6 +316,7 @@ impl Config {
         }
 
         let reports = report::validate_reports(&raw.reports, &intake, &error)?;
+        let retention = retention::validate_retention(&raw.retention, &error)?;
         let smtp = raw
             .smtp
             .map(|smtp| validate_smtp(smtp, &support_address, env, &error))
@@ -356,6 +369,7 @@ impl Config {
             outbox,
             log_level,
             reports,
+            retention,
         })
     }
 }
@@ -440,6 +454,7 @@ mod mail;
 mod people;
 mod raw;
 mod report;
+mod retention;
 mod rules;
 mod sla;
 

@@ -43,6 +43,8 @@ pub(super) struct RawConfig {
     pub(super) replies: Vec<RawReply>,
     #[serde(default, rename = "report")]
     pub(super) reports: Vec<super::report::RawReport>,
+    #[serde(default)]
+    pub(super) retention: super::retention::RawRetention,
 }
 
 /// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.

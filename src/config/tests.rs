@@ -42,6 +42,7 @@ fn the_shipped_example_is_valid() {
             "# [knowledge]",
             "# [[reply]]",
             "# [[report]]",
+            "# [retention]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -72,6 +73,55 @@ fn the_shipped_example_is_valid() {
     assert_eq!(config.intake.replies[0].name, "password");
     assert_eq!(config.reports[0].name, "morning");
     assert_eq!(config.reports[0].queues, ["general"]);
+    assert_eq!(config.retention.raw_after_days, Some(90));
+    assert_eq!(config.retention.tickets_after_days, Some(730));
+    assert_eq!(config.retention.interval_secs, 24 * 3600);
+}
+
+#[test]
+fn retention_is_validated() {
+    let parse = |body: &str| {
+        Config::parse(
+            Path::new("g.toml"),
+            &format!("{MINIMAL}[retention]\n{body}"),
+            &|_| None,
+        )
+    };
+    let config = parse("raw_mail_days = 30\n").unwrap();
+    assert_eq!(config.retention.raw_after_days, Some(30));
+    assert_eq!(config.retention.tickets_after_days, None);
+    assert_eq!(config.retention.interval_secs, 3600);
+    let none = Config::parse(Path::new("g.toml"), MINIMAL, &|_| None).unwrap();
+    assert!(!none.retention.is_active());
+    for (body, key, reason) in [
+        (
+            "raw_mail_days = 0\n",
+            "retention.raw_mail_days",
+            "0 is not a number of days",
+        ),
+        (
+            "tickets_days = -3\n",
+            "retention.tickets_days",
+            "-3 is not a number of days",
+        ),
+        (
+            "raw_mail_days = 30\ntickets_days = 10\n",
+            "retention.tickets_days",
+            "less than raw_mail_days (30)",
+        ),
+        (
+            "raw_mail_days = 1\ncheck_interval_hours = 0\n",
+            "retention.check_interval_hours",
+            "0 is not a number of hours",
+        ),
+        ("raw_days = 1\n", "line 6", "unknown field `raw_days`"),
+    ] {
+        let error = parse(body).unwrap_err().to_string();
+        assert!(
+            error.contains("g.toml") && error.contains(key) && error.contains(reason),
+            "{body}: {error}"
+        );
+    }
 }
 
 #[test]

@@ -580,3 +580,38 @@ pub fn run_guichet(config: &Path, args: &[&str], stdin: &[u8]) -> std::process::
     let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().unwrap()
 }
+
+/// `guichet run` with `config`, as the current user; killed if the test ends before `stop`.
+pub struct Daemon(Option<Child>);
+
+impl Daemon {
+    pub fn start(config: &Path) -> Daemon {
+        let child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+            .arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("GUICHET_LOG", "error")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        Daemon(Some(child))
+    }
+
+    /// SIGTERM, as systemd sends; returns whether the daemon exited 0.
+    pub fn stop(mut self) -> bool {
+        let mut child = self.0.take().unwrap();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        child.wait().unwrap().success()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

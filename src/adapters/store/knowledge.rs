@@ -300,7 +300,7 @@ impl WriteTx<'_> {
 
     /// The search index holds an article exactly when it is published, with the questions of
     /// the tickets it came from or answered.
-    fn reindex_article(&self, id: ArticleId) -> StoreResult<()> {
+    pub(super) fn reindex_article(&self, id: ArticleId) -> StoreResult<()> {
         self.tx
             .prepare_cached("DELETE FROM kb_fts WHERE rowid = ?1")?
             .execute([id.0 as i64])?;

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_knowledge.sql"),
     include_str!("migrations/0014_ticket_changes.sql"),
     include_str!("migrations/0015_digests_sent.sql"),
+    include_str!("migrations/0017_privacy.sql"),
 ];
 
 /// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
@@ -83,7 +84,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 mod knowledge;
 mod knowledge_mail;
 mod knowledge_search;
+mod maintenance;
 mod outbox;
+mod privacy;
 mod reads;
 mod reports;
 mod rows;
@@ -92,7 +95,9 @@ mod writes;
 pub use knowledge::{ArticleLink, ArticleVersion};
 pub use knowledge_mail::SolvedByKnowledge;
 pub use knowledge_search::{indexed_terms, ArticleSearch, RequestMatches, SimilarTicket};
+pub use maintenance::{ReferencedFiles, StoreCounts};
 pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
+pub use privacy::{Erasure, PersonMail};
 pub use rows::*;
 
 pub struct Store {
