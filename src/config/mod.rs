@@ -143,6 +143,8 @@ pub struct Config {
     pub mailboxes: Vec<MailboxConfig>,
     /// The `[[report]]` digests `guichet run` mails.
     pub reports: Vec<crate::core::report::digest::DigestConfig>,
+    /// The dashboard, when `[web]` is configured.
+    pub web: Option<web::WebConfig>,
 }
 
 impl Config {
@@ -304,6 +306,10 @@ impl Config {
         }
 
         let reports = report::validate_reports(&raw.reports, &intake, &error)?;
+        let web = raw
+            .web
+            .map(|web| web::validate_web(web, &error))
+            .transpose()?;
         let smtp = raw
             .smtp
             .map(|smtp| validate_smtp(smtp, &support_address, env, &error))
@@ -356,6 +362,7 @@ impl Config {
             outbox,
             log_level,
             reports,
+            web,
         })
     }
 }
@@ -442,6 +449,8 @@ mod raw;
 mod report;
 mod rules;
 mod sla;
+mod web;
+pub use web::WebConfig;
 
 use mail::*;
 use people::*;
