@@ -6,6 +6,8 @@
 use std::fmt::Write;
 
 const WIDTH: f64 = 640.0;
+/// The line chart spans the page: twice as wide, so its text keeps the size of the others'.
+const WIDE: f64 = 1280.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 44.0;
 const RIGHT: f64 = 12.0;
@@ -42,17 +44,17 @@ pub fn nice_ceiling(max: u64) -> u64 {
     }
 }
 
-fn open(out: &mut String, title: &str, height: f64) {
+fn open(out: &mut String, title: &str, width: f64, height: f64) {
     let title = escape(title);
     let _ = write!(
         out,
-        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height}\" \
+        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" \
          role=\"img\" aria-label=\"{title}\"><title>{title}</title>"
     );
 }
 
 /// Horizontal grid lines and value labels for a vertical axis from 0 to `top`.
-fn value_axis(out: &mut String, top: u64) {
+fn value_axis(out: &mut String, top: u64, width: f64) {
     let plot = HEIGHT - TOP - BOTTOM;
     let ticks: u64 = if top >= 4 && top % 4 == 0 {
         4
@@ -68,7 +70,7 @@ fn value_axis(out: &mut String, top: u64) {
             out,
             "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/>\
              <text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{value}</text>",
-            WIDTH - RIGHT,
+            width - RIGHT,
             LEFT - 6.0,
             y + 4.0
         );
@@ -93,9 +95,9 @@ fn category_labels(out: &mut String, labels: &[(f64, &str)], every: usize) {
 /// One vertical bar per label, its count on top.
 pub fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
     let mut out = String::new();
-    open(&mut out, title, HEIGHT);
+    open(&mut out, title, WIDTH, HEIGHT);
     let top = nice_ceiling(bars.iter().map(|(_, v)| *v).max().unwrap_or(0));
-    value_axis(&mut out, top);
+    value_axis(&mut out, top, WIDTH);
     let plot_width = WIDTH - LEFT - RIGHT;
     let plot_height = HEIGHT - TOP - BOTTOM;
     let slot = plot_width / bars.len().max(1) as f64;
@@ -130,10 +132,10 @@ pub fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
 /// A line through the points, left to right, with a dot on each.
 pub fn line_chart(title: &str, points: &[(String, u64)]) -> String {
     let mut out = String::new();
-    open(&mut out, title, HEIGHT);
+    open(&mut out, title, WIDE, HEIGHT);
     let top = nice_ceiling(points.iter().map(|(_, v)| *v).max().unwrap_or(0));
-    value_axis(&mut out, top);
-    let plot_width = WIDTH - LEFT - RIGHT - 16.0;
+    value_axis(&mut out, top, WIDE);
+    let plot_width = WIDE - LEFT - RIGHT - 16.0;
     let plot_height = HEIGHT - TOP - BOTTOM;
     let step = plot_width / (points.len().max(2) - 1) as f64;
     let position = |index: usize, value: u64| {
@@ -165,7 +167,7 @@ pub fn line_chart(title: &str, points: &[(String, u64)]) -> String {
         );
         labels.push((x, label.as_str()));
     }
-    let every = points.len().div_ceil(8).max(1);
+    let every = points.len().div_ceil(16).max(1);
     category_labels(&mut out, &labels, every);
     out.push_str("</svg>");
     out
@@ -177,7 +179,7 @@ pub fn compliance_chart(title: &str, rows: &[(String, u64, u64)]) -> String {
     let row_height = 26.0;
     let height = TOP + row_height * rows.len().max(1) as f64 + 8.0;
     let mut out = String::new();
-    open(&mut out, title, height);
+    open(&mut out, title, WIDTH, height);
     let label_width = 150.0;
     let bar_width = WIDTH - label_width - 150.0;
     if rows.is_empty() {
@@ -267,9 +269,9 @@ mod tests {
 
     #[test]
     fn a_line_chart_passes_through_every_point() {
-        let points: Vec<(String, u64)> = (0..10).map(|d| (format!("11-{d:02}"), d)).collect();
+        let points: Vec<(String, u64)> = (0..20).map(|d| (format!("11-{d:02}"), d)).collect();
         let svg = line_chart("Backlog", &points);
-        assert_eq!(count(&svg, "<circle class=\"dot\""), 10);
+        assert_eq!(count(&svg, "<circle class=\"dot\""), 20);
         let polyline = svg
             .split("points=\"")
             .nth(1)
@@ -277,9 +279,9 @@ mod tests {
             .split('"')
             .next()
             .unwrap();
-        assert_eq!(polyline.split(' ').count(), 10);
-        // Labels are thinned to about eight, the last always shown.
-        assert!(svg.contains(">11-09</text>"));
+        assert_eq!(polyline.split(' ').count(), 20);
+        // Labels are thinned to about sixteen, the last always shown.
+        assert!(svg.contains(">11-19</text>"));
         assert!(!svg.contains(">11-01</text>"));
         // An empty series still draws an axis.
         assert!(line_chart("Backlog", &[]).contains("class=\"grid\""));
