@@ -42,7 +42,7 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
         .unwrap()
         .port();
     let extra = format!(
-        "{TRUSTED_MTA}{}[web]\nlisten = \"127.0.0.1:{port}\"\nbase_path = \"/desk\"\n",
+        "{TRUSTED_MTA}{}[[sla]]\nfirst_response = \"1h\"\nresolution = \"3d\"\n[web]\nlisten = \"127.0.0.1:{port}\"\nbase_path = \"/desk\"\n",
         agent_toml("bob", "Bob Martin", &bob, "agent", &[]),
     );
     let mut desk = Instance::new(&stack, "dash", stack.smtp_port(), &extra);
@@ -293,6 +293,16 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
     );
     let bars = browser.script("return document.querySelectorAll('svg.chart rect.bar').length;");
     assert!(bars.as_u64().unwrap() > 0, "{bars}");
+    // Bob answered the VPN request within the hour: the first-response target met.
+    let met = browser.script("return document.querySelectorAll('svg.chart rect.met').length;");
+    assert_eq!(met, 1, "{shown}");
+    let drawn = browser.script(
+        "return Array.from(document.querySelectorAll('svg.chart')).map(s => s.textContent).join(' ');",
+    );
+    assert!(
+        drawn.as_str().unwrap().contains("100% met (1/1)"),
+        "{drawn}"
+    );
     browser.screenshot(&screenshots().join("05-reports.png"));
 
     // Signing out ends the session; the used link does not sign in again.

@@ -42,6 +42,7 @@ fn the_shipped_example_is_valid() {
             "# [knowledge]",
             "# [[reply]]",
             "# [[report]]",
+            "# [web]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -72,6 +73,9 @@ fn the_shipped_example_is_valid() {
     assert_eq!(config.intake.replies[0].name, "password");
     assert_eq!(config.reports[0].name, "morning");
     assert_eq!(config.reports[0].queues, ["general"]);
+    let web = config.web.unwrap();
+    assert_eq!(web.base_path, "/helpdesk");
+    assert_eq!(web.public_url, "https://desk.example.com/helpdesk");
 }
 
 #[test]

@@ -172,12 +172,13 @@ mod tests {
     }
 
     fn directory() -> Directory {
-        let mut directory = Directory::default();
-        directory.agents = vec![
-            agent("bob", "bob@example.test", false),
-            agent("vendor", "support@vendor.test", true),
-        ];
-        directory
+        Directory {
+            agents: vec![
+                agent("bob", "bob@example.test", false),
+                agent("vendor", "support@vendor.test", true),
+            ],
+            ..Directory::default()
+        }
     }
 
     #[test]

@@ -56,9 +56,9 @@ fn open(out: &mut String, title: &str, width: f64, height: f64) {
 /// Horizontal grid lines and value labels for a vertical axis from 0 to `top`.
 fn value_axis(out: &mut String, top: u64, width: f64) {
     let plot = HEIGHT - TOP - BOTTOM;
-    let ticks: u64 = if top >= 4 && top % 4 == 0 {
+    let ticks: u64 = if top >= 4 && top.is_multiple_of(4) {
         4
-    } else if top >= 2 && top % 2 == 0 {
+    } else if top >= 2 && top.is_multiple_of(2) {
         2
     } else {
         1
@@ -77,10 +77,11 @@ fn value_axis(out: &mut String, top: u64, width: f64) {
     }
 }
 
-/// Labels under the x axis, centred at each `x`; `every` thins them out.
-fn category_labels(out: &mut String, labels: &[(f64, &str)], every: usize) {
+/// Labels under the x axis, centred at each `x`; `every` thins them out, and `keep_last` shows
+/// the last one whatever (a line's latest point).
+fn category_labels(out: &mut String, labels: &[(f64, &str)], every: usize, keep_last: bool) {
     for (index, (x, label)) in labels.iter().enumerate() {
-        if index % every.max(1) != 0 && index + 1 != labels.len() {
+        if index % every.max(1) != 0 && !(keep_last && index + 1 == labels.len()) {
             continue;
         }
         let _ = write!(
@@ -124,7 +125,7 @@ pub fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
         labels.push((LEFT + slot * (index as f64 + 0.5), label.as_str()));
     }
     let every = (bars.len() / 12).max(1);
-    category_labels(&mut out, &labels, every);
+    category_labels(&mut out, &labels, every, false);
     out.push_str("</svg>");
     out
 }
@@ -168,7 +169,7 @@ pub fn line_chart(title: &str, points: &[(String, u64)]) -> String {
         labels.push((x, label.as_str()));
     }
     let every = points.len().div_ceil(16).max(1);
-    category_labels(&mut out, &labels, every);
+    category_labels(&mut out, &labels, every, true);
     out.push_str("</svg>");
     out
 }
