@@ -91,3 +91,146 @@ impl WriteTx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use crate::adapters::render::{render_all, NoAttachmentFiles};
+    use crate::core::address::Mailbox;
+    use crate::web::auth::{sign_in_mail, token_hash};
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn record(store: &mut Store, token: &str, at: i64) {
+        let mail = sign_in_mail(
+            &Mailbox::new(Some("Helpdesk"), "help@example.test"),
+            Mailbox::new(None, "bob@example.test"),
+            &format!("http://127.0.0.1:8080/sign-in/confirm/{token}"),
+            &format!("{at}.{token}"),
+        );
+        let outgoing = [mail];
+        let (rendered, _) = render_all(&outgoing, &NoAttachmentFiles, at);
+        let tx = store.write().unwrap();
+        tx.record_sign_in_link(
+            &token_hash(token),
+            "bob",
+            "bob@example.test",
+            (at, at + 900),
+            &rendered[0],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn a_link_signs_in_once_before_it_expires_and_is_counted_for_the_rate_limit() {
+        let mut store = Store::open_memory().unwrap();
+        record(&mut store, "first", NOW);
+        record(&mut store, "second", NOW + 10);
+        assert_eq!(
+            store
+                .read()
+                .sign_in_links_since("bob@example.test", NOW)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store
+                .read()
+                .sign_in_links_since("bob@example.test", NOW + 5)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .read()
+                .sign_in_links_since("eve@example.test", 0)
+                .unwrap(),
+            0
+        );
+        assert_eq!(store.read().outbox_counts().unwrap().pending, 2);
+
+        let tx = store.write().unwrap();
+        assert_eq!(
+            tx.use_sign_in_link(&token_hash("first"), NOW + 60)
+                .unwrap()
+                .as_deref(),
+            Some("bob")
+        );
+        assert_eq!(
+            tx.use_sign_in_link(&token_hash("first"), NOW + 61).unwrap(),
+            None,
+            "used once"
+        );
+        assert_eq!(
+            tx.use_sign_in_link(&token_hash("second"), NOW + 910)
+                .unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            tx.use_sign_in_link("first", NOW + 60).unwrap(),
+            None,
+            "the token is not the key"
+        );
+        tx.open_session(&token_hash("session"), "bob", NOW, NOW + 3600)
+            .unwrap();
+        tx.commit().unwrap();
+        let reader = store.read();
+        assert_eq!(
+            reader
+                .session_agent(&token_hash("session"), NOW + 10)
+                .unwrap()
+                .as_deref(),
+            Some("bob")
+        );
+        assert_eq!(
+            reader
+                .session_agent(&token_hash("session"), NOW + 3600)
+                .unwrap(),
+            None
+        );
+        assert_eq!(reader.session_agent("session", NOW + 10).unwrap(), None);
+        let tx = store.write().unwrap();
+        tx.close_session(&token_hash("session")).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            store
+                .read()
+                .session_agent(&token_hash("session"), NOW + 10)
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn the_mail_forgets_its_link_once_the_outbox_is_done_with_it() {
+        let mut store = Store::open_memory().unwrap();
+        record(&mut store, "secret-token", NOW);
+        let text = |store: &Store| -> String {
+            store
+                .conn
+                .query_row(
+                    "SELECT text FROM messages WHERE kind = 'sign_in_link'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        assert!(text(&store).contains("secret-token"));
+        store
+            .conn
+            .execute("UPDATE outbox SET status = 'sent'", [])
+            .unwrap();
+        assert!(!text(&store).contains("secret-token"));
+        let raw: Vec<u8> = store
+            .conn
+            .query_row(
+                "SELECT raw FROM messages WHERE kind = 'sign_in_link'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(raw.is_empty());
+    }
+}
