@@ -53,7 +53,8 @@ set -euo pipefail
 PROG=mailstack.sh
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_DIR=$(dirname "$SCRIPT_DIR")
-PACKAGES=(dovecot-core dovecot-imapd dovecot-lmtpd postfix swaks openssl ca-certificates)
+# chromium and its driver: the dashboard test (tests/dashboard.rs) drives a headless browser.
+PACKAGES=(dovecot-core dovecot-imapd dovecot-lmtpd postfix swaks openssl ca-certificates chromium chromium-driver fonts-dejavu-core)
 PIPE_USER=guichet
 POSTFIX_MASTER_EXE=/usr/lib/postfix/sbin/master
 DOVECOT_EXE=/usr/sbin/dovecot

@@ -110,6 +110,12 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         });
         tracing::info!("retention task started");
     }
+    if let Some(web) = &config.web {
+        let dashboard = crate::web::Dashboard::bind(config.clone(), wake.clone()).await?;
+        let stopping = stopping.clone();
+        tasks.spawn(async move { ("dashboard".to_string(), dashboard.run(stopping).await) });
+        tracing::info!(listen = %web.listen, url = %web.public_url, "dashboard started");
+    }
     let heartbeat = {
         let database = config.database_path();
         let stopping = stopping.clone();

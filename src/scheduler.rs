@@ -137,14 +137,7 @@ pub fn digest_tick(
             continue;
         };
         let mut tickets = in_scope(digest, period, tx.read().report_histories(period)?);
-        let directory = &config.intake.directory;
-        for ticket in &mut tickets {
-            for answer in &mut ticket.answers {
-                if let Some(agent) = directory.agent_by_address(&answer.agent) {
-                    answer.agent.clone_from(&agent.name);
-                }
-            }
-        }
+        crate::core::report::name_answers(&mut tickets, &config.intake.directory);
         let by = digest.by.clone().unwrap_or(Dimension::Queue);
         let figures = report(&ReportInput {
             period,

@@ -22,15 +22,7 @@ pub(super) fn report(config: &Config, args: ReportArgs) -> Result<(), CliError> 
     }
     let store = open_read_only(config)?;
     let mut tickets = store.read().report_histories(period)?;
-    // Answers are known by the address the agent was told of failures at: name them.
-    let directory = &config.intake.directory;
-    for ticket in &mut tickets {
-        for answer in &mut ticket.answers {
-            if let Some(agent) = directory.agent_by_address(&answer.agent) {
-                answer.agent.clone_from(&agent.name);
-            }
-        }
-    }
+    crate::core::report::name_answers(&mut tickets, &config.intake.directory);
     let report = compute(&ReportInput {
         period,
         by: &by,

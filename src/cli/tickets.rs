@@ -66,16 +66,9 @@ pub(super) fn work_list(
     }
     let store = open_read_only(config)?;
     let now = system_now();
-    let mut rows = store.read().work_list(queue, level)?;
-    for row in &mut rows {
-        let priority = row
-            .priority
-            .parse()
-            .unwrap_or(crate::core::ticket::Priority::Normal);
-        let plan = config.intake.sla.plan_for(&row.queue, priority);
-        row.urgency = crate::core::sla::urgency(priority, row.awaiting_since, &row.sla, plan, now);
-    }
-    rows.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.number.cmp(&b.number)));
+    let rows = store
+        .read()
+        .ranked_work_list(queue, level, &config.intake.sla, now)?;
     if json {
         return print_json(&rows);
     }

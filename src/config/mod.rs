@@ -145,6 +145,8 @@ pub struct Config {
     pub reports: Vec<crate::core::report::digest::DigestConfig>,
     /// `[retention]`: what `guichet run` purges from done tickets, and how often.
     pub retention: crate::core::retention::RetentionPolicy,
+    /// The dashboard, when `[web]` is configured.
+    pub web: Option<web::WebConfig>,
 }
 
 impl Config {
@@ -317,6 +319,10 @@ impl Config {
 
         let reports = report::validate_reports(&raw.reports, &intake, &error)?;
         let retention = retention::validate_retention(&raw.retention, &error)?;
+        let web = raw
+            .web
+            .map(|web| web::validate_web(web, &error))
+            .transpose()?;
         let smtp = raw
             .smtp
             .map(|smtp| validate_smtp(smtp, &support_address, env, &error))
@@ -370,6 +376,7 @@ impl Config {
             log_level,
             reports,
             retention,
+            web,
         })
     }
 }
@@ -457,6 +464,8 @@ mod report;
 mod retention;
 mod rules;
 mod sla;
+mod web;
+pub use web::WebConfig;
 
 use mail::*;
 use people::*;

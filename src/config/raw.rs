@@ -45,6 +45,7 @@ pub(super) struct RawConfig {
     pub(super) reports: Vec<super::report::RawReport>,
     #[serde(default)]
     pub(super) retention: super::retention::RawRetention,
+    pub(super) web: Option<super::web::RawWeb>,
 }
 
 /// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.

@@ -43,6 +43,7 @@ fn the_shipped_example_is_valid() {
             "# [[reply]]",
             "# [[report]]",
             "# [retention]",
+            "# [web]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -76,6 +77,9 @@ fn the_shipped_example_is_valid() {
     assert_eq!(config.retention.raw_after_days, Some(90));
     assert_eq!(config.retention.tickets_after_days, Some(730));
     assert_eq!(config.retention.interval_secs, 24 * 3600);
+    let web = config.web.unwrap();
+    assert_eq!(web.base_path, "/helpdesk");
+    assert_eq!(web.public_url, "https://desk.example.com/helpdesk");
 }
 
 #[test]

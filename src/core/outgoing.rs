@@ -30,6 +30,8 @@ pub enum OutgoingKind {
     ArticleDraft,
     /// A `[[report]]` digest: the service figures of a period, on no ticket.
     Digest,
+    /// A one-time link that signs an agent in to the dashboard.
+    SignInLink,
 }
 
 impl OutgoingKind {
@@ -50,6 +52,7 @@ impl OutgoingKind {
             OutgoingKind::AttachmentDelivery => "attachment_delivery",
             OutgoingKind::ArticleDraft => "article_draft",
             OutgoingKind::Digest => "digest",
+            OutgoingKind::SignInLink => "sign_in_link",
         }
     }
 

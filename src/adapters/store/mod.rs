@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_knowledge.sql"),
     include_str!("migrations/0014_ticket_changes.sql"),
     include_str!("migrations/0015_digests_sent.sql"),
+    include_str!("migrations/0016_web_sessions.sql"),
     include_str!("migrations/0017_privacy.sql"),
 ];
 
@@ -90,6 +91,7 @@ mod privacy;
 mod reads;
 mod reports;
 mod rows;
+mod web;
 mod writes;
 
 pub use knowledge::{ArticleLink, ArticleVersion};

@@ -419,6 +419,29 @@ impl Reader<'_> {
         Ok(rows.into_iter().map(|n| TicketNumber(n as u64)).collect())
     }
 
+    /// The work list in the order `guichet queue` and the dashboard show it: most urgent
+    /// first (`core::sla::urgency`), then by number.
+    pub fn ranked_work_list(
+        &self,
+        queue: Option<&str>,
+        level: Option<u8>,
+        sla: &crate::core::sla::SlaPolicy,
+        now: i64,
+    ) -> StoreResult<Vec<WorkRow>> {
+        let mut rows = self.work_list(queue, level)?;
+        for row in &mut rows {
+            let priority = row
+                .priority
+                .parse()
+                .unwrap_or(crate::core::ticket::Priority::Normal);
+            let plan = sla.plan_for(&row.queue, priority);
+            row.urgency =
+                crate::core::sla::urgency(priority, row.awaiting_since, &row.sla, plan, now);
+        }
+        rows.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.number.cmp(&b.number)));
+        Ok(rows)
+    }
+
     /// Open tickets with what the work-list order needs.
     pub fn work_list(&self, queue: Option<&str>, level: Option<u8>) -> StoreResult<Vec<WorkRow>> {
         let rows = self

@@ -44,6 +44,7 @@ use super::ticket::{Level, Priority, Status};
 pub mod digest;
 #[cfg(test)]
 mod digest_tests;
+pub mod series;
 #[cfg(test)]
 mod tests;
 
@@ -358,6 +359,18 @@ fn net_time(ticket: &TicketHistory, clock: &SlaClock, end: i64) -> i64 {
         total -= clock.between(since, end);
     }
     total.max(0)
+}
+
+/// Answers are stored by the address the agent is told of failures at: name them by the
+/// directory's agents (an address it no longer knows stays as it is).
+pub fn name_answers(tickets: &mut [TicketHistory], directory: &super::people::Directory) {
+    for ticket in tickets {
+        for answer in &mut ticket.answers {
+            if let Some(agent) = directory.agent_by_address(&answer.agent) {
+                answer.agent.clone_from(&agent.name);
+            }
+        }
+    }
 }
 
 pub struct ReportInput<'a> {
