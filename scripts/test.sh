@@ -14,6 +14,10 @@ fi
 command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 
 scripts/mailstack.sh install
+# scripts/deb-test.sh checks the unit with systemd-analyze (package systemd; PID 1 need not be it).
+if ! command -v systemd-analyze >/dev/null || ! command -v adduser >/dev/null; then
+    apt-get update -q && apt-get install -y -q --no-install-recommends systemd adduser
+fi
 cargo build --quiet --bin guichet
 
 state=$(mktemp -d /tmp/guichet-test.XXXXXX)
