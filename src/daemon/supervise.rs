@@ -51,12 +51,15 @@ pub async fn supervise<K: PartialEq>(
             }
         };
         let _ = stop_run.send(true);
+        let was_running = run.is_some();
         if let Some(run) = run {
             run.await?;
         }
         if !restart {
             return Ok(());
         }
-        tracing::info!(task, "restarting: its settings changed on reload");
+        if was_running {
+            tracing::info!(task, "restarting: its settings changed on reload");
+        }
     }
 }
