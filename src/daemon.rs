@@ -52,6 +52,8 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         wake_outbox: Arc::new(Notify::new()),
     };
     let mut tasks = Tasks::new();
+    // Before READY=1: from then on systemd may send SIGHUP, whose default action ends the process.
+    let mut signals = Signals::new()?;
 
     spawn_outbox_sender(&mut tasks, &shared);
     let mut mailboxes = HashSet::new();
@@ -76,7 +78,6 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         tasks.spawn(async move { ("heartbeat".to_string(), heartbeat(database, shared).await) });
     }
 
-    let mut signals = Signals::new()?;
     loop {
         tokio::select! {
             signal = signals.next() => {

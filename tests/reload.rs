@@ -1,6 +1,7 @@
 //! `systemctl reload` (SIGHUP) over the real mail stack: a new queue and routing rule take effect
-//! for the next mail without the mailbox reconnecting; a change to the mailbox's own table
-//! reconnects that mailbox only; a broken config is refused and the running one keeps working.
+//! for the next mail without the mailbox reconnecting; a broken config is refused and the running
+//! one keeps working; a mailbox added on reload is watched and one removed stops; a change to the
+//! mailbox's own table reconnects that mailbox only.
 
 mod common;
 
@@ -105,6 +106,38 @@ fn a_reload_routes_the_next_mail_by_the_new_rule_without_reconnecting_the_mailbo
     send(&stack, &support, "Printer three");
     assert_eq!(queue_of(&store, "Printer three"), "hardware");
 
+    // A mailbox added on reload is watched at once; removed again, it stops; the first one stays.
+    let sales = format!("{}@example.test", unique("sales"));
+    let sales_mailbox = stack.mailbox_toml(
+        "sales",
+        &sales,
+        "INBOX",
+        stack.master_password(),
+        "queue = \"hardware\"\n",
+    );
+    std::fs::write(&desk.config, format!("{original}{PRINTERS}{sales_mailbox}")).unwrap();
+    desk.signal("HUP");
+    wait_log(&desk, "config reloaded", 2);
+    wait_until(WAIT, "the sales mailbox connected", || {
+        desk.log()
+            .lines()
+            .any(|l| l.contains("mailbox connected") && l.contains("mailbox=sales"))
+            .then_some(())
+    });
+    send(&stack, &sales, "Quote for ten screens");
+    assert_eq!(queue_of(&store, "Quote for ten screens"), "hardware");
+    std::fs::write(&desk.config, format!("{original}{PRINTERS}")).unwrap();
+    desk.signal("HUP");
+    wait_log(&desk, "config reloaded", 3);
+    wait_until(WAIT, "the sales mailbox stopped", || {
+        desk.log()
+            .lines()
+            .any(|l| l.contains("mailbox stopped") && l.contains("mailbox=sales"))
+            .then_some(())
+    });
+    let log = desk.log();
+    assert_eq!(count(&log, "mailbox connected mailbox=support"), 1, "{log}");
+
     // The mailbox's own table changed: that mailbox, and only it, reconnects.
     std::fs::write(
         &desk.config,
@@ -112,8 +145,8 @@ fn a_reload_routes_the_next_mail_by_the_new_rule_without_reconnecting_the_mailbo
     )
     .unwrap();
     desk.signal("HUP");
-    wait_log(&desk, "config reloaded", 2);
-    wait_log(&desk, "mailbox connected", 2);
+    wait_log(&desk, "config reloaded", 4);
+    wait_log(&desk, "mailbox connected mailbox=support", 2);
     let log = desk.log();
     let restarts: Vec<&str> = log.lines().filter(|l| l.contains("restarting")).collect();
     assert!(

@@ -63,3 +63,115 @@ pub async fn supervise<K: PartialEq>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn config() -> Config {
+        Config::parse(
+            std::path::Path::new("guichet.toml"),
+            "[general]\nstate_dir = \"/nonexistent\"\nsupport_address = \"support@example.test\"\n",
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    /// Starts a supervised task keyed on `first_ticket_number` whose runs note when they start
+    /// and when they have finished.
+    fn supervised(
+        configs: watch::Receiver<Arc<Config>>,
+        stopping: watch::Receiver<bool>,
+        journal: Arc<Mutex<Vec<String>>>,
+    ) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        tokio::spawn(async move {
+            supervise(
+                "test",
+                configs,
+                stopping,
+                |config| config.first_ticket_number,
+                move |config, mut stop| {
+                    let journal = journal.clone();
+                    let number = config.first_ticket_number;
+                    journal.lock().unwrap().push(format!("start {number}"));
+                    Ok(Some(Box::pin(async move {
+                        while !*stop.borrow() {
+                            stop.changed().await?;
+                        }
+                        journal.lock().unwrap().push(format!("end {number}"));
+                        Ok(())
+                    })))
+                },
+            )
+            .await
+        })
+    }
+
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_restarts_only_when_its_key_changes_and_never_overlaps_itself() {
+        let base = config();
+        let (reloaded, configs) = watch::channel(Arc::new(base.clone()));
+        let (stop, stopping) = watch::channel(false);
+        let journal = Arc::new(Mutex::new(Vec::new()));
+        let task = supervised(configs, stopping, journal.clone());
+        settle().await;
+
+        let mut unrelated = base.clone();
+        unrelated.max_message_bytes += 1;
+        reloaded.send_replace(Arc::new(unrelated.clone()));
+        settle().await;
+        assert_eq!(*journal.lock().unwrap(), ["start 1"]);
+
+        let mut changed = unrelated;
+        changed.first_ticket_number = 7;
+        reloaded.send_replace(Arc::new(changed));
+        settle().await;
+        assert_eq!(*journal.lock().unwrap(), ["start 1", "end 1", "start 7"]);
+
+        stop.send_replace(true);
+        task.await.unwrap().unwrap();
+        assert_eq!(
+            *journal.lock().unwrap(),
+            ["start 1", "end 1", "start 7", "end 7"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_with_nothing_to_run_waits_for_a_config_that_asks_for_it() {
+        let (reloaded, configs) = watch::channel(Arc::new(config()));
+        let (stop, stopping) = watch::channel(false);
+        let starts = Arc::new(Mutex::new(0));
+        let counted = starts.clone();
+        let task = tokio::spawn(supervise(
+            "test",
+            configs,
+            stopping,
+            |config| config.first_ticket_number,
+            move |config, _stop| {
+                *counted.lock().unwrap() += 1;
+                if config.first_ticket_number == 1 {
+                    return Ok(None);
+                }
+                Err(anyhow::anyhow!(
+                    "started under {}",
+                    config.first_ticket_number
+                ))
+            },
+        ));
+        settle().await;
+        assert_eq!(*starts.lock().unwrap(), 1);
+        let mut wanted = config();
+        wanted.first_ticket_number = 3;
+        reloaded.send_replace(Arc::new(wanted));
+        let error = task.await.unwrap().unwrap_err();
+        assert_eq!(error.to_string(), "started under 3");
+        drop(stop);
+    }
+}
