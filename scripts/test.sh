@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests need (Postfix, Dovecot,
 # the 'guichet' system user), starts a private mail stack on loopback, runs every test, stops it.
-#   scripts/test.sh [extra cargo test args]
+#   scripts/test.sh [extra cargo test args]   (without args, scripts/deb-test.sh too)
 # MAILSTACK_PORT_OFFSET (default 2000) keeps the test stack off the demo's ports.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,6 +14,10 @@ fi
 command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
 
 scripts/mailstack.sh install
+# scripts/deb-test.sh checks the unit with systemd-analyze (package systemd; PID 1 need not be it).
+if ! command -v systemd-analyze >/dev/null || ! command -v adduser >/dev/null; then
+    apt-get update -q && apt-get install -y -q --no-install-recommends systemd adduser
+fi
 cargo build --quiet --bin guichet
 
 state=$(mktemp -d /tmp/guichet-test.XXXXXX)
@@ -39,5 +43,14 @@ cargo test --no-fail-fast "$@" 2>&1 | tee "$state/test.log" || status=$?
 # One closing line for the whole run (cargo's own last line is the doc-tests', often 0 tests).
 passed=$(grep -E '^test result:' "$state/test.log" | grep -oE '[0-9]+ passed' | awk '{n += $1} END {print n + 0}')
 failed=$(grep -E '^test result:' "$state/test.log" | grep -oE '[0-9]+ failed' | awk '{n += $1} END {print n + 0}')
+# The whole suite also installs, upgrades and removes the Debian package, reusing the binary above.
+if [ $# -eq 0 ]; then
+    if bash scripts/deb-test.sh target/debug/guichet; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        status=1
+    fi
+fi
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -1,5 +1,13 @@
-//! `guichet run`: the long-running service. Owns the clock, the tasks and shutdown.
+//! `guichet run`: the long-running service. Owns the clock, the tasks, reload and shutdown.
+//!
+//! The config the tasks work under lives in one `watch` channel: SIGHUP loads the file again
+//! and, if it is valid, sends it there (see `supervise` for who restarts and who reads it as it
+//! goes); if not, the running config stays and the log says why.
 
+mod supervise;
+mod systemd;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,129 +20,88 @@ use crate::config::Config;
 use crate::outbox::Sender;
 use crate::pipeline::{system_now, Pipeline};
 use crate::poller::MailboxTask;
+use supervise::{supervise, Start};
 
 /// How long in-flight work may take after SIGTERM before the daemon exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
 type TaskResult = (String, anyhow::Result<()>);
+type Tasks = tokio::task::JoinSet<TaskResult>;
+
+/// What every task is started with.
+#[derive(Clone)]
+struct Shared {
+    configs: watch::Receiver<Arc<Config>>,
+    stopping: watch::Receiver<bool>,
+    wake_outbox: Arc<Notify>,
+}
 
 pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     crate::adapters::state_dir::prepare(&config.state_dir)?;
     // Migrate once up front so every task opens a current schema.
     let database = config.database_path();
     drop(Store::open(&database).map_err(|e| anyhow::anyhow!("{}: {e}", database.display()))?);
+    // The first config's transports are built here so that a bad one stops start-up.
+    check_transports(&config)?;
     let (stop, stopping) = watch::channel(false);
-    let wake = Arc::new(Notify::new());
-    let mut tasks: tokio::task::JoinSet<TaskResult> = tokio::task::JoinSet::new();
-
-    match &config.smtp {
-        Some(smtp) => {
-            let sender = Sender {
-                database: config.database_path(),
-                transport: SmtpTransport::new(smtp)?,
-                config: config.outbox.clone(),
-                connections: smtp.connections,
-                wake: wake.clone(),
-                policy: config.intake.clone(),
-            };
-            let stopping = stopping.clone();
-            tasks.spawn(async move {
-                let result = sender.run(stopping).await.map_err(anyhow::Error::from);
-                ("outbox sender".to_string(), result)
-            });
-            tracing::info!(host = %smtp.host, port = smtp.port, "outbox sender started");
-        }
-        None => tracing::warn!("no [smtp] in the config: outgoing mail waits in the outbox"),
-    }
-    for mailbox in &config.mailboxes {
-        let task = MailboxTask {
-            connector: ImapConnector::new(mailbox.imap.clone())
-                .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
-            pipeline: Arc::new(std::sync::Mutex::new(
-                Pipeline::open(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
-            )),
-            config: mailbox.clone(),
-            wake_outbox: wake.clone(),
-        };
-        let name = format!("mailbox {}", mailbox.name);
-        let stopping = stopping.clone();
-        tasks.spawn(async move {
-            task.run(stopping).await;
-            (name, Ok(()))
-        });
-    }
-    if !config.intake.sla.plans.is_empty() {
-        let scheduler = crate::scheduler::Scheduler {
-            database: config.database_path(),
-            attachments: crate::adapters::blobs::BlobStore::new(crate::pipeline::attachments_dir(
-                &config,
-            )),
-            policy: config.intake.clone(),
-            wake_outbox: wake.clone(),
-        };
-        let stopping = stopping.clone();
-        tasks.spawn(async move {
-            let result = scheduler.run(stopping).await.map_err(anyhow::Error::from);
-            ("SLA scheduler".to_string(), result)
-        });
-        tracing::info!(
-            plans = config.intake.sla.plans.len(),
-            "SLA scheduler started"
-        );
-    }
-    if !config.reports.is_empty() {
-        let digests = crate::scheduler::Digests {
-            database: config.database_path(),
-            config: config.clone(),
-            interval: std::time::Duration::from_secs(60),
-            wake_outbox: wake.clone(),
-        };
-        let stopping = stopping.clone();
-        tasks.spawn(async move {
-            let result = digests.run(stopping).await.map_err(anyhow::Error::from);
-            ("digest scheduler".to_string(), result)
-        });
-        tracing::info!(reports = config.reports.len(), "digest scheduler started");
-    }
-    if config.retention.is_active() {
-        let retention = crate::scheduler::Retention {
-            database: config.database_path(),
-            attachments: crate::adapters::blobs::BlobStore::new(config.attachments_dir()),
-            policy: config.retention.clone(),
-        };
-        let stopping = stopping.clone();
-        tasks.spawn(async move {
-            let result = retention.run(stopping).await.map_err(anyhow::Error::from);
-            ("retention".to_string(), result)
-        });
-        tracing::info!("retention task started");
-    }
-    if let Some(web) = &config.web {
-        let dashboard = crate::web::Dashboard::bind(config.clone(), wake.clone()).await?;
-        let stopping = stopping.clone();
-        tasks.spawn(async move { ("dashboard".to_string(), dashboard.run(stopping).await) });
-        tracing::info!(listen = %web.listen, url = %web.public_url, "dashboard started");
-    }
-    let heartbeat = {
-        let database = config.database_path();
-        let stopping = stopping.clone();
-        tasks.spawn(async move { ("heartbeat".to_string(), heartbeat(database, stopping).await) })
+    let (reloaded, configs) = watch::channel(config.clone());
+    let shared = Shared {
+        configs,
+        stopping,
+        wake_outbox: Arc::new(Notify::new()),
     };
-    drop(heartbeat);
+    let mut tasks = Tasks::new();
+    // Before READY=1: from then on systemd may send SIGHUP, whose default action ends the process.
+    let mut signals = Signals::new()?;
+
+    spawn_outbox_sender(&mut tasks, &shared);
+    let mut mailboxes = HashSet::new();
+    for mailbox in &config.mailboxes {
+        mailboxes.insert(mailbox.name.clone());
+        spawn_mailbox(&mut tasks, &shared, mailbox.name.clone());
+    }
+    spawn_sla_scheduler(&mut tasks, &shared);
+    spawn_digest_scheduler(&mut tasks, &shared);
+    spawn_retention(&mut tasks, &shared);
+    spawn_dashboard(&mut tasks, &shared);
     tracing::info!(
         config = %config.file.display(),
         state_dir = %config.state_dir.display(),
         mailboxes = config.mailboxes.len(),
         "guichet running"
     );
+    systemd::ready(&format!(
+        "started: connecting {} mailboxes",
+        config.mailboxes.len()
+    ));
+    {
+        let (database, shared) = (config.database_path(), shared.clone());
+        tasks.spawn(async move { ("heartbeat".to_string(), heartbeat(database, shared).await) });
+    }
 
-    let signal = wait_for_signal();
-    tokio::pin!(signal);
     loop {
         tokio::select! {
-            name = &mut signal => {
-                tracing::info!(signal = name, "stopping: finishing the mail in hand");
+            signal = signals.next() => {
+                if signal == "SIGHUP" {
+                    systemd::reloading();
+                    match reload(&reloaded) {
+                        Ok(config) => {
+                            for mailbox in &config.mailboxes {
+                                if mailboxes.insert(mailbox.name.clone()) {
+                                    spawn_mailbox(&mut tasks, &shared, mailbox.name.clone());
+                                }
+                            }
+                            systemd::ready("config reloaded");
+                        }
+                        Err(reason) => {
+                            tracing::error!(error = %reason, "config not reloaded: the running config stays");
+                            systemd::ready("config not reloaded (see the log): the running config stays");
+                        }
+                    }
+                    continue;
+                }
+                tracing::info!(signal, "stopping: finishing the mail in hand");
                 break;
             }
             Some(finished) = tasks.join_next() => {
@@ -152,6 +119,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             }
         }
     }
+    systemd::stopping();
     let _ = stop.send(true);
     let drain = async {
         while let Some(finished) = tasks.join_next().await {
@@ -174,39 +142,331 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Records that the daemon is alive, for `guichet status`, and that it stopped cleanly.
-async fn heartbeat(
-    database: std::path::PathBuf,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+/// Reads the config file again and hands it to the tasks; on any error the running config stays.
+fn reload(reloaded: &watch::Sender<Arc<Config>>) -> Result<Arc<Config>, String> {
+    let running = reloaded.borrow().clone();
+    let config = Config::load(&running.file).map_err(|e| e.to_string())?;
+    if config.state_dir != running.state_dir {
+        return Err(format!(
+            "{}: general.state_dir: changed from {} to {}: the store cannot move under a running daemon; restart it",
+            config.file.display(),
+            running.state_dir.display(),
+            config.state_dir.display()
+        ));
+    }
+    check_transports(&config).map_err(|e| format!("{}: {e:#}", config.file.display()))?;
+    if config.log_level != running.log_level {
+        tracing::warn!(
+            log_level = %config.log_level,
+            "general.log_level changes at the next restart, not on reload"
+        );
+    }
+    let config = Arc::new(config);
+    reloaded.send_replace(config.clone());
+    tracing::info!(
+        config = %config.file.display(),
+        mailboxes = config.mailboxes.len(),
+        agents = config.intake.directory.agents.len(),
+        "config reloaded"
+    );
+    Ok(config)
+}
+
+/// Builds the SMTP transport and each mailbox's connector (CA files, TLS settings), so that a
+/// config whose transports cannot be made is refused before any task is restarted under it.
+fn check_transports(config: &Config) -> anyhow::Result<()> {
+    if let Some(smtp) = &config.smtp {
+        SmtpTransport::new(smtp).map_err(|e| anyhow::anyhow!("smtp: {e}"))?;
+    }
+    for mailbox in &config.mailboxes {
+        ImapConnector::new(mailbox.imap.clone())
+            .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?;
+    }
+    Ok(())
+}
+
+fn spawn_supervised<K: PartialEq + Send + 'static>(
+    tasks: &mut Tasks,
+    shared: &Shared,
+    task: String,
+    key: impl Fn(&Arc<Config>) -> K + Send + 'static,
+    start: impl Fn(Arc<Config>, watch::Receiver<bool>) -> Start + Send + 'static,
+) {
+    let (configs, stopping) = (shared.configs.clone(), shared.stopping.clone());
+    tasks.spawn(async move {
+        let result = supervise(&task, configs, stopping, key, start).await;
+        (task, result)
+    });
+}
+
+/// Restarted (its SMTP connections dropped) only when `[smtp]` changes.
+fn spawn_outbox_sender(tasks: &mut Tasks, shared: &Shared) {
+    let shared_ = shared.clone();
+    spawn_supervised(
+        tasks,
+        shared,
+        "outbox sender".into(),
+        |config: &Arc<Config>| config.smtp.clone(),
+        move |config, stop| {
+            let Some(smtp) = &config.smtp else {
+                tracing::warn!("no [smtp] in the config: outgoing mail waits in the outbox");
+                return Ok(None);
+            };
+            let sender = Sender {
+                database: config.database_path(),
+                transport: SmtpTransport::new(smtp)?,
+                connections: smtp.connections,
+                wake: shared_.wake_outbox.clone(),
+                configs: shared_.configs.clone(),
+            };
+            tracing::info!(host = %smtp.host, port = smtp.port, "outbox sender started");
+            Ok(Some(Box::pin(async move {
+                sender.run(stop).await.map_err(anyhow::Error::from)
+            })))
+        },
+    );
+}
+
+/// Restarted (reconnected) only when its own `[[mailbox]]` table changes; idle while the config
+/// does not list it. Its pipeline takes each reloaded config at the next batch.
+fn spawn_mailbox(tasks: &mut Tasks, shared: &Shared, name: String) {
+    let shared_ = shared.clone();
+    let key_name = name.clone();
+    let start_name = name.clone();
+    spawn_supervised(
+        tasks,
+        shared,
+        format!("mailbox {name}"),
+        move |config: &Arc<Config>| {
+            config
+                .mailboxes
+                .iter()
+                .find(|mailbox| mailbox.name == key_name)
+                .cloned()
+        },
+        move |config, stop| {
+            let Some(mailbox) = config.mailboxes.iter().find(|m| m.name == start_name) else {
+                tracing::info!(mailbox = %start_name, "mailbox no longer in the config: not watched");
+                return Ok(None);
+            };
+            let mut pipeline =
+                Pipeline::open(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            pipeline.follow(shared_.configs.clone());
+            let task = MailboxTask {
+                connector: ImapConnector::new(mailbox.imap.clone())
+                    .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
+                pipeline: Arc::new(std::sync::Mutex::new(pipeline)),
+                config: mailbox.clone(),
+                wake_outbox: shared_.wake_outbox.clone(),
+            };
+            Ok(Some(Box::pin(async move {
+                task.run(stop).await;
+                Ok(())
+            })))
+        },
+    );
+}
+
+/// A scheduler holds no connection: it starts again under every reloaded config. The key holds
+/// its config, so no later config can be mistaken for it.
+struct EveryReload(Arc<Config>);
+
+impl PartialEq for EveryReload {
+    fn eq(&self, other: &EveryReload) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+fn every_reload(config: &Arc<Config>) -> EveryReload {
+    EveryReload(config.clone())
+}
+
+fn spawn_sla_scheduler(tasks: &mut Tasks, shared: &Shared) {
+    let wake = shared.wake_outbox.clone();
+    spawn_supervised(
+        tasks,
+        shared,
+        "SLA scheduler".into(),
+        every_reload,
+        move |config, stop| {
+            if config.intake.sla.plans.is_empty() {
+                return Ok(None);
+            }
+            let scheduler = crate::scheduler::Scheduler {
+                database: config.database_path(),
+                attachments: crate::adapters::blobs::BlobStore::new(
+                    crate::pipeline::attachments_dir(&config),
+                ),
+                policy: config.intake.clone(),
+                wake_outbox: wake.clone(),
+            };
+            tracing::info!(
+                plans = config.intake.sla.plans.len(),
+                "SLA scheduler started"
+            );
+            Ok(Some(Box::pin(async move {
+                scheduler.run(stop).await.map_err(anyhow::Error::from)
+            })))
+        },
+    );
+}
+
+fn spawn_digest_scheduler(tasks: &mut Tasks, shared: &Shared) {
+    let wake = shared.wake_outbox.clone();
+    spawn_supervised(
+        tasks,
+        shared,
+        "digest scheduler".into(),
+        every_reload,
+        move |config, stop| {
+            if config.reports.is_empty() {
+                return Ok(None);
+            }
+            tracing::info!(reports = config.reports.len(), "digest scheduler started");
+            let digests = crate::scheduler::Digests {
+                database: config.database_path(),
+                config,
+                interval: Duration::from_secs(60),
+                wake_outbox: wake.clone(),
+            };
+            Ok(Some(Box::pin(async move {
+                digests.run(stop).await.map_err(anyhow::Error::from)
+            })))
+        },
+    );
+}
+
+fn spawn_retention(tasks: &mut Tasks, shared: &Shared) {
+    spawn_supervised(
+        tasks,
+        shared,
+        "retention".into(),
+        every_reload,
+        move |config, stop| {
+            if !config.retention.is_active() {
+                return Ok(None);
+            }
+            tracing::info!("retention task started");
+            let retention = crate::scheduler::Retention {
+                database: config.database_path(),
+                attachments: crate::adapters::blobs::BlobStore::new(config.attachments_dir()),
+                policy: config.retention.clone(),
+            };
+            Ok(Some(Box::pin(async move {
+                retention.run(stop).await.map_err(anyhow::Error::from)
+            })))
+        },
+    );
+}
+
+/// Started again on every reload: who may sign in (the agents) comes from the config it holds.
+fn spawn_dashboard(tasks: &mut Tasks, shared: &Shared) {
+    let wake = shared.wake_outbox.clone();
+    spawn_supervised(
+        tasks,
+        shared,
+        "dashboard".into(),
+        every_reload,
+        move |config, stop| {
+            let Some(web) = config.web.clone() else {
+                return Ok(None);
+            };
+            let wake = wake.clone();
+            Ok(Some(Box::pin(async move {
+                let dashboard = crate::web::Dashboard::bind(config, wake).await?;
+                tracing::info!(listen = %web.listen, url = %web.public_url, "dashboard started");
+                dashboard.run(stop).await
+            })))
+        },
+    );
+}
+
+/// Records that the daemon is alive, for `guichet status`, and that it stopped cleanly. This is
+/// the loop that proves the daemon works (its runtime runs and its store takes writes): the
+/// systemd watchdog is pinged only after a heartbeat committed, and STATUS says what it sees.
+async fn heartbeat(database: std::path::PathBuf, shared: Shared) -> anyhow::Result<()> {
+    let Shared {
+        configs,
+        mut stopping,
+        ..
+    } = shared;
     let mut store = Store::open(&database)?;
     let (pid, started) = (std::process::id(), system_now());
+    let watchdog = systemd::watchdog_interval();
+    let every = watchdog.map_or(HEARTBEAT, |interval| interval.min(HEARTBEAT));
+    let mut last_status = String::new();
     loop {
-        let stopped = *stop.borrow();
+        let stopped = *stopping.borrow();
         let beat = store.write().and_then(|tx| {
             tx.daemon_heartbeat(pid, started, system_now(), stopped)?;
             tx.commit()
         });
-        if let Err(error) = beat {
-            tracing::debug!(%error, "heartbeat not recorded");
+        match beat {
+            Err(error) => tracing::warn!(%error, "heartbeat not recorded"),
+            Ok(()) if stopped => return Ok(()),
+            Ok(()) => {
+                if watchdog.is_some() {
+                    systemd::watchdog();
+                }
+                let status = status_line(&store, &configs.borrow());
+                if status != last_status {
+                    systemd::status(&status);
+                    last_status = status;
+                }
+            }
         }
         if stopped {
             return Ok(());
         }
         tokio::select! {
-            _ = tokio::time::sleep(HEARTBEAT) => {}
-            _ = stop.changed() => {}
+            _ = tokio::time::sleep(every) => {}
+            _ = stopping.changed() => {}
         }
     }
 }
 
-/// SIGTERM (systemd) or SIGINT (a terminal).
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
+/// "mailboxes connected 1/2, outbox 3 pending", as `systemctl status` shows it.
+fn status_line(store: &Store, config: &Config) -> String {
+    let reader = store.read();
+    let connected = reader.mailbox_states().map_or(0, |states| {
+        states
+            .iter()
+            .filter(|state| {
+                state.connected && config.mailboxes.iter().any(|m| m.name == state.name)
+            })
+            .count()
+    });
+    let outbox = reader
+        .outbox_counts()
+        .map_or_else(|_| "?".to_string(), |counts| counts.pending.to_string());
+    format!(
+        "mailboxes connected {connected}/{}, outbox {outbox} pending",
+        config.mailboxes.len()
+    )
+}
+
+/// SIGTERM (systemd) or SIGINT (a terminal) to stop, SIGHUP (`systemctl reload`) to reload.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{watch, Notify};
 use crate::adapters::render::{render, NoAttachmentFiles};
 use crate::adapters::smtp::MailTransport;
 use crate::adapters::store::{OutboxItem, RenderedMail, Store, StoreError};
-use crate::config::OutboxConfig;
+use crate::config::{Config, OutboxConfig};
 use crate::core::delivery::{after_attempt, Outcome, RowState};
 use crate::core::plan::IntakePolicy;
 use crate::pipeline::system_now;
@@ -26,10 +26,10 @@ use crate::pipeline::system_now;
 pub struct Sender<T> {
     pub database: PathBuf,
     pub transport: T,
-    pub config: OutboxConfig,
     pub connections: usize,
-    /// For the notice that tells an agent whom their answer did not reach.
-    pub policy: IntakePolicy,
+    /// The daemon's config, reloaded: each round reads `[outbox]` and the intake policy (for the
+    /// notice that tells an agent whom their answer did not reach) from the latest.
+    pub configs: watch::Receiver<Arc<Config>>,
     /// Poked by in-process intake so that new mail goes out without waiting for the poll.
     pub wake: Arc<Notify>,
 }
@@ -61,11 +61,12 @@ impl<T: MailTransport> Sender<T> {
             if *shutdown.borrow() {
                 return Ok(());
             }
+            let config = self.configs.borrow().clone();
             let now = system_now();
             let due = store.read().due_outbox(now, 64, &[])?;
             if due.is_empty() {
                 let next_due = store.read().next_outbox_due()?;
-                let poll = Duration::from_millis(self.config.poll_interval_ms);
+                let poll = Duration::from_millis(config.outbox.poll_interval_ms);
                 let wait = next_due.map_or(poll, |at| {
                     Duration::from_secs((at - now).max(0) as u64).min(poll)
                 });
@@ -93,7 +94,14 @@ impl<T: MailTransport> Sender<T> {
             while let Some((item, outcomes)) = results.next().await {
                 // A failure notice it queues is due at once: the next round picks it up.
                 let now = system_now();
-                record(&mut store, &self.config, &self.policy, &item, outcomes, now)?;
+                record(
+                    &mut store,
+                    &config.outbox,
+                    &config.intake,
+                    &item,
+                    outcomes,
+                    now,
+                )?;
             }
         }
     }

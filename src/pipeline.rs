@@ -92,6 +92,8 @@ impl Source {
 
 pub struct Pipeline {
     config: Arc<Config>,
+    /// The daemon's reloaded configs: each batch takes the latest (see `follow`).
+    updates: Option<tokio::sync::watch::Receiver<Arc<Config>>>,
     store: Store,
     attachments: BlobStore,
     quarantine: BlobStore,
@@ -122,7 +124,23 @@ impl Pipeline {
             attachments: BlobStore::new(attachments_dir(&config)),
             quarantine: BlobStore::new(config.quarantine_dir()),
             config,
+            updates: None,
         })
+    }
+
+    /// From now on each batch is handled under the latest config sent on `updates` (a reload).
+    /// The state directory is the one opened here: a reload never changes it.
+    pub fn follow(&mut self, mut updates: tokio::sync::watch::Receiver<Arc<Config>>) {
+        self.config = updates.borrow_and_update().clone();
+        self.updates = Some(updates);
+    }
+
+    fn take_reloaded_config(&mut self) {
+        if let Some(updates) = &mut self.updates {
+            if updates.has_changed().unwrap_or(false) {
+                self.config = updates.borrow_and_update().clone();
+            }
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -158,6 +176,7 @@ impl Pipeline {
         source: &Source,
         now: i64,
     ) -> Result<Vec<IngestOutcome>, IngestError> {
+        self.take_reloaded_config();
         let mut outcomes = Vec::with_capacity(mails.len());
         let mut tx = self.store.write()?;
         for raw in mails {

@@ -60,7 +60,7 @@ pub enum SmtpSecurity {
     Plain,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
@@ -89,7 +89,7 @@ pub enum ImapAuth {
 }
 
 /// How to reach and log in to one IMAP account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImapSettings {
     pub host: String,
     pub port: u16,
@@ -104,7 +104,7 @@ pub struct ImapSettings {
 }
 
 /// One watched mailbox: where its mail comes from, where it goes after, and its queue.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MailboxConfig {
     pub name: String,
     /// The address this mailbox receives mail for: one of Guichet's own addresses.
@@ -122,7 +122,7 @@ pub struct MailboxConfig {
     pub batch_size: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutboxConfig {
     pub poll_interval_ms: u64,
     pub retry_initial_secs: u64,

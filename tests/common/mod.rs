@@ -456,6 +456,16 @@ impl Instance {
         );
     }
 
+    /// Sends the running daemon a signal by name (`HUP` is `systemctl reload`).
+    pub fn signal(&self, name: &str) {
+        let child = self.daemon.as_ref().expect("the daemon runs");
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+
     /// Points the daemon's SMTP at another port (takes effect at the next start).
     pub fn set_smtp_port(&self, port: u16) {
         let text = std::fs::read_to_string(&self.config).unwrap();
