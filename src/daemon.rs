@@ -6,9 +6,10 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use crate::adapters::imap::ImapConnector;
+use crate::adapters::oauth2::TokenSource;
 use crate::adapters::smtp::SmtpTransport;
 use crate::adapters::store::Store;
-use crate::config::Config;
+use crate::config::{Config, ImapAuth, SmtpAuth};
 use crate::outbox::Sender;
 use crate::pipeline::{system_now, Pipeline};
 use crate::poller::MailboxTask;
@@ -27,12 +28,27 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let (stop, stopping) = watch::channel(false);
     let wake = Arc::new(Notify::new());
     let mut tasks: tokio::task::JoinSet<TaskResult> = tokio::task::JoinSet::new();
+    // One token source per [[oauth2]] account, shared by the mailboxes and the sender using it.
+    let token_sources: Vec<Arc<TokenSource>> = config
+        .oauth2
+        .iter()
+        .map(|account| Arc::new(TokenSource::new(account.clone())))
+        .collect();
+    let tokens_of = |account: Option<&str>| {
+        account.and_then(|name| token_sources.iter().find(|t| t.account() == name).cloned())
+    };
 
     match &config.smtp {
         Some(smtp) => {
             let sender = Sender {
                 database: config.database_path(),
-                transport: SmtpTransport::new(smtp)?,
+                transport: SmtpTransport::new(
+                    smtp,
+                    tokens_of(match &smtp.credentials {
+                        Some(SmtpAuth::OAuth2 { account, .. }) => Some(account),
+                        _ => None,
+                    }),
+                )?,
                 config: config.outbox.clone(),
                 connections: smtp.connections,
                 wake: wake.clone(),
@@ -49,8 +65,14 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     }
     for mailbox in &config.mailboxes {
         let task = MailboxTask {
-            connector: ImapConnector::new(mailbox.imap.clone())
-                .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
+            connector: ImapConnector::new(
+                mailbox.imap.clone(),
+                tokens_of(match &mailbox.imap.auth {
+                    ImapAuth::OAuth2 { account, .. } => Some(account),
+                    _ => None,
+                }),
+            )
+            .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
             pipeline: Arc::new(std::sync::Mutex::new(
                 Pipeline::open(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?,
             )),

@@ -14,8 +14,10 @@
 //! connection and then says nothing costs one timeout and a retry later, never a stuck outbox.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
@@ -25,7 +27,8 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::config::{SmtpConfig, SmtpSecurity};
+use super::oauth2::{sasl_response, TokenSource};
+use crate::config::{OAuth2Mechanism, SmtpAuth, SmtpConfig, SmtpSecurity};
 use crate::core::delivery::Outcome;
 
 /// Hands a rendered mail to the next hop, recipient by recipient.
@@ -49,6 +52,8 @@ pub struct SmtpTransport {
     starttls: Option<TlsParameters>,
     implicit_tls: Option<tokio_rustls::TlsConnector>,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    /// The access tokens of `auth = "oauth2"` / `"oauthbearer"`.
+    tokens: Option<Arc<TokenSource>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +94,13 @@ struct Conversation {
 }
 
 impl SmtpTransport {
-    pub fn new(config: &SmtpConfig) -> Result<SmtpTransport, SmtpSetupError> {
+    pub fn new(
+        config: &SmtpConfig,
+        tokens: Option<Arc<TokenSource>>,
+    ) -> Result<SmtpTransport, SmtpSetupError> {
+        if matches!(config.credentials, Some(SmtpAuth::OAuth2 { .. })) && tokens.is_none() {
+            return Err(SmtpSetupError("no token source for an OAuth2 login".into()));
+        }
         let starttls = match config.security {
             SmtpSecurity::StartTls => Some(starttls_parameters(config)?),
             _ => None,
@@ -106,6 +117,7 @@ impl SmtpTransport {
             starttls,
             implicit_tls,
             idle: Mutex::new(Vec::new()),
+            tokens,
         })
     }
 
@@ -184,16 +196,75 @@ impl SmtpTransport {
             .await
             .map_err(setup)?;
         }
-        if let Some((user, password)) = &config.credentials {
-            let credentials = Credentials::new(user.clone(), password.expose().to_string());
-            self.step(
-                "AUTH",
-                connection.auth(&[Mechanism::Plain, Mechanism::Login], &credentials),
-            )
-            .await
-            .map_err(setup)?;
+        match &config.credentials {
+            Some(SmtpAuth::Password { user, password }) => {
+                let credentials = Credentials::new(user.clone(), password.expose().to_string());
+                self.step(
+                    "AUTH",
+                    connection.auth(&[Mechanism::Plain, Mechanism::Login], &credentials),
+                )
+                .await
+                .map_err(setup)?;
+            }
+            Some(SmtpAuth::OAuth2 {
+                user, mechanism, ..
+            }) => {
+                let tokens = self.tokens.as_ref().ok_or("no OAuth2 token source")?;
+                if let Err(refused) = self
+                    .oauth2_login(&mut connection, tokens, user, *mechanism)
+                    .await?
+                {
+                    // A revoked or early-expired token: once more with a new one.
+                    tracing::info!(%user, reason = %refused, "OAuth2 token refused; trying once with a new one");
+                    self.oauth2_login(&mut connection, tokens, user, *mechanism)
+                        .await?
+                        .map_err(|refused| format!("{address}: {refused}"))?;
+                }
+            }
+            None => {}
         }
         Ok(connection)
+    }
+
+    /// AUTH XOAUTH2 / OAUTHBEARER with the initial response (lettre has no OAUTHBEARER). The
+    /// inner error is the server's refusal, after which the token is dropped from the cache.
+    async fn oauth2_login(
+        &self,
+        connection: &mut AsyncSmtpConnection,
+        tokens: &TokenSource,
+        user: &str,
+        mechanism: OAuth2Mechanism,
+    ) -> Result<Result<(), String>, String> {
+        let token = tokens.token().await.map_err(|e| e.to_string())?;
+        let response = sasl_response(
+            mechanism,
+            user,
+            &self.config.host,
+            self.config.port,
+            &token.secret,
+        );
+        let line = SaslLine(format!(
+            "AUTH {} {}",
+            mechanism.sasl_name(),
+            base64::engine::general_purpose::STANDARD.encode(response.expose())
+        ));
+        let refused = match self.step("AUTH", connection.command(line)).await {
+            Ok(reply) if reply.has_code(235) => return Ok(Ok(())),
+            // The server's error details (RFC 7628 section 3.2.3): an empty line ends the
+            // exchange with the final refusal.
+            Ok(_) => match self
+                .step("AUTH", connection.command(SaslLine(String::new())))
+                .await
+            {
+                Err(StepError::Reply { text, .. }) => text,
+                Err(StepError::Broken(text)) => return Err(text),
+                Ok(reply) => format!("unexpected reply {}", reply.code()),
+            },
+            Err(StepError::Reply { text, .. }) => text,
+            Err(StepError::Broken(text)) => return Err(text),
+        };
+        tokens.rejected(&token.secret).await;
+        Ok(Err(refused))
     }
 
     /// A pooled connection (`true`) or a new one.
@@ -345,6 +416,15 @@ impl SmtpTransport {
         if self.step("RSET", connection.command(Rset)).await.is_err() {
             done.reusable = false;
         }
+    }
+}
+
+/// One line of a SASL exchange; its text may hold a token, so it has no `Debug`.
+struct SaslLine(String);
+
+impl std::fmt::Display for SaslLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\r\n", self.0)
     }
 }
 

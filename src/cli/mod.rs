@@ -124,6 +124,21 @@ pub enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// OAuth2 logins for `[[oauth2]]` accounts.
+    Oauth {
+        #[command(subcommand)]
+        command: OauthCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// The one-time consent on a headless server (device-code flow): prints a code and the URL
+    /// to open in any browser, waits, and stores the refresh token (0600, in the state directory).
+    Login {
+        /// The `name` of the `[[oauth2]]` table.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +310,9 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                         csv,
                     },
                 ),
+                Command::Oauth {
+                    command: OauthCommand::Login { name },
+                } => oauth_login(&config, &name),
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -339,6 +357,7 @@ pub fn time(seconds: i64) -> String {
 mod ingest;
 mod inspect;
 mod kb;
+mod oauth;
 mod report;
 mod rules;
 mod status;
@@ -348,6 +367,7 @@ use ingest::ingest;
 use inspect::inspect;
 use kb::kb;
 pub use kb::KbCommand;
+use oauth::oauth_login;
 use report::{report, ReportArgs};
 use rules::rules_test;
 use status::{check_config, status};

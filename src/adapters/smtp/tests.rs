@@ -105,16 +105,19 @@ async fn converse(socket: tokio::net::TcpStream, script: Script, seen: Arc<Mutex
 }
 
 fn transport(port: u16) -> SmtpTransport {
-    SmtpTransport::new(&SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        security: SmtpSecurity::Plain,
-        credentials: None,
-        ca_file: None,
-        hello_name: "desk.example.test".into(),
-        timeout_secs: 1,
-        connections: 2,
-    })
+    SmtpTransport::new(
+        &SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::Plain,
+            credentials: None,
+            ca_file: None,
+            hello_name: "desk.example.test".into(),
+            timeout_secs: 1,
+            connections: 2,
+        },
+        None,
+    )
     .unwrap()
 }
 
