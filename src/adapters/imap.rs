@@ -171,8 +171,8 @@ impl ImapConnector {
         Ok(Box::new(stream))
     }
 
-    /// TCP, TLS, greeting and login, each step under its own deadline; with OAuth2, when the
-    /// token runs out.
+    /// TCP, TLS, greeting and login, each step under its own deadline; with OAuth2, when to log
+    /// in again (the token's renewal, before it expires).
     async fn open(&self) -> Result<(Session<Stream>, Option<Instant>), ImapError> {
         let s = &self.settings;
         let timeout = self.timeout();
@@ -254,7 +254,7 @@ impl ImapConnector {
                 )
                 .await?;
                 match answer {
-                    Ok(session) => Ok((session, Some(token.expires_at))),
+                    Ok(session) => Ok((session, Some(token.renew_at))),
                     Err((e, _)) => {
                         tokens.rejected(&token.secret).await;
                         Err(login_failed(e.to_string()))
@@ -540,9 +540,7 @@ impl MailboxSession for ImapSession {
     }
 
     fn reauthenticate_at(&self) -> Option<Instant> {
-        // A little before the token's end, so that no command runs on an expired login.
         self.reauthenticate_at
-            .map(|expires| expires - (self.timeout * 2).min(Duration::from_secs(60)))
     }
 
     async fn idle_start(&mut self) -> Result<(), ImapError> {

@@ -48,22 +48,20 @@ fn login_hint(account: &str, login: bool) -> String {
     }
 }
 
-/// An access token and when it stops working.
+/// An access token, and when it stops working.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
     pub secret: Secret,
     pub expires_at: Instant,
-}
-
-struct Cached {
-    token: AccessToken,
-    renew_at: Instant,
+    /// From then on `TokenSource::token` gets a new one; a session logged in with this token
+    /// logs in again by then.
+    pub renew_at: Instant,
 }
 
 /// One account's access token, shared by every connection that logs in with it.
 pub struct TokenSource {
     account: OAuth2Account,
-    cached: tokio::sync::Mutex<Option<Cached>>,
+    cached: tokio::sync::Mutex<Option<AccessToken>>,
 }
 
 impl TokenSource {
@@ -81,8 +79,8 @@ impl TokenSource {
     /// A token good for a while yet: the one in hand, or a new one when it nears its end.
     pub async fn token(&self) -> Result<AccessToken, OAuth2Error> {
         let mut cached = self.cached.lock().await;
-        if let Some(cached) = cached.as_ref().filter(|c| Instant::now() < c.renew_at) {
-            return Ok(cached.token.clone());
+        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            return Ok(token.clone());
         }
         let account = self.account.clone();
         let started = Instant::now();
@@ -96,12 +94,9 @@ impl TokenSource {
         let token = AccessToken {
             secret: granted.access_token,
             expires_at: started + lifetime,
+            renew_at: started + lifetime - (lifetime / 5).min(RENEW_BEFORE_MAX),
         };
-        let renew_before = (lifetime / 5).min(RENEW_BEFORE_MAX);
-        *cached = Some(Cached {
-            token: token.clone(),
-            renew_at: started + lifetime - renew_before,
-        });
+        *cached = Some(token.clone());
         tracing::debug!(account = %self.account.name, expires_in_secs = lifetime.as_secs(), "OAuth2 access token obtained");
         Ok(token)
     }
@@ -109,7 +104,7 @@ impl TokenSource {
     /// The server refused this token: the next `token` asks the provider for a new one.
     pub async fn rejected(&self, token: &Secret) {
         let mut cached = self.cached.lock().await;
-        if cached.as_ref().is_some_and(|c| &c.token.secret == token) {
+        if cached.as_ref().is_some_and(|t| &t.secret == token) {
             *cached = None;
         }
     }
