@@ -327,6 +327,65 @@ fn a_token_expiring_mid_idle_is_renewed_without_losing_or_repeating_a_mail() {
 }
 
 #[test]
+fn a_token_the_server_refuses_is_replaced_at_once_without_a_failure() {
+    let Some(stack) = mailstack() else { return };
+    let port = oauth_server(&stack);
+    let user = format!("{}@example.test", unique("early"));
+    let name = unique("oearly");
+    let secret = unique("secret");
+    let client_id = client(port, &user, Some(&secret), 300);
+    let config = format!(
+        "{}{}",
+        oauth2_toml(
+            port,
+            "m365",
+            &client_id,
+            "client_credentials",
+            &format!("client_secret = {secret:?}\n"),
+        ),
+        mailbox_toml(&stack, "support", &user, "oauth2", "m365"),
+    );
+    let mut desk = Instance::custom(
+        &stack,
+        &name,
+        &user,
+        &smtp_toml(&stack, &user, "oauth2", "m365"),
+        &config,
+    );
+    desk.start();
+    let store = desk.store();
+    wait_until(WAIT, "the OAuth2 mailbox connected", || {
+        connected(&store, "support").then_some(())
+    });
+    let grants = || {
+        server_state(port)["grants"]["client_credentials"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = grants();
+    // The token in Guichet's hand stops working long before its announced end (an admin
+    // signed the application out); the session is cut, and Guichet logs in again.
+    admin(port, "/admin/forget", json!({"client_id": client_id}));
+    let kicked = Command::new("doveadm")
+        .args(["-c", stack.get("MAILSTACK_DOVECOT_CONFIG"), "kick", &user])
+        .output()
+        .unwrap();
+    assert!(kicked.status.success(), "{kicked:?}");
+    request_and_acknowledgement(&stack, &desk, &user, "early");
+    assert!(grants() > before, "a new token was asked for");
+    desk.stop();
+    let log = desk.log();
+    assert!(
+        log.contains("OAuth2 token refused; trying once with a new one"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("login refused"),
+        "the refusal never reached the mailbox's state:\n{log}"
+    );
+}
+
+#[test]
 fn a_revoked_refresh_token_shows_in_status_while_another_mailbox_goes_on() {
     let Some(stack) = mailstack() else { return };
     let port = oauth_server(&stack);

@@ -15,6 +15,7 @@ Test side (JSON bodies):
   POST /admin/refresh-token {"client_id"} -> {"refresh_token"}: a consent given earlier
   POST /admin/approve {"user_code"}: the user entered the code in a browser
   POST /admin/revoke  {"refresh_token"}: it and the access tokens it gave stop working
+  POST /admin/forget  {"client_id"}: the client's access tokens stop working early
   GET  /admin/state   every secret and token ever handed out, and counts per grant
 """
 
@@ -43,6 +44,7 @@ def issue(client_id, refresh=None):
     client = CLIENTS[client_id]
     token = "at-" + secrets.token_urlsafe(24)
     ACCESS[token] = {
+        "client_id": client_id,
         "user": client["user"],
         "exp": time.time() + client["lifetime"],
         "refresh": refresh,
@@ -131,6 +133,11 @@ def admin(path, body):
                 entry["approved"] = True
                 return 200, {}
         return 404, {"error": "no such user code"}
+    if path == "/admin/forget":
+        for entry in ACCESS.values():
+            if entry["client_id"] == body["client_id"]:
+                entry["exp"] = 0
+        return 200, {}
     if path == "/admin/revoke":
         REFRESH[body["refresh_token"]]["revoked"] = True
         return 200, {}
