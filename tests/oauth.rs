@@ -472,6 +472,10 @@ fn the_device_code_login_stores_a_refresh_token_that_works() {
     );
     let (code, out, err) = desk.cli(&["check-config"]);
     assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("no refresh token yet: run `guichet oauth login google`"),
+        "{out}"
+    );
 
     let mut login = desk
         .command(&["oauth", "login", "google"])

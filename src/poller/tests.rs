@@ -72,7 +72,9 @@ impl MailboxConnector for FakeConnector {
         Ok(FakeSession {
             server: self.0.clone(),
             selected: String::new(),
-            reauthenticate_at: server.login_lifetime.map(|lifetime| Instant::now() + lifetime),
+            reauthenticate_at: server
+                .login_lifetime
+                .map(|lifetime| Instant::now() + lifetime),
         })
     }
 }
@@ -547,7 +549,9 @@ async fn a_login_whose_token_is_due_logs_in_again_mid_idle_and_misses_nothing() 
         "found {found_after:?} after IDLE began, not at the login's renewal"
     );
     harness
-        .until("a third login", |h| h.server.0.lock().unwrap().connects >= 3)
+        .until("a third login", |h| {
+            h.server.0.lock().unwrap().connects >= 3
+        })
         .await;
     let state = harness.state();
     assert!(state.last_error.is_none(), "a renewal is not a failure");
