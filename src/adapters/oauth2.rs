@@ -115,9 +115,12 @@ struct Granted {
     lifetime: Duration,
 }
 
+/// The proxy environment variables (HTTPS_PROXY, ALL_PROXY, NO_PROXY) apply. No redirects: a
+/// token endpoint answers itself, and a form with secrets follows no one elsewhere.
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .timeout_global(Some(HTTP_TIMEOUT))
         .build()
         .into()
