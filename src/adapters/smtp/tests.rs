@@ -328,8 +328,9 @@ async fn a_pooled_connection_the_server_dropped_is_replaced_once() {
     assert_eq!(seen.mails.len(), 2);
 }
 
-/// A token endpoint on loopback that hands out `tok-1`, `tok-2`, … and counts the requests.
-async fn token_endpoint() -> (u16, Arc<Mutex<usize>>) {
+/// A token endpoint on loopback that hands out `tok-1`, `tok-2`, … for `lifetime` seconds, and
+/// counts the requests.
+async fn token_endpoint(lifetime: u64) -> (u16, Arc<Mutex<usize>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let requests = Arc::new(Mutex::new(0));
@@ -349,7 +350,7 @@ async fn token_endpoint() -> (u16, Arc<Mutex<usize>>) {
                 *requests += 1;
                 *requests
             };
-            let body = format!("{{\"access_token\":\"tok-{n}\",\"expires_in\":3600}}");
+            let body = format!("{{\"access_token\":\"tok-{n}\",\"expires_in\":{lifetime}}}");
             let _ = write
                 .write_all(
                     format!(
@@ -364,18 +365,7 @@ async fn token_endpoint() -> (u16, Arc<Mutex<usize>>) {
     (port, requests)
 }
 
-#[tokio::test]
-async fn a_refused_token_is_replaced_once_and_the_mail_goes_out() {
-    let (port, seen) = server(Script {
-        greet: true,
-        smtputf8: false,
-        rcpt: accept_all,
-        hang_up_after: None,
-    })
-    .await;
-    seen.lock().unwrap().refuse_auth = 1;
-    let (token_port, token_requests) = token_endpoint().await;
-    let dir = tempfile::tempdir().unwrap();
+fn oauth2_transport(port: u16, token_port: u16, dir: &std::path::Path) -> SmtpTransport {
     let account = crate::config::OAuth2Account {
         name: "m365".into(),
         token_url: format!("http://127.0.0.1:{token_port}/token"),
@@ -384,9 +374,9 @@ async fn a_refused_token_is_replaced_once_and_the_mail_goes_out() {
         client_secret: Some(crate::config::Secret::new("s".into())),
         grant: crate::config::OAuth2Grant::ClientCredentials,
         scopes: Vec::new(),
-        stored_token: dir.path().join("m365.refresh-token"),
+        stored_token: dir.join("m365.refresh-token"),
     };
-    let transport = SmtpTransport::new(
+    SmtpTransport::new(
         &SmtpConfig {
             host: "127.0.0.1".into(),
             port,
@@ -403,7 +393,22 @@ async fn a_refused_token_is_replaced_once_and_the_mail_goes_out() {
         },
         Some(Arc::new(TokenSource::new(account))),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_token_is_replaced_once_and_the_mail_goes_out() {
+    let (port, seen) = server(Script {
+        greet: true,
+        smtputf8: false,
+        rcpt: accept_all,
+        hang_up_after: None,
+    })
+    .await;
+    seen.lock().unwrap().refuse_auth = 1;
+    let (token_port, token_requests) = token_endpoint(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let transport = oauth2_transport(port, token_port, dir.path());
     assert_eq!(
         send(&transport, &["carla@example.test"]).await,
         vec![Outcome::Delivered]
@@ -434,4 +439,32 @@ async fn a_refused_token_is_replaced_once_and_the_mail_goes_out() {
         "the second AUTH on the same connection"
     );
     assert_eq!(seen.mails.len(), 1);
+}
+
+#[tokio::test]
+async fn a_pooled_connection_whose_token_is_due_is_not_reused() {
+    let (port, seen) = server(Script {
+        greet: true,
+        smtputf8: false,
+        rcpt: accept_all,
+        hang_up_after: None,
+    })
+    .await;
+    // One-second tokens, due for renewal after 0.8 s.
+    let (token_port, token_requests) = token_endpoint(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let transport = oauth2_transport(port, token_port, dir.path());
+    assert_eq!(
+        send(&transport, &["carla@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        send(&transport, &["dan@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(*token_requests.lock().unwrap(), 2);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.connections, 2, "a new connection with the new token");
+    assert_eq!(seen.mails.len(), 2);
 }
