@@ -14,9 +14,10 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use crate::adapters::imap::ImapConnector;
+use crate::adapters::oauth2::TokenSource;
 use crate::adapters::smtp::SmtpTransport;
 use crate::adapters::store::Store;
-use crate::config::Config;
+use crate::config::{Config, ImapAuth, ImapSettings, OAuth2Account, SmtpAuth, SmtpConfig};
 use crate::outbox::Sender;
 use crate::pipeline::{system_now, Pipeline};
 use crate::poller::MailboxTask;
@@ -35,6 +36,43 @@ struct Shared {
     configs: watch::Receiver<Arc<Config>>,
     stopping: watch::Receiver<bool>,
     wake_outbox: Arc<Notify>,
+    tokens: Arc<TokenSources>,
+}
+
+/// One token source per `[[oauth2]]` account, shared by the mailboxes and the sender that log in
+/// with it, so they share one access token. A reload that changes an account's table gives it a
+/// new source (the tasks using it restart: the account is part of their key).
+#[derive(Default)]
+struct TokenSources(std::sync::Mutex<Vec<(OAuth2Account, Arc<TokenSource>)>>);
+
+impl TokenSources {
+    fn for_account(&self, account: Option<&OAuth2Account>) -> Option<Arc<TokenSource>> {
+        let account = account?;
+        let mut sources = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, source)) = sources.iter().find(|(known, _)| known == account) {
+            return Some(source.clone());
+        }
+        sources.retain(|(known, _)| known.name != account.name);
+        let source = Arc::new(TokenSource::new(account.clone()));
+        sources.push((account.clone(), source.clone()));
+        Some(source)
+    }
+}
+
+/// The `[[oauth2]]` account `[smtp]` logs in with, if any.
+fn smtp_account<'a>(config: &'a Config, smtp: &SmtpConfig) -> Option<&'a OAuth2Account> {
+    match &smtp.credentials {
+        Some(SmtpAuth::OAuth2 { account, .. }) => config.oauth2.iter().find(|a| &a.name == account),
+        _ => None,
+    }
+}
+
+/// The `[[oauth2]]` account a mailbox logs in with, if any.
+fn imap_account<'a>(config: &'a Config, imap: &ImapSettings) -> Option<&'a OAuth2Account> {
+    match &imap.auth {
+        ImapAuth::OAuth2 { account, .. } => config.oauth2.iter().find(|a| &a.name == account),
+        _ => None,
+    }
 }
 
 pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
@@ -50,6 +88,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         configs,
         stopping,
         wake_outbox: Arc::new(Notify::new()),
+        tokens: Arc::new(TokenSources::default()),
     };
     let mut tasks = Tasks::new();
     // Before READY=1: from then on systemd may send SIGHUP, whose default action ends the process.
@@ -176,10 +215,13 @@ fn reload(reloaded: &watch::Sender<Arc<Config>>) -> Result<Arc<Config>, String> 
 /// config whose transports cannot be made is refused before any task is restarted under it.
 fn check_transports(config: &Config) -> anyhow::Result<()> {
     if let Some(smtp) = &config.smtp {
-        SmtpTransport::new(smtp).map_err(|e| anyhow::anyhow!("smtp: {e}"))?;
+        let tokens = smtp_account(config, smtp).map(|a| Arc::new(TokenSource::new(a.clone())));
+        SmtpTransport::new(smtp, tokens).map_err(|e| anyhow::anyhow!("smtp: {e}"))?;
     }
     for mailbox in &config.mailboxes {
-        ImapConnector::new(mailbox.imap.clone())
+        let tokens =
+            imap_account(config, &mailbox.imap).map(|a| Arc::new(TokenSource::new(a.clone())));
+        ImapConnector::new(mailbox.imap.clone(), tokens)
             .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?;
     }
     Ok(())
@@ -206,7 +248,11 @@ fn spawn_outbox_sender(tasks: &mut Tasks, shared: &Shared) {
         tasks,
         shared,
         "outbox sender".into(),
-        |config: &Arc<Config>| config.smtp.clone(),
+        |config: &Arc<Config>| {
+            let smtp = config.smtp.clone();
+            let account = smtp.as_ref().and_then(|s| smtp_account(config, s)).cloned();
+            (smtp, account)
+        },
         move |config, stop| {
             let Some(smtp) = &config.smtp else {
                 tracing::warn!("no [smtp] in the config: outgoing mail waits in the outbox");
@@ -214,7 +260,10 @@ fn spawn_outbox_sender(tasks: &mut Tasks, shared: &Shared) {
             };
             let sender = Sender {
                 database: config.database_path(),
-                transport: SmtpTransport::new(smtp)?,
+                transport: SmtpTransport::new(
+                    smtp,
+                    shared_.tokens.for_account(smtp_account(&config, smtp)),
+                )?,
                 connections: smtp.connections,
                 wake: shared_.wake_outbox.clone(),
                 configs: shared_.configs.clone(),
@@ -238,11 +287,9 @@ fn spawn_mailbox(tasks: &mut Tasks, shared: &Shared, name: String) {
         shared,
         format!("mailbox {name}"),
         move |config: &Arc<Config>| {
-            config
-                .mailboxes
-                .iter()
-                .find(|mailbox| mailbox.name == key_name)
-                .cloned()
+            let mailbox = config.mailboxes.iter().find(|m| m.name == key_name);
+            let account = mailbox.and_then(|m| imap_account(config, &m.imap)).cloned();
+            (mailbox.cloned(), account)
         },
         move |config, stop| {
             let Some(mailbox) = config.mailboxes.iter().find(|m| m.name == start_name) else {
@@ -253,8 +300,13 @@ fn spawn_mailbox(tasks: &mut Tasks, shared: &Shared, name: String) {
                 Pipeline::open(config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
             pipeline.follow(shared_.configs.clone());
             let task = MailboxTask {
-                connector: ImapConnector::new(mailbox.imap.clone())
-                    .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
+                connector: ImapConnector::new(
+                    mailbox.imap.clone(),
+                    shared_
+                        .tokens
+                        .for_account(imap_account(&config, &mailbox.imap)),
+                )
+                .map_err(|e| anyhow::anyhow!("mailbox {}: {e}", mailbox.name))?,
                 pipeline: Arc::new(std::sync::Mutex::new(pipeline)),
                 config: mailbox.clone(),
                 wake_outbox: shared_.wake_outbox.clone(),

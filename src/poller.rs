@@ -66,6 +66,14 @@ enum RoundError {
     Store(String),
 }
 
+/// How a round ended without a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoundEnd {
+    Stopped,
+    /// The login's access token nears its end: log in again with a fresh one.
+    Reauthenticate,
+}
+
 /// Why a wait ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wake {
@@ -159,7 +167,10 @@ impl<C: MailboxConnector> MailboxTask<C> {
                 break;
             }
             match self.round(&mut stop, &mut failures, &mut last_error).await {
-                Ok(()) => break,
+                Ok(RoundEnd::Stopped) => break,
+                Ok(RoundEnd::Reauthenticate) => {
+                    tracing::debug!(mailbox = %name, "logging in again before the access token expires");
+                }
                 Err(error) => {
                     let text = error.to_string();
                     self.record(&MailboxUpdate {
@@ -195,7 +206,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
         stop: &mut watch::Receiver<bool>,
         failures: &mut u32,
         last_error: &mut Option<String>,
-    ) -> Result<(), RoundError> {
+    ) -> Result<RoundEnd, RoundError> {
         let mut session = self.connector.connect().await?;
         if last_error.take().is_some() {
             tracing::info!(mailbox = %self.config.name, after_failures = *failures, "mailbox reconnected");
@@ -216,7 +227,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
         &mut self,
         session: &mut C::Session,
         stop: &mut watch::Receiver<bool>,
-    ) -> Result<(), RoundError> {
+    ) -> Result<RoundEnd, RoundError> {
         session.ensure_folder(&self.config.processed_folder).await?;
         session
             .ensure_folder(&self.config.quarantine_folder)
@@ -224,12 +235,19 @@ impl<C: MailboxConnector> MailboxTask<C> {
         loop {
             self.check(session, stop).await?;
             if *stop.borrow() {
-                return Ok(());
+                return Ok(RoundEnd::Stopped);
             }
             let wake = self.wait(session, stop).await?;
             tracing::debug!(mailbox = %self.config.name, ?wake, "mailbox woke");
             if wake == Wake::Stop || *stop.borrow() {
-                return Ok(());
+                return Ok(RoundEnd::Stopped);
+            }
+            if session
+                .reauthenticate_at()
+                .is_some_and(|at| Instant::now() >= at)
+            {
+                // Mail that arrived meanwhile is found by the next round's full check.
+                return Ok(RoundEnd::Reauthenticate);
             }
         }
     }
@@ -241,8 +259,11 @@ impl<C: MailboxConnector> MailboxTask<C> {
         session: &mut C::Session,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Wake, RoundError> {
+        let reauthenticate_at = session.reauthenticate_at();
+        let bounded = |until: Instant| reauthenticate_at.map_or(until, |at| until.min(at));
         if !session.can_idle() {
-            let until = Instant::now() + Duration::from_secs(self.config.poll_interval_secs);
+            let until =
+                bounded(Instant::now() + Duration::from_secs(self.config.poll_interval_secs));
             return Ok(tokio::select! {
                 _ = tokio::time::sleep_until(until) => Wake::Deadline,
                 _ = stop.changed() => Wake::Stop,
@@ -250,8 +271,10 @@ impl<C: MailboxConnector> MailboxTask<C> {
         }
         // Each wake runs a full check, so the next one is due one interval from now; IDLE itself
         // is re-issued before servers may drop it.
-        let until = Instant::now()
-            + Duration::from_secs(self.config.full_check_interval_secs).min(IDLE_RENEW);
+        let until = bounded(
+            Instant::now()
+                + Duration::from_secs(self.config.full_check_interval_secs).min(IDLE_RENEW),
+        );
         session.idle_start().await?;
         let wake = loop {
             tokio::select! {

@@ -1,6 +1,7 @@
 //! IMAP with async-imap over tokio-rustls: one session on one folder, behind `MailboxSession` so
 //! that the poller's rules are tested against a fake (see `crate::poller`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::extensions::idle::Handle;
@@ -10,7 +11,9 @@ use futures::{StreamExt, TryStreamExt};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
+use super::oauth2::{sasl_response, TokenSource};
 use crate::config::{ImapAuth, ImapSecurity, ImapSettings};
 
 /// What went wrong, sorted by what an operator does about it.
@@ -22,6 +25,9 @@ pub enum ImapError {
     Tls(String),
     #[error("login refused for {user}: {reason}")]
     Login { user: String, reason: String },
+    /// No access token to log in with (the provider refused or could not be reached).
+    #[error("{0}")]
+    OAuth2(String),
     #[error("folder `{folder}`: {reason}")]
     Folder { folder: String, reason: String },
     #[error("{0}")]
@@ -112,6 +118,10 @@ pub trait MailboxSession: Send {
     fn idle_next(
         &mut self,
     ) -> impl std::future::Future<Output = Result<IdleEvent, ImapError>> + Send;
+    /// When the session should log in again because its access token expires (OAuth2).
+    fn reauthenticate_at(&self) -> Option<Instant> {
+        None
+    }
     /// Leaves IDLE (DONE) and waits for the server's OK.
     fn idle_done(&mut self) -> impl std::future::Future<Output = Result<(), ImapError>> + Send;
     fn logout(self) -> impl std::future::Future<Output = ()> + Send;
@@ -124,15 +134,26 @@ type Stream = Box<dyn ImapStream>;
 pub struct ImapConnector {
     settings: ImapSettings,
     tls: tokio_rustls::TlsConnector,
+    /// The access tokens of `auth = "oauth2"` / `"oauthbearer"`.
+    tokens: Option<Arc<TokenSource>>,
 }
 
 impl ImapConnector {
-    pub fn new(settings: ImapSettings) -> Result<ImapConnector, ImapError> {
+    pub fn new(
+        settings: ImapSettings,
+        tokens: Option<Arc<TokenSource>>,
+    ) -> Result<ImapConnector, ImapError> {
         let config =
             super::tls::client_config(settings.ca_file.as_deref()).map_err(ImapError::Tls)?;
+        if matches!(settings.auth, ImapAuth::OAuth2 { .. }) && tokens.is_none() {
+            return Err(ImapError::OAuth2(
+                "no token source for an OAuth2 login".into(),
+            ));
+        }
         Ok(ImapConnector {
             settings,
             tls: tokio_rustls::TlsConnector::from(config),
+            tokens,
         })
     }
 
@@ -150,8 +171,9 @@ impl ImapConnector {
         Ok(Box::new(stream))
     }
 
-    /// TCP, TLS, greeting and login, each step under its own deadline.
-    async fn open(&self) -> Result<Session<Stream>, ImapError> {
+    /// TCP, TLS, greeting and login, each step under its own deadline; with OAuth2, when to log
+    /// in again (the token's renewal, before it expires).
+    async fn open(&self) -> Result<(Session<Stream>, Option<Instant>), ImapError> {
         let s = &self.settings;
         let timeout = self.timeout();
         let address = format!("{}:{}", s.host, s.port);
@@ -191,27 +213,54 @@ impl ImapConnector {
             user: s.username.clone(),
             reason,
         };
-        match s.auth {
-            ImapAuth::Login => bounded(
+        match &s.auth {
+            ImapAuth::Login(password) => bounded(
                 timeout,
                 "LOGIN",
-                client.login(&s.username, s.password.expose()),
+                client.login(&s.username, password.expose()),
             )
             .await?
+            .map(|session| (session, None))
             .map_err(|(e, _)| login_failed(e.to_string())),
-            ImapAuth::Plain => bounded(
+            ImapAuth::Plain(password) => bounded(
                 timeout,
                 "AUTHENTICATE PLAIN",
                 client.authenticate(
                     "PLAIN",
-                    PlainAuth {
-                        user: s.username.clone(),
-                        password: s.password.expose().to_string(),
-                    },
+                    SaslOnce(Some(format!("\0{}\0{}", s.username, password.expose()))),
                 ),
             )
             .await?
+            .map(|session| (session, None))
             .map_err(|(e, _)| login_failed(e.to_string())),
+            ImapAuth::OAuth2 { mechanism, .. } => {
+                let tokens = self.tokens.as_ref().ok_or_else(|| {
+                    ImapError::OAuth2("no token source for an OAuth2 login".into())
+                })?;
+                let token = tokens
+                    .token()
+                    .await
+                    .map_err(|e| ImapError::OAuth2(e.to_string()))?;
+                let response =
+                    sasl_response(*mechanism, &s.username, &s.host, s.port, &token.secret);
+                let step = format!("AUTHENTICATE {}", mechanism.sasl_name());
+                let answer = bounded(
+                    timeout,
+                    &step,
+                    client.authenticate(
+                        mechanism.sasl_name(),
+                        SaslOnce(Some(response.expose().to_string())),
+                    ),
+                )
+                .await?;
+                match answer {
+                    Ok(session) => Ok((session, Some(token.renew_at))),
+                    Err((e, _)) => {
+                        tokens.rejected(&token.secret).await;
+                        Err(login_failed(e.to_string()))
+                    }
+                }
+            }
         }
     }
 }
@@ -230,15 +279,14 @@ async fn greeting<T: ImapStream>(
     }
 }
 
-struct PlainAuth {
-    user: String,
-    password: String,
-}
+/// Answers the first challenge with the response; any later one (a server's error details
+/// after a refused token, RFC 7628 section 3.2.3) with an empty line, which ends the exchange.
+struct SaslOnce(Option<String>);
 
-impl async_imap::Authenticator for PlainAuth {
+impl async_imap::Authenticator for SaslOnce {
     type Response = String;
     fn process(&mut self, _challenge: &[u8]) -> String {
-        format!("\0{}\0{}", self.user, self.password)
+        self.0.take().unwrap_or_default()
     }
 }
 
@@ -247,7 +295,15 @@ impl MailboxConnector for ImapConnector {
 
     async fn connect(&self) -> Result<ImapSession, ImapError> {
         let timeout = self.timeout();
-        let mut session = self.open().await?;
+        let (mut session, reauthenticate_at) = match self.open().await {
+            // A refused token may have been revoked or expired early: one more try with a new
+            // one before the task backs off.
+            Err(ImapError::Login { reason, .. }) if self.tokens.is_some() => {
+                tracing::info!(user = %self.settings.username, %reason, "OAuth2 token refused; trying once with a new one");
+                self.open().await?
+            }
+            opened => opened?,
+        };
         let capabilities =
             ImapSession::timed(timeout, "CAPABILITY", session.capabilities()).await?;
         Ok(ImapSession {
@@ -256,6 +312,7 @@ impl MailboxConnector for ImapConnector {
             can_move: capabilities.has_str("MOVE"),
             uidplus: capabilities.has_str("UIDPLUS"),
             timeout,
+            reauthenticate_at,
         })
     }
 }
@@ -274,6 +331,7 @@ pub struct ImapSession {
     can_move: bool,
     uidplus: bool,
     timeout: Duration,
+    reauthenticate_at: Option<Instant>,
 }
 
 /// `1:3,7,9:10` from sorted UIDs.
@@ -479,6 +537,10 @@ impl MailboxSession for ImapSession {
 
     fn can_idle(&self) -> bool {
         self.idle
+    }
+
+    fn reauthenticate_at(&self) -> Option<Instant> {
+        self.reauthenticate_at
     }
 
     async fn idle_start(&mut self) -> Result<(), ImapError> {

@@ -3,6 +3,7 @@
 pub mod blobs;
 pub mod html;
 pub mod imap;
+pub mod oauth2;
 pub mod parse;
 pub mod render;
 pub mod smtp;

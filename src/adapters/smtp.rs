@@ -14,8 +14,10 @@
 //! connection and then says nothing costs one timeout and a retry later, never a stuck outbox.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
@@ -25,7 +27,8 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use crate::config::{SmtpConfig, SmtpSecurity};
+use super::oauth2::{sasl_response, TokenSource};
+use crate::config::{OAuth2Mechanism, SmtpAuth, SmtpConfig, SmtpSecurity};
 use crate::core::delivery::Outcome;
 
 /// Hands a rendered mail to the next hop, recipient by recipient.
@@ -48,12 +51,22 @@ pub struct SmtpTransport {
     hello: ClientId,
     starttls: Option<TlsParameters>,
     implicit_tls: Option<tokio_rustls::TlsConnector>,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Open, Instant)>>,
+    /// The access tokens of `auth = "oauth2"` / `"oauthbearer"`.
+    tokens: Option<Arc<TokenSource>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("smtp: {0}")]
 pub struct SmtpSetupError(String);
+
+/// A connection, ready for mail.
+struct Open {
+    connection: AsyncSmtpConnection,
+    /// Logged in with an OAuth2 token: not reused once the token is due for renewal, so that
+    /// no mail goes out on a login the server may end when the token expires.
+    login_until: Option<tokio::time::Instant>,
+}
 
 /// How one step of a conversation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +102,13 @@ struct Conversation {
 }
 
 impl SmtpTransport {
-    pub fn new(config: &SmtpConfig) -> Result<SmtpTransport, SmtpSetupError> {
+    pub fn new(
+        config: &SmtpConfig,
+        tokens: Option<Arc<TokenSource>>,
+    ) -> Result<SmtpTransport, SmtpSetupError> {
+        if matches!(config.credentials, Some(SmtpAuth::OAuth2 { .. })) && tokens.is_none() {
+            return Err(SmtpSetupError("no token source for an OAuth2 login".into()));
+        }
         let starttls = match config.security {
             SmtpSecurity::StartTls => Some(starttls_parameters(config)?),
             _ => None,
@@ -106,6 +125,7 @@ impl SmtpTransport {
             starttls,
             implicit_tls,
             idle: Mutex::new(Vec::new()),
+            tokens,
         })
     }
 
@@ -132,7 +152,7 @@ impl SmtpTransport {
     /// A new connection, greeted, secured and logged in. A failure here says nothing about the
     /// mail or its recipients (our relay is down, slow or misconfigured), so it is always
     /// temporary: the outbox tries again until it gives up.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
+    async fn connect(&self) -> Result<Open, String> {
         let config = &self.config;
         let address = format!("{}:{}", config.host, config.port);
         let late =
@@ -184,35 +204,106 @@ impl SmtpTransport {
             .await
             .map_err(setup)?;
         }
-        if let Some((user, password)) = &config.credentials {
-            let credentials = Credentials::new(user.clone(), password.expose().to_string());
-            self.step(
-                "AUTH",
-                connection.auth(&[Mechanism::Plain, Mechanism::Login], &credentials),
-            )
-            .await
-            .map_err(setup)?;
+        let mut login_until = None;
+        match &config.credentials {
+            Some(SmtpAuth::Password { user, password }) => {
+                let credentials = Credentials::new(user.clone(), password.expose().to_string());
+                self.step(
+                    "AUTH",
+                    connection.auth(&[Mechanism::Plain, Mechanism::Login], &credentials),
+                )
+                .await
+                .map_err(setup)?;
+            }
+            Some(SmtpAuth::OAuth2 {
+                user, mechanism, ..
+            }) => {
+                let tokens = self.tokens.as_ref().ok_or("no OAuth2 token source")?;
+                let renew_at = match self
+                    .oauth2_login(&mut connection, tokens, user, *mechanism)
+                    .await?
+                {
+                    Ok(renew_at) => renew_at,
+                    Err(refused) => {
+                        // A revoked or early-expired token: once more with a new one.
+                        tracing::info!(%user, reason = %refused, "OAuth2 token refused; trying once with a new one");
+                        self.oauth2_login(&mut connection, tokens, user, *mechanism)
+                            .await?
+                            .map_err(|refused| format!("{address}: {refused}"))?
+                    }
+                };
+                login_until = Some(renew_at);
+            }
+            None => {}
         }
-        Ok(connection)
+        Ok(Open {
+            connection,
+            login_until,
+        })
+    }
+
+    /// AUTH XOAUTH2 / OAUTHBEARER with the initial response (lettre has no OAUTHBEARER): when
+    /// the token is due for renewal, or the server's refusal (the token is then dropped from the
+    /// cache).
+    async fn oauth2_login(
+        &self,
+        connection: &mut AsyncSmtpConnection,
+        tokens: &TokenSource,
+        user: &str,
+        mechanism: OAuth2Mechanism,
+    ) -> Result<Result<tokio::time::Instant, String>, String> {
+        let token = tokens.token().await.map_err(|e| e.to_string())?;
+        let response = sasl_response(
+            mechanism,
+            user,
+            &self.config.host,
+            self.config.port,
+            &token.secret,
+        );
+        let line = SaslLine(format!(
+            "AUTH {} {}",
+            mechanism.sasl_name(),
+            base64::engine::general_purpose::STANDARD.encode(response.expose())
+        ));
+        let refused = match self.step("AUTH", connection.command(line)).await {
+            Ok(reply) if reply.has_code(235) => return Ok(Ok(token.renew_at)),
+            // The server's error details (RFC 7628 section 3.2.3): an empty line ends the
+            // exchange with the final refusal.
+            Ok(_) => match self
+                .step("AUTH", connection.command(SaslLine(String::new())))
+                .await
+            {
+                Err(StepError::Reply { text, .. }) => text,
+                Err(StepError::Broken(text)) => return Err(text),
+                Ok(reply) => format!("unexpected reply {}", reply.code()),
+            },
+            Err(StepError::Reply { text, .. }) => text,
+            Err(StepError::Broken(text)) => return Err(text),
+        };
+        tokens.rejected(&token.secret).await;
+        Ok(Err(refused))
     }
 
     /// A pooled connection (`true`) or a new one.
-    async fn checkout(&self) -> Result<(AsyncSmtpConnection, bool), String> {
+    async fn checkout(&self) -> Result<(Open, bool), String> {
         {
             let mut idle = self.idle.lock().await;
-            while let Some((connection, since)) = idle.pop() {
-                if since.elapsed() < IDLE_LIMIT && !connection.has_broken() {
-                    return Ok((connection, true));
+            while let Some((open, since)) = idle.pop() {
+                let login_valid = open
+                    .login_until
+                    .is_none_or(|until| tokio::time::Instant::now() < until);
+                if since.elapsed() < IDLE_LIMIT && login_valid && !open.connection.has_broken() {
+                    return Ok((open, true));
                 }
             }
         }
         Ok((self.connect().await?, false))
     }
 
-    async fn checkin(&self, connection: AsyncSmtpConnection) {
+    async fn checkin(&self, open: Open) {
         let mut idle = self.idle.lock().await;
         if idle.len() < self.config.connections {
-            idle.push((connection, Instant::now()));
+            idle.push((open, Instant::now()));
         }
     }
 
@@ -348,6 +439,15 @@ impl SmtpTransport {
     }
 }
 
+/// One line of a SASL exchange; its text may hold a token, so it has no `Debug`.
+struct SaslLine(String);
+
+impl std::fmt::Display for SaslLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\r\n", self.0)
+    }
+}
+
 /// Our own TLS stream (over our TCP_NODELAY socket), in the shape lettre takes.
 #[derive(Debug)]
 struct ImplicitTls(tokio_rustls::client::TlsStream<TcpStream>);
@@ -473,7 +573,7 @@ impl SmtpTransport {
     ) -> Vec<(usize, Outcome)> {
         let mut fresh_tried = false;
         loop {
-            let (mut connection, reused) = match self.checkout().await {
+            let (mut open, reused) = match self.checkout().await {
                 Ok(checked_out) => checked_out,
                 Err(why) => {
                     return targets
@@ -483,9 +583,11 @@ impl SmtpTransport {
                 }
             };
             fresh_tried |= !reused;
-            let done = self.converse(&mut connection, from, targets, raw).await;
+            let done = self
+                .converse(&mut open.connection, from, targets, raw)
+                .await;
             if done.reusable {
-                self.checkin(connection).await;
+                self.checkin(open).await;
             }
             // A broken connection is dropped, which closes its socket: a polite QUIT could wait
             // forever on a server that stopped answering.

@@ -153,6 +153,21 @@ pub enum Command {
     /// Erases a person's personal data everywhere, leaving only a record that an erasure took
     /// place (README, "Personal data").
     Forget { address: String },
+    /// OAuth2 logins for `[[oauth2]]` accounts.
+    Oauth {
+        #[command(subcommand)]
+        command: OauthCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// The one-time consent on a headless server (device-code flow): prints a code and the URL
+    /// to open in any browser, waits, and stores the refresh token (0600, in the state directory).
+    Login {
+        /// The `name` of the `[[oauth2]]` table.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +346,9 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                 Command::Retention { at } => retention(&config, at.as_deref()),
                 Command::ExportPerson { address, dir } => export_person(&config, &address, &dir),
                 Command::Forget { address } => forget(&config, &address),
+                Command::Oauth {
+                    command: OauthCommand::Login { name },
+                } => oauth_login(&config, &name),
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -376,6 +394,7 @@ mod backup;
 mod ingest;
 mod inspect;
 mod kb;
+mod oauth;
 mod privacy;
 mod report;
 mod rules;
@@ -387,6 +406,7 @@ use ingest::ingest;
 use inspect::inspect;
 use kb::kb;
 pub use kb::KbCommand;
+use oauth::oauth_login;
 use privacy::{export_person, forget, retention};
 use report::{report, ReportArgs};
 use rules::rules_test;

@@ -17,6 +17,22 @@ pub(super) fn check_config(config: &Config) -> Result<(), CliError> {
         ),
         None => println!("  smtp:            none (mail waits in the outbox)"),
     }
+    for account in &config.oauth2 {
+        let grant = match &account.grant {
+            crate::config::OAuth2Grant::ClientCredentials => "client credentials".to_string(),
+            crate::config::OAuth2Grant::RefreshToken(Some(_)) => {
+                "refresh token from the config".to_string()
+            }
+            crate::config::OAuth2Grant::RefreshToken(None) if account.stored_token.exists() => {
+                format!("refresh token in {}", account.stored_token.display())
+            }
+            crate::config::OAuth2Grant::RefreshToken(None) => format!(
+                "no refresh token yet: run `guichet oauth login {}`",
+                account.name
+            ),
+        };
+        println!("  oauth2 {}: {} ({grant})", account.name, account.token_url);
+    }
     Ok(())
 }
 

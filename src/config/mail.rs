@@ -26,6 +26,7 @@ pub(super) fn validate_attachments(
 pub(super) fn validate_smtp(
     smtp: RawSmtp,
     support_address: &str,
+    accounts: &[OAuth2Account],
     env: &dyn Fn(&str) -> Option<String>,
     error: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<SmtpConfig, ConfigError> {
@@ -60,19 +61,53 @@ pub(super) fn validate_smtp(
         env,
         error,
     )?;
-    let credentials = match (smtp.username, password) {
-        (Some(user), Some(password)) => Some((user, password)),
-        (None, None) => None,
-        (Some(_), None) => {
+    let mechanism = match smtp.auth.as_deref().unwrap_or("password") {
+        "password" => None,
+        "oauth2" => Some(OAuth2Mechanism::XOAuth2),
+        "oauthbearer" => Some(OAuth2Mechanism::OAuthBearer),
+        other => {
+            return Err(error(
+                "smtp.auth",
+                format!("`{other}` is not one of: password, oauth2, oauthbearer"),
+            ))
+        }
+    };
+    let credentials = match (mechanism, smtp.username, password) {
+        (Some(mechanism), Some(user), None) => Some(SmtpAuth::OAuth2 {
+            user,
+            account: oauth2_login(mechanism, smtp.oauth2.clone(), accounts, "smtp", error)?,
+            mechanism,
+        }),
+        (Some(_), None, _) => {
+            return Err(error(
+                "smtp.username",
+                "OAuth2 needs the username to log in as".into(),
+            ))
+        }
+        (Some(_), Some(_), Some(_)) => {
+            return Err(error(
+                "smtp.password",
+                "OAuth2 logs in with a token: remove the password".into(),
+            ))
+        }
+        (None, Some(user), Some(password)) => Some(SmtpAuth::Password { user, password }),
+        (None, None, None) => None,
+        (None, Some(_), None) => {
             return Err(error(
                 "smtp.username",
                 "a username needs one of password, password_file or password_credential".into(),
             ))
         }
-        (None, Some(_)) => {
+        (None, None, Some(_)) => {
             return Err(error("smtp.password", "a password needs a username".into()))
         }
     };
+    if mechanism.is_none() && smtp.oauth2.is_some() {
+        return Err(error(
+            "smtp.oauth2",
+            "set auth = \"oauth2\" (or \"oauthbearer\") to log in with it".into(),
+        ));
+    }
     if let Some(ca) = &smtp.ca_file {
         if !ca.is_file() {
             return Err(error(
@@ -129,6 +164,7 @@ pub(super) fn validate_spam_headers(
 pub(super) fn validate_mailbox(
     index: usize,
     raw: RawMailbox,
+    accounts: &[OAuth2Account],
     env: &dyn Fn(&str) -> Option<String>,
     error: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<MailboxConfig, ConfigError> {
@@ -161,16 +197,6 @@ pub(super) fn validate_mailbox(
             format!("insecure IMAP sends the password in clear: only allowed to a loopback host, not `{}`", raw.host),
         ));
     }
-    let auth = match raw.auth.as_deref().unwrap_or("login") {
-        "login" => ImapAuth::Login,
-        "plain" => ImapAuth::Plain,
-        other => {
-            return Err(error(
-                &key("auth"),
-                format!("`{other}` is not one of: login, plain"),
-            ))
-        }
-    };
     let table = format!("mailbox[{index}]");
     let password = read_secret(
         &table,
@@ -180,13 +206,45 @@ pub(super) fn validate_mailbox(
         raw.password_credential,
         env,
         error,
-    )?
-    .ok_or_else(|| {
-        error(
-            &key("password"),
-            "one of password, password_file or password_credential is required".into(),
-        )
-    })?;
+    )?;
+    let needs_password = |password: Option<Secret>| {
+        password.ok_or_else(|| {
+            error(
+                &key("password"),
+                "one of password, password_file or password_credential is required".into(),
+            )
+        })
+    };
+    let oauth2 = |mechanism: OAuth2Mechanism, password: Option<Secret>| {
+        if password.is_some() {
+            return Err(error(
+                &key("password"),
+                "OAuth2 logs in with a token: remove the password".into(),
+            ));
+        }
+        Ok(ImapAuth::OAuth2 {
+            account: oauth2_login(mechanism, raw.oauth2.clone(), accounts, &table, error)?,
+            mechanism,
+        })
+    };
+    let auth = match raw.auth.as_deref().unwrap_or("login") {
+        "login" => ImapAuth::Login(needs_password(password)?),
+        "plain" => ImapAuth::Plain(needs_password(password)?),
+        "oauth2" => oauth2(OAuth2Mechanism::XOAuth2, password)?,
+        "oauthbearer" => oauth2(OAuth2Mechanism::OAuthBearer, password)?,
+        other => {
+            return Err(error(
+                &key("auth"),
+                format!("`{other}` is not one of: login, plain, oauth2, oauthbearer"),
+            ))
+        }
+    };
+    if raw.oauth2.is_some() && !matches!(auth, ImapAuth::OAuth2 { .. }) {
+        return Err(error(
+            &key("oauth2"),
+            "set auth = \"oauth2\" (or \"oauthbearer\") to log in with it".into(),
+        ));
+    }
     if let Some(ca) = &raw.ca_file {
         if !ca.is_file() {
             return Err(error(
@@ -239,7 +297,6 @@ pub(super) fn validate_mailbox(
             host: raw.host,
             security,
             username: raw.username,
-            password,
             auth,
             ca_file: raw.ca_file,
             idle: raw.idle.unwrap_or(true),

@@ -39,6 +39,10 @@ pub struct ConfigError {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -65,7 +69,7 @@ pub struct SmtpConfig {
     pub host: String,
     pub port: u16,
     pub security: SmtpSecurity,
-    pub credentials: Option<(String, Secret)>,
+    pub credentials: Option<SmtpAuth>,
     pub ca_file: Option<PathBuf>,
     pub hello_name: String,
     pub timeout_secs: u64,
@@ -82,10 +86,28 @@ pub enum ImapSecurity {
     Insecure,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How `[smtp]` logs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmtpAuth {
+    /// AUTH PLAIN or LOGIN.
+    Password { user: String, password: Secret },
+    /// A token of the named `[[oauth2]]` account, for `user` (the login, not the sender).
+    OAuth2 {
+        user: String,
+        account: String,
+        mechanism: OAuth2Mechanism,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImapAuth {
-    Login,
-    Plain,
+    Login(Secret),
+    Plain(Secret),
+    /// A token of the named `[[oauth2]]` account.
+    OAuth2 {
+        account: String,
+        mechanism: OAuth2Mechanism,
+    },
 }
 
 /// How to reach and log in to one IMAP account.
@@ -94,8 +116,8 @@ pub struct ImapSettings {
     pub host: String,
     pub port: u16,
     pub security: ImapSecurity,
+    /// The login, which may differ from the mailbox's address (a shared mailbox).
     pub username: String,
-    pub password: Secret,
     pub auth: ImapAuth,
     pub ca_file: Option<PathBuf>,
     /// Use IDLE when the server offers it.
@@ -147,6 +169,8 @@ pub struct Config {
     pub retention: crate::core::retention::RetentionPolicy,
     /// The dashboard, when `[web]` is configured.
     pub web: Option<web::WebConfig>,
+    /// The `[[oauth2]]` clients mailboxes and `[smtp]` log in with.
+    pub oauth2: Vec<OAuth2Account>,
 }
 
 impl Config {
@@ -323,9 +347,20 @@ impl Config {
             .web
             .map(|web| web::validate_web(web, &error))
             .transpose()?;
+        let mut oauth2: Vec<OAuth2Account> = Vec::new();
+        for (index, account) in raw.oauth2.into_iter().enumerate() {
+            let account = validate_oauth2(index, account, &general.state_dir, env, &error)?;
+            if oauth2.iter().any(|known| known.name == account.name) {
+                return Err(error(
+                    &format!("oauth2[{index}].name"),
+                    format!("`{}` is used by another [[oauth2]]", account.name),
+                ));
+            }
+            oauth2.push(account);
+        }
         let smtp = raw
             .smtp
-            .map(|smtp| validate_smtp(smtp, &support_address, env, &error))
+            .map(|smtp| validate_smtp(smtp, &support_address, &oauth2, env, &error))
             .transpose()?;
         let outbox = OutboxConfig {
             poll_interval_ms: raw.outbox.poll_interval_ms.unwrap_or(1000).max(10),
@@ -352,7 +387,7 @@ impl Config {
         }
         let mut mailboxes: Vec<MailboxConfig> = Vec::new();
         for (index, mailbox) in raw.mailboxes.into_iter().enumerate() {
-            let mailbox = validate_mailbox(index, mailbox, env, &error)?;
+            let mailbox = validate_mailbox(index, mailbox, &oauth2, env, &error)?;
             if mailboxes.iter().any(|known| known.name == mailbox.name) {
                 return Err(error(
                     &format!("mailbox[{index}].name"),
@@ -377,6 +412,7 @@ impl Config {
             reports,
             retention,
             web,
+            oauth2,
         })
     }
 }
@@ -458,6 +494,7 @@ pub fn is_loopback(host: &str) -> bool {
 
 mod knowledge;
 mod mail;
+mod oauth2;
 mod people;
 mod raw;
 mod report;
@@ -468,6 +505,8 @@ mod web;
 pub use web::WebConfig;
 
 use mail::*;
+use oauth2::{oauth2_login, validate_oauth2};
+pub use oauth2::{OAuth2Account, OAuth2Grant, OAuth2Mechanism};
 use people::*;
 use raw::*;
 use rules::*;

@@ -46,6 +46,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) retention: super::retention::RawRetention,
     pub(super) web: Option<super::web::RawWeb>,
+    #[serde(default, rename = "oauth2")]
+    pub(super) oauth2: Vec<super::oauth2::RawOAuth2>,
 }
 
 /// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.
@@ -234,6 +236,8 @@ pub(super) struct RawMailbox {
     pub(super) password_file: Option<PathBuf>,
     pub(super) password_credential: Option<String>,
     pub(super) auth: Option<String>,
+    /// The `[[oauth2]]` account whose tokens log in, with `auth = "oauth2"` or `"oauthbearer"`.
+    pub(super) oauth2: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
     pub(super) folder: Option<String>,
     pub(super) processed_folder: Option<String>,
@@ -295,6 +299,8 @@ pub(super) struct RawSmtp {
     pub(super) password: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) password_credential: Option<String>,
+    pub(super) auth: Option<String>,
+    pub(super) oauth2: Option<String>,
     pub(super) ca_file: Option<PathBuf>,
     pub(super) hello_name: Option<String>,
     pub(super) timeout_secs: Option<u64>,

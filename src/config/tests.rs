@@ -44,6 +44,7 @@ fn the_shipped_example_is_valid() {
             "# [[report]]",
             "# [retention]",
             "# [web]",
+            "# [[oauth2]]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -53,6 +54,9 @@ fn the_shipped_example_is_valid() {
             }
             Some(setting) if setting.starts_with("token_file") => {
                 uncommented.push_str("token = \"x\"")
+            }
+            Some(setting) if setting.starts_with("client_secret_file") => {
+                uncommented.push_str("client_secret = \"x\"")
             }
             Some(setting) => uncommented.push_str(setting),
             None => uncommented.push_str(line),
@@ -80,6 +84,10 @@ fn the_shipped_example_is_valid() {
     let web = config.web.unwrap();
     assert_eq!(web.base_path, "/helpdesk");
     assert_eq!(web.public_url, "https://desk.example.com/helpdesk");
+    assert_eq!(
+        config.oauth2[0].token_url,
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
 }
 
 #[test]
@@ -125,6 +133,138 @@ fn retention_is_validated() {
             error.contains("g.toml") && error.contains(key) && error.contains(reason),
             "{body}: {error}"
         );
+    }
+}
+
+#[test]
+fn oauth2_accounts_fill_presets_and_name_what_is_wrong() {
+    let account =
+        |body: &str| format!("{MINIMAL}[[oauth2]]\nname = \"o\"\nclient_id = \"c\"\n{body}\n");
+    let config = parse(&format!(
+        "{}[[mailbox]]\nname = \"shared\"\nhost = \"imap.gmail.com\"\nusername = \"agent@example.com\"\n\
+         address = \"support@example.com\"\nauth = \"oauthbearer\"\noauth2 = \"o\"\n\
+         [smtp]\nhost = \"smtp.gmail.com\"\nusername = \"agent@example.com\"\nauth = \"oauth2\"\noauth2 = \"o\"\n",
+        account("provider = \"google\"")
+    ))
+    .unwrap();
+    let google = &config.oauth2[0];
+    assert_eq!(google.token_url, "https://oauth2.googleapis.com/token");
+    assert_eq!(google.scopes, ["https://mail.google.com/"]);
+    assert_eq!(google.grant, OAuth2Grant::RefreshToken(None));
+    assert_eq!(
+        google.stored_token,
+        Path::new("/tmp/guichet/oauth2/o.refresh-token")
+    );
+    let mailbox = &config.mailboxes[0];
+    assert_eq!(mailbox.imap.username, "agent@example.com");
+    assert_eq!(mailbox.address.as_deref(), Some("support@example.com"));
+    assert_eq!(
+        mailbox.imap.auth,
+        ImapAuth::OAuth2 {
+            account: "o".into(),
+            mechanism: OAuth2Mechanism::OAuthBearer
+        }
+    );
+    assert!(matches!(
+        &config.smtp.unwrap().credentials,
+        Some(SmtpAuth::OAuth2 { user, mechanism: OAuth2Mechanism::XOAuth2, .. }) if user == "agent@example.com"
+    ));
+    let microsoft = parse(&account(
+        "provider = \"microsoft\"\ntenant = \"t.example\"\ngrant = \"client_credentials\"\nclient_secret = \"s\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        microsoft.oauth2[0].scopes,
+        ["https://outlook.office365.com/.default"]
+    );
+    assert!(!format!("{microsoft:?}").contains("\"s\""));
+
+    let cases = [
+        (
+            "provider = \"microsoft\"",
+            "oauth2[0].tenant: provider = \"microsoft\" needs the tenant",
+        ),
+        (
+            "provider = \"google\"\ngrant = \"client_credentials\"\nclient_secret = \"s\"",
+            "oauth2[0].grant: Google offers Gmail no client_credentials",
+        ),
+        (
+            "grant = \"client_credentials\"\ntoken_url = \"https://id.example/token\"",
+            "oauth2[0].grant: the client_credentials grant needs one of client_secret",
+        ),
+        (
+            "grant = \"password\"",
+            "oauth2[0].grant: `password` is not one of",
+        ),
+        (
+            "",
+            "oauth2[0].token_url: a generic provider needs token_url",
+        ),
+        (
+            "token_url = \"http://id.example/token\"",
+            "oauth2[0].token_url: `http://id.example/token`: plain http",
+        ),
+        (
+            "provider = \"google\"\ntoken_url = \"https://x/token\"",
+            "oauth2[0].token_url: provider = \"google\" sets the endpoints",
+        ),
+        (
+            "provider = \"yahoo\"",
+            "oauth2[0].provider: `yahoo` is not one of",
+        ),
+    ];
+    for (body, expected) in cases {
+        let error = parse(&account(body)).unwrap_err().to_string();
+        assert!(error.contains(expected), "{body}: {error}");
+    }
+    let generic = account("token_url = \"http://127.0.0.1:9/token\"");
+    let mailbox = |body: &str| {
+        format!("{generic}[[mailbox]]\nname = \"m\"\nhost = \"h\"\nusername = \"u\"\n{body}\n")
+    };
+    let cases = [
+        (
+            "auth = \"oauth2\"",
+            "mailbox[0].oauth2: auth = \"oauth2\" needs oauth2 =",
+        ),
+        (
+            "auth = \"oauth2\"\noauth2 = \"nope\"",
+            "mailbox[0].oauth2: no [[oauth2]] is named `nope`",
+        ),
+        (
+            "auth = \"oauth2\"\noauth2 = \"o\"\npassword = \"p\"",
+            "mailbox[0].password: OAuth2 logs in with a token",
+        ),
+        (
+            "oauth2 = \"o\"\npassword = \"p\"",
+            "mailbox[0].oauth2: set auth = \"oauth2\"",
+        ),
+        (
+            "auth = \"kerberos\"\npassword = \"p\"",
+            "mailbox[0].auth: `kerberos` is not one of: login, plain, oauth2, oauthbearer",
+        ),
+    ];
+    for (body, expected) in cases {
+        let error = parse(&mailbox(body)).unwrap_err().to_string();
+        assert!(error.contains(expected), "{body}: {error}");
+    }
+    let smtp = |body: &str| format!("{generic}[smtp]\nhost = \"h\"\n{body}\n");
+    let cases = [
+        (
+            "auth = \"oauth2\"\noauth2 = \"o\"",
+            "smtp.username: OAuth2 needs the username",
+        ),
+        (
+            "auth = \"oauth2\"\nusername = \"u\"",
+            "smtp.oauth2: auth = \"oauth2\" needs oauth2 =",
+        ),
+        (
+            "auth = \"cram\"",
+            "smtp.auth: `cram` is not one of: password, oauth2, oauthbearer",
+        ),
+    ];
+    for (body, expected) in cases {
+        let error = parse(&smtp(body)).unwrap_err().to_string();
+        assert!(error.contains(expected), "{body}: {error}");
     }
 }
 
@@ -305,7 +445,10 @@ fn passwords_come_from_credentials_and_never_print() {
     })
     .unwrap();
     let smtp = config.smtp.unwrap();
-    assert_eq!(smtp.credentials.as_ref().unwrap().1.expose(), "s3cret");
+    assert!(matches!(
+        &smtp.credentials,
+        Some(SmtpAuth::Password { password, .. }) if password.expose() == "s3cret"
+    ));
     assert_eq!(smtp.port, 25);
     assert!(!format!("{smtp:?}").contains("s3cret"));
 }

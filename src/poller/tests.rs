@@ -44,6 +44,8 @@ struct Server {
     /// Listed, but FETCH returns nothing for them.
     hidden_from_fetch: Vec<u32>,
     selects: u32,
+    /// Each login's token is due for renewal this long after it (OAuth2).
+    login_lifetime: Option<Duration>,
 }
 
 #[derive(Clone, Default)]
@@ -52,6 +54,7 @@ struct FakeConnector(Arc<Mutex<Server>>);
 struct FakeSession {
     server: Arc<Mutex<Server>>,
     selected: String,
+    reauthenticate_at: Option<Instant>,
 }
 
 impl MailboxConnector for FakeConnector {
@@ -69,6 +72,9 @@ impl MailboxConnector for FakeConnector {
         Ok(FakeSession {
             server: self.0.clone(),
             selected: String::new(),
+            reauthenticate_at: server
+                .login_lifetime
+                .map(|lifetime| Instant::now() + lifetime),
         })
     }
 }
@@ -151,6 +157,10 @@ impl MailboxSession for FakeSession {
 
     fn can_idle(&self) -> bool {
         self.server.lock().unwrap().idle
+    }
+
+    fn reauthenticate_at(&self) -> Option<Instant> {
+        self.reauthenticate_at
     }
 
     async fn idle_start(&mut self) -> Result<(), ImapError> {
@@ -512,6 +522,40 @@ async fn a_pushed_mail_is_filed_at_once() {
         "{:?}",
         pushed.elapsed()
     );
+    harness.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_login_whose_token_is_due_logs_in_again_mid_idle_and_misses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), "full_check_interval_secs = 3600\n");
+    let server = idling_server([], Some(1));
+    server.0.lock().unwrap().login_lifetime = Some(Duration::from_secs(10));
+    let harness = start_with(config, server);
+    harness
+        .until("idling", |h| !h.idle_starts().is_empty())
+        .await;
+    let began = harness.idle_starts()[0].0;
+    // Unannounced: only the new login's full check can find it.
+    harness.deliver(mail(1), false);
+    harness
+        .until("the mail filed after the new login", |h| {
+            h.folder_len("Processed") == 1
+        })
+        .await;
+    let found_after = began.elapsed();
+    assert!(
+        found_after >= Duration::from_secs(10) && found_after < Duration::from_secs(11),
+        "found {found_after:?} after IDLE began, not at the login's renewal"
+    );
+    harness
+        .until("a third login", |h| {
+            h.server.0.lock().unwrap().connects >= 3
+        })
+        .await;
+    let state = harness.state();
+    assert!(state.last_error.is_none(), "a renewal is not a failure");
+    assert_eq!(harness.store().read().list_tickets(None).unwrap().len(), 1);
     harness.stop().await;
 }
 

@@ -422,12 +422,24 @@ impl Instance {
         )
     }
 
+    /// A guichet command as the instance's user, to run as the caller likes.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.as_guichet();
+        command.args(args);
+        command
+    }
+
     pub fn start(&mut self) {
+        self.start_with_log("guichet=debug,info");
+    }
+
+    /// `guichet run` with this log filter (GUICHET_LOG).
+    pub fn start_with_log(&mut self, filter: &str) {
         let log = std::fs::File::create(self.dir.join("daemon.log")).unwrap();
         let child = self
             .as_guichet()
             .arg("run")
-            .env("GUICHET_LOG", "guichet=debug,info")
+            .env("GUICHET_LOG", filter)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

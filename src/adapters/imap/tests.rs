@@ -70,7 +70,7 @@ fn connector(port: u16) -> ImapConnector {
     let config = Config::parse(Path::new("t.toml"), text, &|_| None).unwrap();
     let mut settings = config.mailboxes[0].imap.clone();
     settings.port = port;
-    ImapConnector::new(settings).unwrap()
+    ImapConnector::new(settings, None).unwrap()
 }
 
 fn timed_out_at(result: Result<impl Sized, ImapError>) -> String {

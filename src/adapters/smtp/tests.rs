@@ -27,6 +27,8 @@ struct Seen {
     /// Each accepted mail's recipients.
     mails: Vec<Vec<String>>,
     commands: Vec<String>,
+    /// AUTH attempts to refuse (with RFC 7628's error challenge first) before accepting.
+    refuse_auth: usize,
 }
 
 fn accept_all(_: &str) -> &'static str {
@@ -94,6 +96,22 @@ async fn converse(socket: tokio::net::TcpStream, script: Script, seen: Arc<Mutex
                 return;
             }
             "250 2.0.0 queued"
+        } else if upper.starts_with("AUTH ") {
+            let refuse = {
+                let mut seen = seen.lock().unwrap();
+                let refuse = seen.refuse_auth > 0;
+                seen.refuse_auth = seen.refuse_auth.saturating_sub(1);
+                refuse
+            };
+            if !refuse {
+                "235 2.7.0 Authentication successful"
+            } else {
+                let _ = write.write_all(b"334 eyJzdGF0dXMiOiI0MDEifQ==\r\n").await;
+                match lines.next_line().await {
+                    Ok(Some(line)) if line.is_empty() => "535 5.7.8 token expired",
+                    _ => return,
+                }
+            }
         } else if upper == "QUIT" {
             let _ = write.write_all(b"221 bye\r\n").await;
             return;
@@ -105,16 +123,19 @@ async fn converse(socket: tokio::net::TcpStream, script: Script, seen: Arc<Mutex
 }
 
 fn transport(port: u16) -> SmtpTransport {
-    SmtpTransport::new(&SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        security: SmtpSecurity::Plain,
-        credentials: None,
-        ca_file: None,
-        hello_name: "desk.example.test".into(),
-        timeout_secs: 1,
-        connections: 2,
-    })
+    SmtpTransport::new(
+        &SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::Plain,
+            credentials: None,
+            ca_file: None,
+            hello_name: "desk.example.test".into(),
+            timeout_secs: 1,
+            connections: 2,
+        },
+        None,
+    )
     .unwrap()
 }
 
@@ -304,5 +325,146 @@ async fn a_pooled_connection_the_server_dropped_is_replaced_once() {
     );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.connections, 2);
+    assert_eq!(seen.mails.len(), 2);
+}
+
+/// A token endpoint on loopback that hands out `tok-1`, `tok-2`, … for `lifetime` seconds, and
+/// counts the requests.
+async fn token_endpoint(lifetime: u64) -> (u16, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(Mutex::new(0));
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read).lines();
+            // The headers are enough: the answer does not depend on the form.
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.is_empty() {
+                    break;
+                }
+            }
+            let n = {
+                let mut requests = counted.lock().unwrap();
+                *requests += 1;
+                *requests
+            };
+            let body = format!("{{\"access_token\":\"tok-{n}\",\"expires_in\":{lifetime}}}");
+            let _ = write
+                .write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                )
+                .await;
+        }
+    });
+    (port, requests)
+}
+
+fn oauth2_transport(port: u16, token_port: u16, dir: &std::path::Path) -> SmtpTransport {
+    let account = crate::config::OAuth2Account {
+        name: "m365".into(),
+        token_url: format!("http://127.0.0.1:{token_port}/token"),
+        device_url: None,
+        client_id: "c".into(),
+        client_secret: Some(crate::config::Secret::new("s".into())),
+        grant: crate::config::OAuth2Grant::ClientCredentials,
+        scopes: Vec::new(),
+        stored_token: dir.join("m365.refresh-token"),
+    };
+    SmtpTransport::new(
+        &SmtpConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: SmtpSecurity::Plain,
+            credentials: Some(SmtpAuth::OAuth2 {
+                user: "agent@example.test".into(),
+                account: "m365".into(),
+                mechanism: OAuth2Mechanism::OAuthBearer,
+            }),
+            ca_file: None,
+            hello_name: "desk.example.test".into(),
+            timeout_secs: 5,
+            connections: 2,
+        },
+        Some(Arc::new(TokenSource::new(account))),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_token_is_replaced_once_and_the_mail_goes_out() {
+    let (port, seen) = server(Script {
+        greet: true,
+        smtputf8: false,
+        rcpt: accept_all,
+        hang_up_after: None,
+    })
+    .await;
+    seen.lock().unwrap().refuse_auth = 1;
+    let (token_port, token_requests) = token_endpoint(3600).await;
+    let dir = tempfile::tempdir().unwrap();
+    let transport = oauth2_transport(port, token_port, dir.path());
+    assert_eq!(
+        send(&transport, &["carla@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(*token_requests.lock().unwrap(), 2, "one new token, no more");
+    let seen = seen.lock().unwrap();
+    let auths: Vec<String> = seen
+        .commands
+        .iter()
+        .filter_map(|c| c.strip_prefix("AUTH OAUTHBEARER "))
+        .map(|b64| {
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        auths,
+        [1, 2].map(|n| format!(
+            "n,a=agent@example.test,\x01host=127.0.0.1\x01port={port}\x01auth=Bearer tok-{n}\x01\x01"
+        ))
+    );
+    assert_eq!(
+        seen.connections, 1,
+        "the second AUTH on the same connection"
+    );
+    assert_eq!(seen.mails.len(), 1);
+}
+
+#[tokio::test]
+async fn a_pooled_connection_whose_token_is_due_is_not_reused() {
+    let (port, seen) = server(Script {
+        greet: true,
+        smtputf8: false,
+        rcpt: accept_all,
+        hang_up_after: None,
+    })
+    .await;
+    // One-second tokens, due for renewal after 0.8 s.
+    let (token_port, token_requests) = token_endpoint(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let transport = oauth2_transport(port, token_port, dir.path());
+    assert_eq!(
+        send(&transport, &["carla@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        send(&transport, &["dan@example.test"]).await,
+        vec![Outcome::Delivered]
+    );
+    assert_eq!(*token_requests.lock().unwrap(), 2);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.connections, 2, "a new connection with the new token");
     assert_eq!(seen.mails.len(), 2);
 }
