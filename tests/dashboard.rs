@@ -176,11 +176,9 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
     browser.screenshot(&screenshots().join("01-sign-in.png"));
     browser.type_into("#address", &bob);
     browser.click("button[type=submit]");
-    assert!(
-        browser.text().contains("Check your mail"),
-        "{}",
-        browser.text()
-    );
+    wait_until(WAIT, "the check-your-mail page", || {
+        browser.text().contains("Check your mail").then_some(())
+    });
     let mail = stack.wait_for_mail(&bob, WAIT, |raw| raw.contains("sign-in link"));
     let text = parse_mail(mail.as_bytes()).unwrap().mail.text;
     let link = text
@@ -209,7 +207,10 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
     });
     browser.goto(&link);
     browser.click("#confirm");
-    assert_eq!(browser.url(), format!("{base}/work"));
+    // A click returns before the navigation it starts has finished.
+    wait_until(WAIT, "the work list after signing in", || {
+        (browser.url() == format!("{base}/work")).then_some(())
+    });
 
     let cookies = browser.cookies();
     let session = cookies
@@ -322,11 +323,12 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
     assert_eq!(browser.url(), format!("{base}/sign-in"));
     browser.goto(&link);
     browser.click("#confirm");
-    assert!(
-        browser.text().contains("does not work any more"),
-        "{}",
-        browser.text()
-    );
+    wait_until(WAIT, "a spent link refused", || {
+        browser
+            .text()
+            .contains("does not work any more")
+            .then_some(())
+    });
     drop(browser);
     desk.stop();
 }
