@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 use crate::adapters::imap::ImapConnector;
 use crate::adapters::smtp::SmtpTransport;
@@ -27,6 +28,19 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let (stop, stopping) = watch::channel(false);
     let wake = Arc::new(Notify::new());
     let mut tasks: tokio::task::JoinSet<TaskResult> = tokio::task::JoinSet::new();
+    let latency = crate::metrics::IntakeLatency::default();
+    if let Some(metrics) = &config.metrics {
+        let server = crate::metrics::server::MetricsServer::bind(
+            metrics,
+            config.database_path(),
+            config.mailboxes.iter().map(|m| m.name.clone()).collect(),
+            latency.clone(),
+        )
+        .await?;
+        tracing::info!(listen = %server.local_addr()?, "metrics served at /metrics");
+        let stopping = stopping.clone();
+        tasks.spawn(async move { ("metrics".to_string(), server.serve(stopping).await) });
+    }
 
     match &config.smtp {
         Some(smtp) => {
@@ -56,13 +70,19 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
             )),
             config: mailbox.clone(),
             wake_outbox: wake.clone(),
+            latency: latency.clone(),
         };
         let name = format!("mailbox {}", mailbox.name);
         let stopping = stopping.clone();
-        tasks.spawn(async move {
-            task.run(stopping).await;
-            (name, Ok(()))
-        });
+        // Every line the task logs, the pipeline's on its blocking threads included, names it.
+        let span = tracing::info_span!("mailbox", name = %mailbox.name);
+        tasks.spawn(
+            async move {
+                task.run(stopping).await;
+                (name, Ok(()))
+            }
+            .instrument(span),
+        );
     }
     if !config.intake.sla.plans.is_empty() {
         let scheduler = crate::scheduler::Scheduler {

@@ -140,7 +140,7 @@ fn record(
                 recipients: rendered.recipients,
             }),
             Err(error) => {
-                tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "delivery failure notice not queued");
+                tracing::error!(outbox = item.id, ticket = item.ticket, %error, "delivery failure notice not queued");
                 None
             }
         });
@@ -149,20 +149,31 @@ fn record(
     tx.record_delivery(item, &plan, notice.as_ref(), now, next_attempt_at)?;
     tx.commit()?;
     for event in &plan.events {
-        tracing::info!(outbox = item.id, ticket = ?item.ticket, kind = event.kind.as_str(), detail = %event.detail, "delivery");
+        tracing::info!(outbox = item.id, ticket = item.ticket, kind = event.kind.as_str(), detail = %event.detail, "delivery");
     }
     match (plan.row, &plan.summary) {
         (RowState::Sent, None) => {
-            tracing::info!(outbox = item.id, ticket = ?item.ticket, to = %item.addresses().join(","), "mail sent")
+            tracing::info!(outbox = item.id, ticket = item.ticket, to = %item.addresses().join(","), "mail sent")
         }
         (RowState::Sent, Some(problems)) => {
-            tracing::warn!(outbox = item.id, ticket = ?item.ticket, %problems, "mail sent, but not to everyone")
+            tracing::warn!(outbox = item.id, ticket = item.ticket, %problems, "mail sent, but not to everyone")
         }
         (RowState::Dead, problems) => {
-            tracing::error!(outbox = item.id, ticket = ?item.ticket, problems = ?problems, "mail reached no one, not retried")
+            tracing::error!(
+                outbox = item.id,
+                ticket = item.ticket,
+                problems = problems.as_deref(),
+                "mail reached no one, not retried"
+            )
         }
         (RowState::Retry, problems) => {
-            tracing::warn!(outbox = item.id, ticket = ?item.ticket, problems = ?problems, retry_in_secs = next_attempt_at - now, "mail not sent to everyone yet")
+            tracing::warn!(
+                outbox = item.id,
+                ticket = item.ticket,
+                problems = problems.as_deref(),
+                retry_in_secs = next_attempt_at - now,
+                "mail not sent to everyone yet"
+            )
         }
     }
     Ok(())

@@ -24,6 +24,10 @@ pub mod exit {
     pub const SOFTWARE: i32 = 70;
     pub const TEMPFAIL: i32 = 75;
     pub const CONFIG: i32 = 78;
+    /// `guichet status`: the daemon runs, but a mailbox is failing (for monitoring checks).
+    pub const STATUS_MAILBOX_FAILING: i32 = 1;
+    /// `guichet status`: the daemon is not running (never started, stopped, heartbeat stale).
+    pub const STATUS_NOT_RUNNING: i32 = 2;
 }
 
 #[derive(Debug, Parser)]
@@ -174,6 +178,9 @@ pub enum CliError {
     Failure(String),
     #[error("{0:#}")]
     Software(#[from] anyhow::Error),
+    /// `guichet status` found something a monitoring check must see: the code and why.
+    #[error("{1}")]
+    Unhealthy(i32, String),
 }
 
 impl Command {
@@ -208,6 +215,7 @@ impl CliError {
             CliError::NoInput(_) => exit::NO_INPUT,
             CliError::Failure(_) => exit::FAILURE,
             CliError::Software(_) => exit::SOFTWARE,
+            CliError::Unhealthy(code, _) => *code,
         }
     }
 }
@@ -238,6 +246,7 @@ pub fn init_logging(level: &str) {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
+                .fmt_fields(log_fields::LogFields)
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::stderr().is_terminal()),
         )
@@ -339,6 +348,7 @@ pub fn time(seconds: i64) -> String {
 mod ingest;
 mod inspect;
 mod kb;
+mod log_fields;
 mod report;
 mod rules;
 mod status;

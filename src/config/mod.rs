@@ -143,6 +143,8 @@ pub struct Config {
     pub mailboxes: Vec<MailboxConfig>,
     /// The `[[report]]` digests `guichet run` mails.
     pub reports: Vec<crate::core::report::digest::DigestConfig>,
+    /// Where `guichet run` serves `/metrics`, when `[metrics]` is configured.
+    pub metrics: Option<MetricsConfig>,
 }
 
 impl Config {
@@ -304,6 +306,11 @@ impl Config {
         }
 
         let reports = report::validate_reports(&raw.reports, &intake, &error)?;
+        let metrics = raw
+            .metrics
+            .as_ref()
+            .map(|raw| metrics::validate_metrics(raw, &error))
+            .transpose()?;
         let smtp = raw
             .smtp
             .map(|smtp| validate_smtp(smtp, &support_address, env, &error))
@@ -356,6 +363,7 @@ impl Config {
             outbox,
             log_level,
             reports,
+            metrics,
         })
     }
 }
@@ -437,6 +445,7 @@ pub fn is_loopback(host: &str) -> bool {
 
 mod knowledge;
 mod mail;
+mod metrics;
 mod people;
 mod raw;
 mod report;
@@ -444,6 +453,7 @@ mod rules;
 mod sla;
 
 use mail::*;
+pub use metrics::MetricsConfig;
 use people::*;
 use raw::*;
 use rules::*;

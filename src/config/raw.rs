@@ -43,6 +43,7 @@ pub(super) struct RawConfig {
     pub(super) replies: Vec<RawReply>,
     #[serde(default, rename = "report")]
     pub(super) reports: Vec<super::report::RawReport>,
+    pub(super) metrics: Option<super::metrics::RawMetrics>,
 }
 
 /// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.

@@ -42,6 +42,7 @@ fn the_shipped_example_is_valid() {
             "# [knowledge]",
             "# [[reply]]",
             "# [[report]]",
+            "# [metrics]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -72,6 +73,24 @@ fn the_shipped_example_is_valid() {
     assert_eq!(config.intake.replies[0].name, "password");
     assert_eq!(config.reports[0].name, "morning");
     assert_eq!(config.reports[0].queues, ["general"]);
+    assert_eq!(
+        config.metrics.map(|m| m.listen.to_string()).as_deref(),
+        Some("127.0.0.1:9464")
+    );
+}
+
+#[test]
+fn metrics_listen_on_loopback_unless_remote_is_allowed() {
+    let with = |table: &str| format!("{MINIMAL}[metrics]\n{table}");
+    let config = parse(&with("listen = \"[::1]:9464\"")).unwrap();
+    assert_eq!(config.metrics.unwrap().listen.to_string(), "[::1]:9464");
+    assert!(parse(MINIMAL).unwrap().metrics.is_none());
+    assert!(error_of(&with("listen = \"0.0.0.0:9464\""))
+        .starts_with("/etc/guichet.toml: metrics.listen: 0.0.0.0:9464 is not a loopback address"));
+    let remote = parse(&with("listen = \"0.0.0.0:9464\"\nallow_remote = true")).unwrap();
+    assert_eq!(remote.metrics.unwrap().listen.to_string(), "0.0.0.0:9464");
+    assert!(error_of(&with("listen = \"localhost\""))
+        .starts_with("/etc/guichet.toml: metrics.listen: `localhost` is not an address and port"));
 }
 
 #[test]

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0013_knowledge.sql"),
     include_str!("migrations/0014_ticket_changes.sql"),
     include_str!("migrations/0015_digests_sent.sql"),
+    include_str!("migrations/0018_counters.sql"),
 ];
 
 /// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
@@ -80,6 +81,7 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+mod counters;
 mod knowledge;
 mod knowledge_mail;
 mod knowledge_search;
@@ -89,6 +91,7 @@ mod reports;
 mod rows;
 mod writes;
 
+pub use counters::{Counter, CounterRow, MetricsRows, OpenTickets};
 pub use knowledge::{ArticleLink, ArticleVersion};
 pub use knowledge_mail::SolvedByKnowledge;
 pub use knowledge_search::{indexed_terms, ArticleSearch, RequestMatches, SimilarTicket};
