@@ -53,7 +53,7 @@ impl<T: MailTransport> Sender<T> {
         let interrupted = take_interrupted(&mut store)?;
         if !interrupted.is_empty() {
             tracing::warn!(
-                outbox = ?interrupted,
+                outbox = %interrupted.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
                 "these mails were being sent when Guichet stopped: sending them again (a recipient may get one twice)"
             );
         }

@@ -4,9 +4,9 @@
 mod common;
 
 use std::io::Write;
-use std::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 struct Desk {
     _dir: tempfile::TempDir,
@@ -528,18 +528,24 @@ fn status_exit_codes_tell_monitoring_what_is_wrong() {
         (output.status.code(), stdout(&output), stderr(&output))
     };
     // Never started: the store does not even exist yet.
-    assert!(guichet(&desk.config, &["ingest"], &std::fs::read(fixture("plain-en.eml")).unwrap())
-        .status
-        .success());
+    assert!(guichet(
+        &desk.config,
+        &["ingest"],
+        &std::fs::read(fixture("plain-en.eml")).unwrap()
+    )
+    .status
+    .success());
     let (code, out, err) = status(&desk.config);
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(out.contains("daemon:     never ran"), "{out}");
     assert!(err.contains("the daemon is not running"), "{err}");
 
     let mut daemon = Daemon::start(&desk.config);
-    common::wait_until(Duration::from_secs(20), "status 0 with the daemon up", || {
-        (status(&desk.config).0 == Some(0)).then_some(())
-    });
+    common::wait_until(
+        Duration::from_secs(20),
+        "status 0 with the daemon up",
+        || (status(&desk.config).0 == Some(0)).then_some(()),
+    );
     let json = guichet(&desk.config, &["status", "--json"], b"");
     assert_eq!(json.status.code(), Some(0), "--json exits as the text does");
     assert!(stdout(&json).contains("\"daemon_running\": true"));

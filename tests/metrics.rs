@@ -124,26 +124,67 @@ fn metrics_count_the_mail_that_went_through_and_the_log_reads_plainly() {
     });
 
     let count = |metric: &str, labels: &[(&str, &str)]| total(&page, metric, labels);
-    assert_eq!(count("guichet_mails_in_total", &[("source", "pipe"), ("outcome", "new_ticket")]), 1.0);
-    assert_eq!(count("guichet_mails_in_total", &[("source", "pipe"), ("outcome", "duplicate")]), 1.0);
-    assert_eq!(count("guichet_mails_in_total", &[("source", "imap"), ("outcome", "new_ticket")]), 1.0);
-    assert_eq!(count("guichet_open_tickets", &[("queue", "general")]), 2.0);
-    assert_eq!(count("guichet_open_tickets", &[("queue", "general"), ("level", "1"), ("status", "new")]), 2.0);
     assert_eq!(
-        count("guichet_mails_out_total", &[("kind", "acknowledgement"), ("result", "queued")]),
+        count(
+            "guichet_mails_in_total",
+            &[("source", "pipe"), ("outcome", "new_ticket")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(
+            "guichet_mails_in_total",
+            &[("source", "pipe"), ("outcome", "duplicate")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(
+            "guichet_mails_in_total",
+            &[("source", "imap"), ("outcome", "new_ticket")]
+        ),
+        1.0
+    );
+    assert_eq!(count("guichet_open_tickets", &[("queue", "general")]), 2.0);
+    assert_eq!(
+        count(
+            "guichet_open_tickets",
+            &[("queue", "general"), ("level", "1"), ("status", "new")]
+        ),
         2.0
     );
     assert_eq!(
-        count("guichet_mails_out_total", &[("kind", "acknowledgement"), ("result", "sent")]),
+        count(
+            "guichet_mails_out_total",
+            &[("kind", "acknowledgement"), ("result", "queued")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        count(
+            "guichet_mails_out_total",
+            &[("kind", "acknowledgement"), ("result", "sent")]
+        ),
         2.0
     );
     assert_eq!(count("guichet_outbox_mails", &[("state", "pending")]), 0.0);
     assert_eq!(count("guichet_outbox_mails", &[("state", "retrying")]), 0.0);
     assert_eq!(count("guichet_outbox_mails", &[("state", "dead")]), 0.0);
     assert_eq!(count("guichet_quarantined_mails", &[]), 0.0);
-    assert_eq!(count("guichet_mailbox_connected", &[("mailbox", "watched")]), 1.0);
-    assert_eq!(count("guichet_mailbox_backlog", &[("mailbox", "watched")]), 0.0);
-    assert!(count("guichet_mailbox_last_success_timestamp_seconds", &[("mailbox", "watched")]) > 1.7e9);
+    assert_eq!(
+        count("guichet_mailbox_connected", &[("mailbox", "watched")]),
+        1.0
+    );
+    assert_eq!(
+        count("guichet_mailbox_backlog", &[("mailbox", "watched")]),
+        0.0
+    );
+    assert!(
+        count(
+            "guichet_mailbox_last_success_timestamp_seconds",
+            &[("mailbox", "watched")]
+        ) > 1.7e9
+    );
     // The IMAP mail went through this daemon; the piped ones through `guichet ingest`.
     assert_eq!(count("guichet_intake_latency_seconds_count", &[]), 1.0);
     let histogram = page
@@ -165,14 +206,23 @@ fn metrics_count_the_mail_that_went_through_and_the_log_reads_plainly() {
     wait_for_page(&desk, port);
     let again = scrape(port);
     assert_eq!(total(&again, "guichet_mails_in_total", &[]), 3.0);
-    assert_eq!(total(&again, "guichet_intake_latency_seconds_count", &[]), 0.0);
+    assert_eq!(
+        total(&again, "guichet_intake_latency_seconds_count", &[]),
+        0.0
+    );
     desk.stop();
 
     for debug_form in ["Some(", "None", "Allowed", "Suppressed(", "Instant {"] {
-        assert!(!log.contains(debug_form), "`{debug_form}` in the log:\n{log}");
+        assert!(
+            !log.contains(debug_form),
+            "`{debug_form}` in the log:\n{log}"
+        );
     }
     assert!(log.contains("ticket=1 "), "{log}");
-    for line in log.lines().filter(|l| l.contains("mailbox connected") || l.contains("mailbox stopped")) {
+    for line in log
+        .lines()
+        .filter(|l| l.contains("mailbox connected") || l.contains("mailbox stopped"))
+    {
         assert!(line.contains("mailbox{name=watched}"), "{line}");
     }
     assert!(log.contains("mailbox connected"), "{log}");
