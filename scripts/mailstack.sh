@@ -105,6 +105,52 @@ ensure_pipe_user() {
     echo "$PROG: created system user and group '$PIPE_USER'"
 }
 
+# The packages' own services would start at boot with the packages' configuration: Postfix on
+# port 25 and Dovecot on 143/993 of every interface. The stack runs private instances instead,
+# so both are disabled at boot, by systemd's links and by SysV rc links alike (PID 1 may be
+# neither: systemctl then edits the links without a running manager, update-rc.d the rc links).
+disable_system_services() {
+    local service
+    for service in postfix dovecot; do
+        if command -v systemctl >/dev/null 2>&1; then
+            if [ -d /run/systemd/system ]; then
+                systemctl disable --now --quiet "$service.service" 2>/dev/null || true
+            else
+                systemctl disable --quiet "$service.service" 2>/dev/null || true
+            fi
+        fi
+        if [ -e "/etc/init.d/$service" ] && command -v update-rc.d >/dev/null 2>&1; then
+            update-rc.d "$service" disable >/dev/null 2>&1 || true
+        fi
+    done
+}
+
+enabled_system_services() { # prints what still starts at boot, if anything
+    local service
+    for service in postfix dovecot; do
+        if command -v systemctl >/dev/null 2>&1 &&
+            [ "$(systemctl is-enabled "$service.service" 2>/dev/null)" = enabled ]; then
+            echo "$service.service"
+        fi
+        if compgen -G "/etc/rc[2-5].d/S[0-9][0-9]$service" >/dev/null; then
+            echo "/etc/rc?.d/S??$service"
+        fi
+    done
+}
+
+# Fails when a port the stack serves is open beyond loopback.
+check_loopback_only() {
+    local port address
+    for port in "$@"; do
+        while read -r address; do
+            case "$address" in
+                127.0.0.1:"$port" | "[::1]:$port") ;;
+                *) die "port $port listens on $address, not only on loopback" ;;
+            esac
+        done < <(ss -ltnH "sport = :$port" | awk '{print $4}')
+    done
+}
+
 cmd_install() {
     require_root install
     local missing
@@ -135,6 +181,10 @@ SEL
     else
         echo "$PROG: packages already installed: ${PACKAGES[*]}"
     fi
+    disable_system_services
+    local enabled
+    enabled=$(enabled_system_services | xargs)
+    [ -z "$enabled" ] || die "still enabled at boot: $enabled"
     ensure_pipe_user
 }
 
@@ -718,6 +768,8 @@ cmd_start() {
     wait_port "$IMAPS_PORT" || start_failed
     wait_port "$SUBMISSIONS_PORT" || start_failed
     wait_port "$AUTH_PORT" || start_failed
+    check_loopback_only "$SMTP_PORT" "$SUBMISSION_PORT" "$SUBMISSIONS_PORT" "$IMAP_PORT" \
+        "$IMAPS_PORT" "$LMTP_PORT" "$AUTH_PORT"
 
     cat > "$STATE/mailstack.env.new" <<EOF
 MAILSTACK_STATE_DIR=$STATE

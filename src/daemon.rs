@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 use crate::adapters::imap::ImapConnector;
 use crate::adapters::oauth2::TokenSource;
@@ -37,6 +38,8 @@ struct Shared {
     stopping: watch::Receiver<bool>,
     wake_outbox: Arc<Notify>,
     tokens: Arc<TokenSources>,
+    /// Observed by the mailbox tasks, shown on `/metrics`.
+    latency: crate::metrics::IntakeLatency,
 }
 
 /// One token source per `[[oauth2]]` account, shared by the mailboxes and the sender that log in
@@ -89,11 +92,13 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
         stopping,
         wake_outbox: Arc::new(Notify::new()),
         tokens: Arc::new(TokenSources::default()),
+        latency: crate::metrics::IntakeLatency::default(),
     };
     let mut tasks = Tasks::new();
     // Before READY=1: from then on systemd may send SIGHUP, whose default action ends the process.
     let mut signals = Signals::new()?;
 
+    spawn_metrics(&mut tasks, &shared);
     spawn_outbox_sender(&mut tasks, &shared);
     let mut mailboxes = HashSet::new();
     for mailbox in &config.mailboxes {
@@ -310,11 +315,17 @@ fn spawn_mailbox(tasks: &mut Tasks, shared: &Shared, name: String) {
                 pipeline: Arc::new(std::sync::Mutex::new(pipeline)),
                 config: mailbox.clone(),
                 wake_outbox: shared_.wake_outbox.clone(),
+                latency: shared_.latency.clone(),
             };
-            Ok(Some(Box::pin(async move {
-                task.run(stop).await;
-                Ok(())
-            })))
+            // Every line the task logs, the pipeline's on its blocking threads included, names it.
+            let span = tracing::info_span!("mailbox", name = %mailbox.name);
+            Ok(Some(Box::pin(
+                async move {
+                    task.run(stop).await;
+                    Ok(())
+                }
+                .instrument(span),
+            )))
         },
     );
 }
@@ -383,6 +394,37 @@ fn spawn_digest_scheduler(tasks: &mut Tasks, shared: &Shared) {
             };
             Ok(Some(Box::pin(async move {
                 digests.run(stop).await.map_err(anyhow::Error::from)
+            })))
+        },
+    );
+}
+
+/// Restarted when `[metrics]` or the list of mailboxes it reports on changes.
+fn spawn_metrics(tasks: &mut Tasks, shared: &Shared) {
+    let latency = shared.latency.clone();
+    let mailboxes = |config: &Config| -> Vec<String> {
+        config.mailboxes.iter().map(|m| m.name.clone()).collect()
+    };
+    spawn_supervised(
+        tasks,
+        shared,
+        "metrics".into(),
+        move |config: &Arc<Config>| (config.metrics.clone(), mailboxes(config)),
+        move |config, stop| {
+            let Some(metrics) = config.metrics.clone() else {
+                return Ok(None);
+            };
+            let latency = latency.clone();
+            Ok(Some(Box::pin(async move {
+                let server = crate::metrics::server::MetricsServer::bind(
+                    &metrics,
+                    config.database_path(),
+                    mailboxes(&config),
+                    latency,
+                )
+                .await?;
+                tracing::info!(listen = %server.local_addr()?, "metrics served at /metrics");
+                server.serve(stop).await
             })))
         },
     );

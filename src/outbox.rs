@@ -53,7 +53,7 @@ impl<T: MailTransport> Sender<T> {
         let interrupted = take_interrupted(&mut store)?;
         if !interrupted.is_empty() {
             tracing::warn!(
-                outbox = ?interrupted,
+                outbox = %interrupted.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
                 "these mails were being sent when Guichet stopped: sending them again (a recipient may get one twice)"
             );
         }
@@ -148,7 +148,7 @@ fn record(
                 recipients: rendered.recipients,
             }),
             Err(error) => {
-                tracing::error!(outbox = item.id, ticket = ?item.ticket, %error, "delivery failure notice not queued");
+                tracing::error!(outbox = item.id, ticket = item.ticket, %error, "delivery failure notice not queued");
                 None
             }
         });
@@ -157,20 +157,31 @@ fn record(
     tx.record_delivery(item, &plan, notice.as_ref(), now, next_attempt_at)?;
     tx.commit()?;
     for event in &plan.events {
-        tracing::info!(outbox = item.id, ticket = ?item.ticket, kind = event.kind.as_str(), detail = %event.detail, "delivery");
+        tracing::info!(outbox = item.id, ticket = item.ticket, kind = event.kind.as_str(), detail = %event.detail, "delivery");
     }
     match (plan.row, &plan.summary) {
         (RowState::Sent, None) => {
-            tracing::info!(outbox = item.id, ticket = ?item.ticket, to = %item.addresses().join(","), "mail sent")
+            tracing::info!(outbox = item.id, ticket = item.ticket, to = %item.addresses().join(","), "mail sent")
         }
         (RowState::Sent, Some(problems)) => {
-            tracing::warn!(outbox = item.id, ticket = ?item.ticket, %problems, "mail sent, but not to everyone")
+            tracing::warn!(outbox = item.id, ticket = item.ticket, %problems, "mail sent, but not to everyone")
         }
         (RowState::Dead, problems) => {
-            tracing::error!(outbox = item.id, ticket = ?item.ticket, problems = ?problems, "mail reached no one, not retried")
+            tracing::error!(
+                outbox = item.id,
+                ticket = item.ticket,
+                problems = problems.as_deref(),
+                "mail reached no one, not retried"
+            )
         }
         (RowState::Retry, problems) => {
-            tracing::warn!(outbox = item.id, ticket = ?item.ticket, problems = ?problems, retry_in_secs = next_attempt_at - now, "mail not sent to everyone yet")
+            tracing::warn!(
+                outbox = item.id,
+                ticket = item.ticket,
+                problems = problems.as_deref(),
+                retry_in_secs = next_attempt_at - now,
+                "mail not sent to everyone yet"
+            )
         }
     }
     Ok(())

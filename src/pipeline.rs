@@ -13,7 +13,7 @@ use crate::adapters::blobs::BlobStore;
 use crate::adapters::parse::{content_hash, parse_mail};
 use crate::adapters::render::render_all;
 use crate::adapters::store::{
-    ArticleLink, ArticleSearch, InboundRecord, Reader, Store, StoreError, WriteTx,
+    ArticleLink, ArticleSearch, Counter, InboundRecord, Reader, Store, StoreError, WriteTx,
 };
 use crate::config::Config;
 use crate::core::intake::decide_intake;
@@ -36,6 +36,8 @@ pub enum IngestOutcome {
     Created {
         ticket: TicketNumber,
         acknowledged: bool,
+        /// Marked as spam by the MTA: the ticket waits in `spam` for `#release`.
+        held_as_spam: bool,
     },
     Appended {
         ticket: TicketNumber,
@@ -53,6 +55,45 @@ pub enum IngestOutcome {
         /// `KB-12`: the article drafted or acted on, if any.
         article: Option<String>,
     },
+}
+
+impl IngestOutcome {
+    /// The outcome as `/metrics` labels it (`guichet_mails_in_total{outcome=...}`).
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            IngestOutcome::Created {
+                held_as_spam: true, ..
+            } => "spam",
+            IngestOutcome::Created { .. } => "new_ticket",
+            IngestOutcome::Appended { .. } => "follow_up",
+            IngestOutcome::Duplicate { .. } => "duplicate",
+            IngestOutcome::Quarantined { .. } => "quarantined",
+            IngestOutcome::Knowledge { .. } => "knowledge",
+        }
+    }
+}
+
+impl Source {
+    /// What kind of source this is, for `/metrics`: `imap` for `imap:NAME`, else the name.
+    pub fn kind(&self) -> &str {
+        self.name.split(':').next().unwrap_or(&self.name)
+    }
+}
+
+/// Adds a batch's outcomes to the store's running totals, in the batch's transaction.
+fn count_outcomes(
+    tx: &WriteTx<'_>,
+    source: &Source,
+    outcomes: &[IngestOutcome],
+) -> Result<(), StoreError> {
+    let mut tally: std::collections::BTreeMap<&str, u64> = Default::default();
+    for outcome in outcomes {
+        *tally.entry(outcome.metric_label()).or_default() += 1;
+    }
+    for (outcome, count) in tally {
+        tx.add_to_counter(Counter::MailsIn, source.kind(), outcome, count)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +259,7 @@ impl Pipeline {
                 now,
             )?);
         }
+        count_outcomes(&tx, source, &outcomes)?;
         tx.commit()?;
         for outcome in &outcomes {
             if let IngestOutcome::Quarantined { id, reason } = outcome {
@@ -246,6 +288,7 @@ impl Pipeline {
             reason,
             now,
         )?;
+        count_outcomes(&tx, source, std::slice::from_ref(&outcome))?;
         tx.commit()?;
         if let IngestOutcome::Quarantined { id, reason } = &outcome {
             tracing::warn!(source = %source.name, id, reason, "mail quarantined");
@@ -457,7 +500,7 @@ fn store_mail(
         from = mail.from.as_ref().map_or("-", |m| m.address.as_str()),
         ticket = %plan.ticket,
         decision = %thread,
-        auto_reply = ?plan.auto_reply,
+        auto_reply = %plan.auto_reply,
         "mail stored"
     );
     Ok(outcome_of(&plan, acknowledged))
@@ -668,9 +711,10 @@ fn store_quarantine(
 
 fn outcome_of(plan: &IntakePlan, acknowledged: bool) -> IngestOutcome {
     match plan.change {
-        TicketChange::Create(_) => IngestOutcome::Created {
+        TicketChange::Create(ref ticket) => IngestOutcome::Created {
             ticket: plan.ticket,
             acknowledged,
+            held_as_spam: ticket.status == crate::core::ticket::Status::Spam,
         },
         TicketChange::Append { .. } => IngestOutcome::Appended {
             ticket: plan.ticket,

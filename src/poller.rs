@@ -56,6 +56,8 @@ pub struct MailboxTask<C: MailboxConnector> {
     pub pipeline: SharedPipeline,
     /// Poked after each batch so acknowledgements leave at once.
     pub wake_outbox: Arc<Notify>,
+    /// Where each stored batch's time from fetched to committed goes (`/metrics`).
+    pub latency: crate::metrics::IntakeLatency,
 }
 
 /// Why a round ended early.
@@ -82,6 +84,16 @@ enum Wake {
     /// The full check (or IDLE's renewal) is due.
     Deadline,
     Stop,
+}
+
+impl Wake {
+    fn as_str(self) -> &'static str {
+        match self {
+            Wake::Changed => "changed",
+            Wake::Deadline => "deadline",
+            Wake::Stop => "stop",
+        }
+    }
 }
 
 /// Tests mark a mail with this header to make the intake thread panic on it.
@@ -159,7 +171,6 @@ pub fn batches(listing: &[(u32, u64)], max_count: usize, max_bytes: u64) -> Vec<
 
 impl<C: MailboxConnector> MailboxTask<C> {
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        let name = self.config.name.clone();
         let mut failures = 0u32;
         let mut last_error: Option<String> = None;
         loop {
@@ -169,7 +180,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
             match self.round(&mut stop, &mut failures, &mut last_error).await {
                 Ok(RoundEnd::Stopped) => break,
                 Ok(RoundEnd::Reauthenticate) => {
-                    tracing::debug!(mailbox = %name, "logging in again before the access token expires");
+                    tracing::debug!("logging in again before the access token expires");
                 }
                 Err(error) => {
                     let text = error.to_string();
@@ -182,9 +193,9 @@ impl<C: MailboxConnector> MailboxTask<C> {
                     let delay = backoff(failures, jitter_source());
                     // The same failure again is not news: log it once, then only at debug.
                     if last_error.as_deref() == Some(text.as_str()) {
-                        tracing::debug!(mailbox = %name, error = %text, retry_in_ms = delay.as_millis() as u64, "mailbox still failing");
+                        tracing::debug!(error = %text, retry_in_ms = delay.as_millis() as u64, "mailbox still failing");
                     } else {
-                        tracing::warn!(mailbox = %name, error = %text, retry_in_ms = delay.as_millis() as u64, "mailbox failed; retrying");
+                        tracing::warn!(error = %text, retry_in_ms = delay.as_millis() as u64, "mailbox failed; retrying");
                         last_error = Some(text);
                     }
                     tokio::select! {
@@ -198,7 +209,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
             connected: Some(false),
             ..MailboxUpdate::default()
         });
-        tracing::info!(mailbox = %name, "mailbox stopped");
+        tracing::info!("mailbox stopped");
     }
 
     async fn round(
@@ -209,9 +220,9 @@ impl<C: MailboxConnector> MailboxTask<C> {
     ) -> Result<RoundEnd, RoundError> {
         let mut session = self.connector.connect().await?;
         if last_error.take().is_some() {
-            tracing::info!(mailbox = %self.config.name, after_failures = *failures, "mailbox reconnected");
+            tracing::info!(after_failures = *failures, "mailbox reconnected");
         } else {
-            tracing::info!(mailbox = %self.config.name, "mailbox connected");
+            tracing::info!("mailbox connected");
         }
         *failures = 0;
         self.record(&MailboxUpdate {
@@ -238,7 +249,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
                 return Ok(RoundEnd::Stopped);
             }
             let wake = self.wait(session, stop).await?;
-            tracing::debug!(mailbox = %self.config.name, ?wake, "mailbox woke");
+            tracing::debug!(wake = wake.as_str(), "mailbox woke");
             if wake == Wake::Stop || *stop.borrow() {
                 return Ok(RoundEnd::Stopped);
             }
@@ -323,7 +334,6 @@ impl<C: MailboxConnector> MailboxTask<C> {
             .and_then(|state| state.uid_validity);
         if let Some(known) = known.filter(|known| *known != status.uid_validity) {
             tracing::warn!(
-                mailbox = %self.config.name,
                 old = known,
                 new = status.uid_validity,
                 "UIDVALIDITY changed: rescanning the whole folder; mail already stored is recognised, not ticketed twice"
@@ -402,7 +412,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
                     .arrivals(session, status.uid_validity, highest_listed)
                     .await?;
                 if let Some((last, _)) = arrived.last() {
-                    tracing::debug!(mailbox = %self.config.name, arrived = arrived.len(), "mail arrived during the batch");
+                    tracing::debug!(arrived = arrived.len(), "mail arrived during the batch");
                     highest_listed = *last;
                     pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
                 }
@@ -451,14 +461,16 @@ impl<C: MailboxConnector> MailboxTask<C> {
         mails: Vec<(u32, Vec<u8>)>,
         stop: &watch::Receiver<bool>,
     ) -> Result<Vec<(u32, IngestOutcome)>, RoundError> {
+        let fetched = std::time::Instant::now();
         let mails = Arc::new(mails);
         let reason = match self.intake(&mails, 0..mails.len()).await {
             Ok(outcomes) => {
+                self.latency.observe(outcomes.len(), fetched.elapsed());
                 return Ok(mails.iter().map(|(uid, _)| *uid).zip(outcomes).collect());
             }
             Err(reason) => reason,
         };
-        tracing::warn!(mailbox = %self.config.name, mails = mails.len(), %reason, "a batch could not be stored; storing its mails one by one");
+        tracing::warn!(mails = mails.len(), %reason, "a batch could not be stored; storing its mails one by one");
         let mut outcomes = Vec::with_capacity(mails.len());
         let mut failing: Vec<(usize, String)> =
             (0..mails.len()).map(|i| (i, reason.clone())).collect();
@@ -486,7 +498,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
                         None => still_failing.push((index, "the store gave no outcome".into())),
                     },
                     Err(reason) => {
-                        tracing::warn!(mailbox = %self.config.name, uid, attempt = attempts, %reason, "a mail could not be stored alone");
+                        tracing::warn!(uid, attempt = attempts, %reason, "a mail could not be stored alone");
                         still_failing.push((index, reason));
                     }
                 }
@@ -505,6 +517,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
             let outcome = self.quarantine(&mails, index, reason).await?;
             outcomes.push((mails[index].0, outcome));
         }
+        self.latency.observe(outcomes.len(), fetched.elapsed());
         Ok(outcomes)
     }
 
@@ -518,7 +531,9 @@ impl<C: MailboxConnector> MailboxTask<C> {
         let pipeline = self.pipeline.clone();
         let source = self.source();
         let mails = mails.clone();
+        let span = tracing::Span::current();
         let stored = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let raws: Vec<&[u8]> = mails[range].iter().map(|(_, raw)| raw.as_slice()).collect();
             #[cfg(test)]
             if raws
@@ -546,7 +561,9 @@ impl<C: MailboxConnector> MailboxTask<C> {
         let pipeline = self.pipeline.clone();
         let source = self.source();
         let mails = mails.clone();
+        let span = tracing::Span::current();
         let quarantined = tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             lock(&pipeline).quarantine_raw(&mails[index].1, &source, &reason, system_now())
         })
         .await;
@@ -579,7 +596,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
             tx.commit()
         });
         if let Err(error) = result {
-            tracing::debug!(mailbox = %name, %error, "mailbox state not recorded");
+            tracing::debug!(%error, "mailbox state not recorded");
         }
     }
 }

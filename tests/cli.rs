@@ -6,6 +6,7 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 struct Desk {
     _dir: tempfile::TempDir,
@@ -514,4 +515,99 @@ fn a_bad_article_file_is_named_with_its_reason_and_the_others_imported() {
         "{}",
         stdout(&show)
     );
+}
+
+/// `guichet status` for a monitoring check: 2 while no daemon runs, 0 when it runs and every
+/// mailbox works, 1 when it runs and a mailbox is failing, 2 again once it stopped. Its output
+/// still goes to stdout; the reason for a non-zero code goes to stderr.
+#[test]
+fn status_exit_codes_tell_monitoring_what_is_wrong() {
+    let desk = desk();
+    let status = |config: &Path| {
+        let output = guichet(config, &["status"], b"");
+        (output.status.code(), stdout(&output), stderr(&output))
+    };
+    // Never started: the store does not even exist yet.
+    assert!(guichet(
+        &desk.config,
+        &["ingest"],
+        &std::fs::read(fixture("plain-en.eml")).unwrap()
+    )
+    .status
+    .success());
+    let (code, out, err) = status(&desk.config);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.contains("daemon:     never ran"), "{out}");
+    assert!(err.contains("the daemon is not running"), "{err}");
+
+    let mut daemon = Daemon::start(&desk.config);
+    common::wait_until(
+        Duration::from_secs(20),
+        "status 0 with the daemon up",
+        || (status(&desk.config).0 == Some(0)).then_some(()),
+    );
+    let json = guichet(&desk.config, &["status", "--json"], b"");
+    assert_eq!(json.status.code(), Some(0), "--json exits as the text does");
+    assert!(stdout(&json).contains("\"daemon_running\": true"));
+    daemon.stop();
+    let (code, out, _) = status(&desk.config);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("daemon:     stopped at"), "{out}");
+
+    // A mailbox whose server is not there: the daemon runs, the mailbox fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut text = std::fs::read_to_string(&desk.config).unwrap();
+    text.push_str(&format!(
+        "[[mailbox]]\nname = \"nowhere\"\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"insecure\"\n\
+         username = \"u\"\npassword = \"p\"\n"
+    ));
+    std::fs::write(&desk.config, text).unwrap();
+    let mut daemon = Daemon::start(&desk.config);
+    let (out, err) = common::wait_until(Duration::from_secs(20), "status 1", || {
+        let (code, out, err) = status(&desk.config);
+        (code == Some(1)).then_some((out, err))
+    });
+    assert!(out.contains("daemon:     running"), "{out}");
+    assert!(err.contains("mailbox failing: nowhere"), "{err}");
+    daemon.stop();
+}
+
+/// `guichet run` in the background, stopped with SIGTERM as systemd does.
+struct Daemon(std::process::Child);
+
+impl Daemon {
+    fn start(config: &Path) -> Daemon {
+        Daemon(
+            Command::new(env!("CARGO_BIN_EXE_guichet"))
+                .arg("--config")
+                .arg(config)
+                .arg("run")
+                .env("GUICHET_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    fn stop(&mut self) {
+        let pid = self.0.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = self.0.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -2,6 +2,8 @@
 //! each one makes or joins a ticket, or is quarantined with a reason; never a crash, hang or drop.
 //! The corpus is not in the repository; without it this test says it skipped.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -23,7 +25,9 @@ const HANG_LIMIT: Duration = Duration::from_secs(20);
 #[test]
 fn every_hard_mail_is_ticketed_or_quarantined() {
     let Some(dir) = corpus_dir() else {
-        println!("SKIPPED: ../shared/corpus/mime not found (set GUICHET_SHARED_DIR); third-party mail is not in the repo");
+        common::skipped(
+            "../shared/corpus/mime not found (set GUICHET_SHARED_DIR); third-party mail is not in the repo",
+        );
         return;
     };
     let index = std::fs::read_to_string(dir.join("INDEX.tsv")).unwrap();

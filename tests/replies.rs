@@ -7,6 +7,8 @@
 //! it) after folding whitespace. Set `GUICHET_REPLIES_DUMP=<dir>` to write each case's input text
 //! and output there when investigating a mismatch.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use guichet::adapters::parse::{html_to_text, parse_mail};
@@ -90,7 +92,9 @@ fn cases(index: &str) -> Vec<Case> {
 #[test]
 fn replies_keep_only_the_new_text() {
     let Some(dir) = corpus_dir() else {
-        println!("SKIPPED: ../shared/corpus/replies not found (set GUICHET_SHARED_DIR); third-party mail is not in the repo");
+        common::skipped(
+            "../shared/corpus/replies not found (set GUICHET_SHARED_DIR); third-party mail is not in the repo",
+        );
         return;
     };
     let dump = std::env::var_os("GUICHET_REPLIES_DUMP").map(PathBuf::from);

@@ -127,6 +127,7 @@ fn a_missing_required_field_is_asked_for_and_the_reply_fills_it() {
     let IngestOutcome::Created {
         ticket,
         acknowledged: true,
+        ..
     } = pipeline.ingest(&raw, &Source::named("t"), 1).unwrap()
     else {
         panic!("not acknowledged")

@@ -319,7 +319,7 @@ pub fn render_all<'m>(
         match render(mail, now, files) {
             Ok(done) => {
                 for why in &done.attachments_not_sent {
-                    tracing::error!(ticket = ?mail.ticket, kind = mail.kind.as_str(), reason = %why, "attachment named, not attached");
+                    tracing::error!(ticket = mail.ticket.map(|t| t.0), kind = mail.kind.as_str(), reason = %why, "attachment named, not attached");
                     events.push(EventDraft {
                         kind: EventKind::AttachmentNotSent,
                         actor: "guichet".into(),
@@ -327,7 +327,7 @@ pub fn render_all<'m>(
                     });
                 }
                 for why in &done.left_out {
-                    tracing::warn!(ticket = ?mail.ticket, kind = mail.kind.as_str(), reason = %why, "recipient left out");
+                    tracing::warn!(ticket = mail.ticket.map(|t| t.0), kind = mail.kind.as_str(), reason = %why, "recipient left out");
                     events.push(EventDraft {
                         kind: EventKind::RecipientLeftOut,
                         actor: "guichet".into(),
@@ -341,7 +341,7 @@ pub fn render_all<'m>(
                 });
             }
             Err(error) => {
-                tracing::error!(ticket = ?mail.ticket, kind = mail.kind.as_str(), %error, "outgoing mail not queued");
+                tracing::error!(ticket = mail.ticket.map(|t| t.0), kind = mail.kind.as_str(), %error, "outgoing mail not queued");
                 events.push(EventDraft {
                     kind: EventKind::MailNotRendered,
                     actor: "guichet".into(),

@@ -24,6 +24,10 @@ pub mod exit {
     pub const SOFTWARE: i32 = 70;
     pub const TEMPFAIL: i32 = 75;
     pub const CONFIG: i32 = 78;
+    /// `guichet status`: the daemon runs, but a mailbox is failing (for monitoring checks).
+    pub const STATUS_MAILBOX_FAILING: i32 = 1;
+    /// `guichet status`: the daemon is not running (never started, stopped, heartbeat stale).
+    pub const STATUS_NOT_RUNNING: i32 = 2;
 }
 
 #[derive(Debug, Parser)]
@@ -218,6 +222,9 @@ pub enum CliError {
     Failure(String),
     #[error("{0:#}")]
     Software(#[from] anyhow::Error),
+    /// `guichet status` found something a monitoring check must see: the code and why.
+    #[error("{1}")]
+    Unhealthy(i32, String),
 }
 
 impl Command {
@@ -253,6 +260,7 @@ impl CliError {
             CliError::NoInput(_) => exit::NO_INPUT,
             CliError::Failure(_) => exit::FAILURE,
             CliError::Software(_) => exit::SOFTWARE,
+            CliError::Unhealthy(code, _) => *code,
         }
     }
 }
@@ -283,6 +291,7 @@ pub fn init_logging(level: &str) {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
+                .fmt_fields(log_fields::LogFields)
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::stderr().is_terminal()),
         )
@@ -394,6 +403,7 @@ mod backup;
 mod ingest;
 mod inspect;
 mod kb;
+mod log_fields;
 mod oauth;
 mod privacy;
 mod report;

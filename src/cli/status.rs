@@ -86,8 +86,10 @@ pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
         unsendable,
         last_unsendable,
     };
+    let health = health(&report);
     if json {
-        return print_json(&report);
+        print_json(&report)?;
+        return health;
     }
     let ago = |at: i64| format!("{} ({} s ago)", time(at), (now - at).max(0));
     match (&report.daemon, report.daemon_running) {
@@ -145,6 +147,41 @@ pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
             time(last.at),
             last.detail
         );
+    }
+    health
+}
+
+/// A mailbox is failing when it is not connected, or its last error is newer than its last
+/// success (a daemon that is not running makes every mailbox moot).
+fn mailbox_failing(state: Option<&crate::adapters::store::MailboxStateRow>) -> bool {
+    state.is_none_or(|state| {
+        !state.connected
+            || state
+                .last_error_at
+                .is_some_and(|error| state.last_success_at.is_none_or(|ok| error > ok))
+    })
+}
+
+/// The exit code monitoring checks read: 0 all well, 2 the daemon is not running, 1 a mailbox is
+/// failing (README, "Command line").
+fn health(report: &StatusReport) -> Result<(), CliError> {
+    if !report.daemon_running {
+        return Err(CliError::Unhealthy(
+            exit::STATUS_NOT_RUNNING,
+            "the daemon is not running".into(),
+        ));
+    }
+    let failing: Vec<&str> = report
+        .mailboxes
+        .iter()
+        .filter(|m| mailbox_failing(m.state.as_ref()))
+        .map(|m| m.name.as_str())
+        .collect();
+    if !failing.is_empty() {
+        return Err(CliError::Unhealthy(
+            exit::STATUS_MAILBOX_FAILING,
+            format!("mailbox failing: {}", failing.join(", ")),
+        ));
     }
     Ok(())
 }

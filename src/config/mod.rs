@@ -171,6 +171,8 @@ pub struct Config {
     pub web: Option<web::WebConfig>,
     /// The `[[oauth2]]` clients mailboxes and `[smtp]` log in with.
     pub oauth2: Vec<OAuth2Account>,
+    /// Where `guichet run` serves `/metrics`, when `[metrics]` is configured.
+    pub metrics: Option<MetricsConfig>,
 }
 
 impl Config {
@@ -358,6 +360,11 @@ impl Config {
             }
             oauth2.push(account);
         }
+        let metrics = raw
+            .metrics
+            .as_ref()
+            .map(|raw| metrics::validate_metrics(raw, &error))
+            .transpose()?;
         let smtp = raw
             .smtp
             .map(|smtp| validate_smtp(smtp, &support_address, &oauth2, env, &error))
@@ -413,6 +420,7 @@ impl Config {
             retention,
             web,
             oauth2,
+            metrics,
         })
     }
 }
@@ -494,6 +502,7 @@ pub fn is_loopback(host: &str) -> bool {
 
 mod knowledge;
 mod mail;
+mod metrics;
 mod oauth2;
 mod people;
 mod raw;
@@ -505,6 +514,7 @@ mod web;
 pub use web::WebConfig;
 
 use mail::*;
+pub use metrics::MetricsConfig;
 use oauth2::{oauth2_login, validate_oauth2};
 pub use oauth2::{OAuth2Account, OAuth2Grant, OAuth2Mechanism};
 use people::*;

@@ -48,6 +48,7 @@ pub(super) struct RawConfig {
     pub(super) web: Option<super::web::RawWeb>,
     #[serde(default, rename = "oauth2")]
     pub(super) oauth2: Vec<super::oauth2::RawOAuth2>,
+    pub(super) metrics: Option<super::metrics::RawMetrics>,
 }
 
 /// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.

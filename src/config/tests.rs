@@ -45,6 +45,7 @@ fn the_shipped_example_is_valid() {
             "# [retention]",
             "# [web]",
             "# [[oauth2]]",
+            "# [metrics]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -87,6 +88,10 @@ fn the_shipped_example_is_valid() {
     assert_eq!(
         config.oauth2[0].token_url,
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+    assert_eq!(
+        config.metrics.map(|m| m.listen.to_string()).as_deref(),
+        Some("127.0.0.1:9464")
     );
 }
 
@@ -266,6 +271,20 @@ fn oauth2_accounts_fill_presets_and_name_what_is_wrong() {
         let error = parse(&smtp(body)).unwrap_err().to_string();
         assert!(error.contains(expected), "{body}: {error}");
     }
+}
+
+#[test]
+fn metrics_listen_on_loopback_unless_remote_is_allowed() {
+    let with = |table: &str| format!("{MINIMAL}[metrics]\n{table}");
+    let config = parse(&with("listen = \"[::1]:9464\"")).unwrap();
+    assert_eq!(config.metrics.unwrap().listen.to_string(), "[::1]:9464");
+    assert!(parse(MINIMAL).unwrap().metrics.is_none());
+    assert!(error_of(&with("listen = \"0.0.0.0:9464\""))
+        .starts_with("/etc/guichet.toml: metrics.listen: 0.0.0.0:9464 is not a loopback address"));
+    let remote = parse(&with("listen = \"0.0.0.0:9464\"\nallow_remote = true")).unwrap();
+    assert_eq!(remote.metrics.unwrap().listen.to_string(), "0.0.0.0:9464");
+    assert!(error_of(&with("listen = \"localhost\""))
+        .starts_with("/etc/guichet.toml: metrics.listen: `localhost` is not an address and port"));
 }
 
 #[test]

@@ -57,6 +57,16 @@ pub enum AutoReplyVerdict {
     Suppressed(Suppression),
 }
 
+/// `allowed`, or `suppressed: ` and why: the form logs show.
+impl std::fmt::Display for AutoReplyVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AutoReplyVerdict::Allowed => f.write_str("allowed"),
+            AutoReplyVerdict::Suppressed(why) => write!(f, "suppressed: {why}"),
+        }
+    }
+}
+
 impl AutoReplyVerdict {
     pub fn is_allowed(&self) -> bool {
         matches!(self, AutoReplyVerdict::Allowed)

@@ -227,6 +227,7 @@ fn start_with(config: Arc<Config>, server: FakeConnector) -> Harness {
             Pipeline::open(config.clone()).unwrap(),
         )),
         wake_outbox: Arc::new(Notify::new()),
+        latency: Default::default(),
     };
     let (stop, stopping) = watch::channel(false);
     let task = tokio::spawn(task.run(stopping));

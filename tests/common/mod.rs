@@ -26,19 +26,41 @@ pub struct MailStack {
     env: HashMap<String, String>,
 }
 
-/// The running stack, or `None` (and a printed SKIPPED) when the tests run without one. Under the
-/// README's test command `GUICHET_REQUIRE_MAILSTACK=1` turns a missing stack into a failure.
+/// The running stack, or `None` (the test recorded as skipped) when the tests run without one.
+/// Under the README's test command `GUICHET_REQUIRE_MAILSTACK=1` turns a missing stack into a
+/// failure, as `CI=true` does.
 pub fn mailstack() -> Option<MailStack> {
     let Some(dir) = std::env::var_os("GUICHET_TEST_MAILSTACK") else {
         if std::env::var("GUICHET_REQUIRE_MAILSTACK").as_deref() == Ok("1") {
             panic!("GUICHET_REQUIRE_MAILSTACK=1 but GUICHET_TEST_MAILSTACK is not set");
         }
-        println!(
-            "SKIPPED: no mail stack (run scripts/test.sh, or set GUICHET_TEST_MAILSTACK=STATE_DIR)"
-        );
+        skipped("no mail stack (run scripts/test.sh, or set GUICHET_TEST_MAILSTACK=STATE_DIR)");
         return None;
     };
     Some(mailstack_at(Path::new(&dir)))
+}
+
+/// A test whose prerequisite is missing. Under CI (`CI=true`) that is a failure. Otherwise the
+/// test returns as passed, but says so where it cannot be missed: a line
+/// `GUICHET-SKIPPED: <test>: <reason>` on stdout (cargo shows it only with --nocapture) and in
+/// the file `$GUICHET_SKIPPED_FILE`, which scripts/test.sh counts in its closing line.
+pub fn skipped(reason: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if std::env::var("CI").is_ok_and(|ci| ci == "true" || ci == "1") {
+        panic!("{test}: a prerequisite is missing under CI: {reason}");
+    }
+    let line = format!("GUICHET-SKIPPED: {test}: {reason}");
+    println!("{line}");
+    if let Some(file) = std::env::var_os("GUICHET_SKIPPED_FILE") {
+        // Appends of one short line each do not interleave between the test threads.
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .unwrap_or_else(|e| panic!("GUICHET_SKIPPED_FILE {file:?}: {e}"));
+        out.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
 }
 
 /// The stack whose state directory is `state_dir`.

@@ -292,6 +292,9 @@ impl WriteTx<'_> {
                 .prepare_cached("UPDATE kb_articles SET useful = useful + 1 WHERE id = ?1")?
                 .execute([id.0 as i64])?;
         }
+        if added > 0 && link != ArticleLink::Source {
+            self.add_to_counter(super::Counter::KnowledgeAnswers, link.as_str(), "", 1)?;
+        }
         if added > 0 && link != ArticleLink::Suggested {
             self.reindex_article(id)?;
         }

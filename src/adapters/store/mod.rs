@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0015_digests_sent.sql"),
     include_str!("migrations/0016_web_sessions.sql"),
     include_str!("migrations/0017_privacy.sql"),
+    include_str!("migrations/0018_counters.sql"),
 ];
 
 /// Characters of a message's text that full-text search indexes (the triggers of migration 0008).
@@ -82,6 +83,7 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+mod counters;
 mod knowledge;
 mod knowledge_mail;
 mod knowledge_search;
@@ -94,6 +96,7 @@ mod rows;
 mod web;
 mod writes;
 
+pub use counters::{Counter, CounterRow, MetricsRows, OpenTickets};
 pub use knowledge::{ArticleLink, ArticleVersion};
 pub use knowledge_mail::SolvedByKnowledge;
 pub use knowledge_search::{indexed_terms, ArticleSearch, RequestMatches, SimilarTicket};

@@ -243,6 +243,7 @@ impl WriteTx<'_> {
             sent_date: Some(now),
             now,
         })?;
+        self.add_to_counter(super::Counter::MailsOut, mail.kind.as_str(), "queued", 1)?;
         // What the mail was rendered for: its To and Cc, less any recipient left out.
         let recipients = &rendered.recipients;
         let notify = mail.report_failures_to.as_ref();
@@ -374,6 +375,9 @@ impl WriteTx<'_> {
             RowState::Sent => ("sent", Some(now)),
             RowState::Dead => ("dead", None),
         };
+        if status != "pending" {
+            self.add_to_counter(super::Counter::MailsOut, &item.kind, status, 1)?;
+        }
         self.tx.execute(
             "UPDATE outbox SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4,
                     sent_at = ?5, in_flight_since = NULL

@@ -390,6 +390,12 @@ impl<'c> WriteTx<'c> {
         }
         for event in &plan.events {
             self.insert_event(number, now, event, None)?;
+            if matches!(
+                event.kind,
+                crate::core::plan::EventKind::SlaWarning | crate::core::plan::EventKind::SlaBreach
+            ) {
+                self.add_to_counter(super::Counter::SlaAlarms, event.kind.as_str(), "", 1)?;
+            }
         }
         for rendered in outgoing {
             self.queue_outgoing(rendered, CapContext::default(), now)?;
