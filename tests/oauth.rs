@@ -441,7 +441,10 @@ fn a_revoked_refresh_token_shows_in_status_while_another_mailbox_goes_on() {
             .map(|_| ())
     });
     let (code, out, _) = desk.cli(&["status"]);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        code, 1,
+        "a failing mailbox is exit 1 for monitoring:\n{out}"
+    );
     assert!(
         out.contains("revoked by the user") && out.contains("guichet oauth login google"),
         "status says what happened and what to run:\n{out}"
