@@ -28,6 +28,10 @@
 #     Guichet writes, writable by user 'guichet' (e.g. chown guichet:guichet).
 #     Local parts of the pipe domain are limited to [a-z0-9][a-z0-9._-]* (plus
 #     an optional +extension); others are refused at RCPT with 554 5.1.3.
+#   * MAILSTACK_PIPE_RECIPIENTS (default: unset, every local part): local parts
+#     of the pipe domain that exist, e.g. "support kb" (the demo). Mail to any
+#     other address of the domain is refused at RCPT with "550 5.1.1 ... User
+#     unknown", so a mistyped address never reaches a guichet.toml that is not there.
 #   Anything else is refused at RCPT time (554 Relay access denied).
 #
 # Ports (127.0.0.1, IPv4), MAILSTACK_PORT_OFFSET=N adds N to every default:
@@ -46,7 +50,7 @@
 #   MAILSTACK_MASTER_USER / MAILSTACK_MASTER_PASSWORD (master / master-pw; log in
 #   as "addr*master" to read any mailbox), MAILSTACK_MAIL_USER (mail),
 #   MAILSTACK_AUTH_FAILURE_DELAY (0), MAILSTACK_IMAP_MAX_USERIP_CONNECTIONS (100),
-#   MAILSTACK_PIPE_DOMAIN, GUICHET_BIN (<repo>/target/debug/guichet),
+#   MAILSTACK_PIPE_DOMAIN, MAILSTACK_PIPE_RECIPIENTS, GUICHET_BIN (<repo>/target/debug/guichet),
 #   GUICHET_PIPE_ROOT (STATE_DIR/desk).
 #
 # STATE_DIR/mailstack.env: KEY=VALUE lines, no quoting (source it, or split at
@@ -518,7 +522,13 @@ EOF
 }
 
 write_postfix_conf() {
-    local pf=$STATE/postfix pipe_re=${PIPE_DOMAIN//./\\.}
+    local pf=$STATE/postfix pipe_re=${PIPE_DOMAIN//./\\.} recipient_map="" p
+    # Postfix refuses a recipient missing from a non-empty relay_recipient_maps with "550 5.1.1
+    # User unknown in relay recipient table"; +extensions are looked up without them.
+    if [ -n "$PIPE_RECIPIENTS" ]; then
+        for p in $PIPE_RECIPIENTS; do recipient_map="$recipient_map $p@$PIPE_DOMAIN=ok,"; done
+        recipient_map="inline:{${recipient_map%,} }"
+    fi
     # Local parts allowed in the pipe domain: they become a path component of
     # the --config argument, so no '/', no leading '.', nothing exotic.
     cat > "$pf/etc/guichet-recipients.regexp" <<EOF
@@ -565,7 +575,7 @@ virtual_transport = lmtp:inet:127.0.0.1:$LMTP_PORT
 # Guichet domain: every address goes to the pipe(8) transport "guichet"
 # (master.cf), one recipient per command run (needed by the D flag).
 relay_domains = $PIPE_DOMAIN
-relay_recipient_maps =
+relay_recipient_maps = $recipient_map
 transport_maps = inline:{ $PIPE_DOMAIN=guichet: }
 guichet_destination_recipient_limit = 1
 guichet_time_limit = 300s
@@ -684,6 +694,7 @@ cmd_start() {
     DOMAINS=$(echo "${MAILSTACK_DOMAINS:-example.test}" | tr ',A-Z' ' a-z' | xargs)
     FIRST_DOMAIN=${DOMAINS%% *}
     PIPE_DOMAIN=$(echo "${MAILSTACK_PIPE_DOMAIN:-desk.example.test}" | tr 'A-Z' 'a-z')
+    PIPE_RECIPIENTS=$(echo "${MAILSTACK_PIPE_RECIPIENTS:-}" | tr ',A-Z' ' a-z' | xargs)
     USERS=${MAILSTACK_USERS:-"support@example.test:support-pw alice@example.test:alice-pw bob@example.test:bob-pw user1@example.test:user1-pw vendor@example.test:vendor-pw"}
     MASTER_USER=${MAILSTACK_MASTER_USER:-master}
     MASTER_PASSWORD=${MAILSTACK_MASTER_PASSWORD:-master-pw}
@@ -696,6 +707,9 @@ cmd_start() {
     [ -n "$DOMAINS" ] || die "MAILSTACK_DOMAINS is empty"
     [[ "$PIPE_DOMAIN" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "bad MAILSTACK_PIPE_DOMAIN '$PIPE_DOMAIN'"
     case " $DOMAINS " in *" $PIPE_DOMAIN "*) die "MAILSTACK_PIPE_DOMAIN $PIPE_DOMAIN is also in MAILSTACK_DOMAINS" ;; esac
+    for p in $PIPE_RECIPIENTS; do
+        [[ "$p" =~ ^[a-z0-9][a-z0-9._-]*$ ]] || die "bad local part '$p' in MAILSTACK_PIPE_RECIPIENTS"
+    done
     plain_path GUICHET_BIN "$GUICHET_BIN"
     # Dovecot puts unix sockets under base_dir; sun_path holds 107 bytes.
     local base_dir="$STATE/dovecot/run"
@@ -793,6 +807,7 @@ MAILSTACK_POSTFIX_PID=$(pid_from "$POSTFIX_PIDFILE")
 MAILSTACK_POSTFIX_CONFIG_DIR=$STATE/postfix/etc
 MAILSTACK_DOVECOT_CONFIG=$STATE/dovecot/dovecot.conf
 MAILSTACK_PIPE_DOMAIN=$PIPE_DOMAIN
+MAILSTACK_PIPE_RECIPIENTS=$(echo "$PIPE_RECIPIENTS" | tr " " ",")
 GUICHET_BIN=$GUICHET_BIN
 GUICHET_PIPE_ROOT=$GUICHET_PIPE_ROOT
 EOF
@@ -805,7 +820,9 @@ EOF
     echo "  submissions 127.0.0.1:$SUBMISSIONS_PORT   (implicit TLS, AUTH required)"
     echo "  IMAP        127.0.0.1:$IMAP_PORT   (STARTTLS available)"
     echo "  IMAPS       127.0.0.1:$IMAPS_PORT"
-    echo "  pipe        *@$PIPE_DOMAIN -> (as $PIPE_USER) $GUICHET_BIN ingest --config $GUICHET_PIPE_ROOT/<local part>/guichet.toml"
+    local piped="*@$PIPE_DOMAIN"
+    [ -z "$PIPE_RECIPIENTS" ] || piped="$(printf '%s@'"$PIPE_DOMAIN"' ' $PIPE_RECIPIENTS)(others: 550 user unknown)"
+    echo "  pipe        $piped -> (as $PIPE_USER) $GUICHET_BIN ingest --config $GUICHET_PIPE_ROOT/<local part>/guichet.toml"
     echo "  CA cert     $STATE/tls/ca.pem"
     echo "  users       $(echo "$USERS" | tr ' ' '\n' | sed 's/:/ \/ /' | paste -sd, - | sed 's/,/, /g')"
     echo "  master      <user>*$MASTER_USER / $MASTER_PASSWORD (reads any mailbox)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests need (Postfix, Dovecot,
 # the 'guichet' system user), starts a private mail stack on loopback, runs every test, stops it.
-#   scripts/test.sh [extra cargo test args]   (without args, scripts/deb-test.sh too)
+#   scripts/test.sh [extra cargo test args]   (without args, scripts/deb-test.sh and demo-test.sh too)
 # MAILSTACK_PORT_OFFSET (default 2000) keeps the test stack off the demo's ports.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -48,14 +48,17 @@ cargo test --no-fail-fast "$@" 2>&1 | tee "$state/test.log" || status=$?
 # A skipped test is one cargo counted as passed: it is moved from passed to skipped.
 passed=$(grep -E '^test result:' "$state/test.log" | grep -oE '[0-9]+ passed' | awk '{n += $1} END {print n + 0}')
 failed=$(grep -E '^test result:' "$state/test.log" | grep -oE '[0-9]+ failed' | awk '{n += $1} END {print n + 0}')
-# The whole suite also installs, upgrades and removes the Debian package, reusing the binary above.
+# The whole suite also installs, upgrades and removes the Debian package, and runs the README's
+# first command (the demo and its tour, on its own stack), reusing the binary above.
 if [ $# -eq 0 ]; then
-    if bash scripts/deb-test.sh target/debug/guichet; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        status=1
-    fi
+    for script in scripts/deb-test.sh scripts/demo-test.sh; do
+        if bash "$script" target/debug/guichet; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            status=1
+        fi
+    done
 fi
 skipped=$(sort -u "$GUICHET_SKIPPED_FILE" | grep -c '^GUICHET-SKIPPED: ' || true)
 sort -u "$GUICHET_SKIPPED_FILE"
