@@ -21,6 +21,26 @@ pub(super) fn report(config: &Config, args: ReportArgs) -> Result<(), CliError> 
         return Err(CliError::Usage("choose one of --json and --csv".into()));
     }
     let store = open_read_only(config)?;
+    let report = report_figures(&store, config, period, &by)?;
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        return print_json(&report);
+    } else if args.csv {
+        out.write_all(csv(&report).as_bytes())
+    } else {
+        out.write_all(text(&report).as_bytes())
+    };
+    written.map_err(|e| CliError::Software(e.into()))
+}
+
+/// The figures of `period` grouped `by`, as `guichet report` prints them (the benchmark and the
+/// dashboard call this too).
+pub fn report_figures(
+    store: &Store,
+    config: &Config,
+    period: Period,
+    by: &Dimension,
+) -> Result<Report, crate::adapters::store::StoreError> {
     let mut tickets = store.read().report_histories(period)?;
     // Answers are known by the address the agent was told of failures at: name them.
     let directory = &config.intake.directory;
@@ -31,21 +51,12 @@ pub(super) fn report(config: &Config, args: ReportArgs) -> Result<(), CliError> 
             }
         }
     }
-    let report = compute(&ReportInput {
+    Ok(compute(&ReportInput {
         period,
-        by: &by,
+        by,
         sla: &config.intake.sla,
         tickets: &tickets,
-    });
-    let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        return print_json(&report);
-    } else if args.csv {
-        out.write_all(csv(&report).as_bytes())
-    } else {
-        out.write_all(text(&report).as_bytes())
-    };
-    written.map_err(|e| CliError::Software(e.into()))
+    }))
 }
 
 /// `[from, to)` from `--from`, `--to` and `--last`; without any, the last 7 days to `now`.

@@ -66,16 +66,7 @@ pub(super) fn work_list(
     }
     let store = open_read_only(config)?;
     let now = system_now();
-    let mut rows = store.read().work_list(queue, level)?;
-    for row in &mut rows {
-        let priority = row
-            .priority
-            .parse()
-            .unwrap_or(crate::core::ticket::Priority::Normal);
-        let plan = config.intake.sla.plan_for(&row.queue, priority);
-        row.urgency = crate::core::sla::urgency(priority, row.awaiting_since, &row.sla, plan, now);
-    }
-    rows.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.number.cmp(&b.number)));
+    let rows = ranked_work_list(&store, config, queue, level, now)?;
     if json {
         return print_json(&rows);
     }
@@ -108,6 +99,28 @@ pub(super) fn work_list(
         );
     }
     Ok(())
+}
+
+/// Open tickets, most urgent at `now` first, as `guichet queue` lists them (the benchmark and
+/// the dashboard call this too).
+pub fn ranked_work_list(
+    store: &Store,
+    config: &Config,
+    queue: Option<&str>,
+    level: Option<u8>,
+    now: i64,
+) -> Result<Vec<crate::adapters::store::WorkRow>, crate::adapters::store::StoreError> {
+    let mut rows = store.read().work_list(queue, level)?;
+    for row in &mut rows {
+        let priority = row
+            .priority
+            .parse()
+            .unwrap_or(crate::core::ticket::Priority::Normal);
+        let plan = config.intake.sla.plan_for(&row.queue, priority);
+        row.urgency = crate::core::sla::urgency(priority, row.awaiting_since, &row.sla, plan, now);
+    }
+    rows.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.number.cmp(&b.number)));
+    Ok(rows)
 }
 
 fn print_ticket_table(rows: &[TicketRow]) {
