@@ -67,6 +67,13 @@ fn main() {
         &|_| None,
     )
     .expect("config");
+    // A store built by an older binary gets the newer migrations, as `guichet run` would.
+    let started = Instant::now();
+    drop(Store::open(&path).expect("migrate the store"));
+    println!(
+        "store opened for writing (migrations) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let store = Store::open_read_only(&path).expect("store");
     const MONTH: i64 = 30 * 86_400;
     let periods = [
@@ -86,6 +93,14 @@ fn main() {
         ),
     ];
     for (label, period) in periods {
+        let (micros, histories) = timed(runs, || {
+            store.read().report_histories(period).expect("histories")
+        });
+        println!(
+            "  of which the store's histories, {label:<13}  {}  ({} tickets)",
+            percentiles(micros),
+            histories.len()
+        );
         for by in ["queue", "agent", "field:site"] {
             let by = Dimension::parse(by).unwrap();
             let (micros, report) = timed(runs, || {
@@ -105,6 +120,15 @@ fn main() {
     let now = generator::END;
     let page = 50;
     for queue in [None, Some("it")] {
+        let (micros, rows) = timed(runs * 5, || {
+            store.read().work_list(queue, None).expect("work list")
+        });
+        println!(
+            "  of which the store's rows, {:<10} ({:>6} open)  {}",
+            queue.unwrap_or("all queues"),
+            rows.len(),
+            percentiles(micros)
+        );
         let (micros, rows) = timed(runs * 5, || {
             ranked_work_list(&store, &config, queue, None, now).expect("work list")
         });

@@ -1488,7 +1488,7 @@ fn build(path: &Path, root: &Path, tickets: u64) -> Counts {
                     step,
                 }));
             }
-            if number % 50_000 == 0 {
+            if number.is_multiple_of(50_000) {
                 let counts = std::mem::take(&mut writer.counts);
                 drop(writer);
                 tx.commit().unwrap();
