@@ -418,6 +418,7 @@ use kb::kb;
 pub use kb::KbCommand;
 use oauth::oauth_login;
 use privacy::{export_person, forget, retention};
+pub use report::report_figures;
 use report::{report, ReportArgs};
 use rules::rules_test;
 use status::{check_config, status};

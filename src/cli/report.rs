@@ -21,14 +21,7 @@ pub(super) fn report(config: &Config, args: ReportArgs) -> Result<(), CliError> 
         return Err(CliError::Usage("choose one of --json and --csv".into()));
     }
     let store = open_read_only(config)?;
-    let mut tickets = store.read().report_histories(period)?;
-    crate::core::report::name_answers(&mut tickets, &config.intake.directory);
-    let report = compute(&ReportInput {
-        period,
-        by: &by,
-        sla: &config.intake.sla,
-        tickets: &tickets,
-    });
+    let report = report_figures(&store, config, period, &by)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         return print_json(&report);
@@ -38,6 +31,24 @@ pub(super) fn report(config: &Config, args: ReportArgs) -> Result<(), CliError> 
         out.write_all(text(&report).as_bytes())
     };
     written.map_err(|e| CliError::Software(e.into()))
+}
+
+/// The figures of `period` grouped `by`, as `guichet report` prints them (the benchmark and the
+/// dashboard call this too).
+pub fn report_figures(
+    store: &Store,
+    config: &Config,
+    period: Period,
+    by: &Dimension,
+) -> Result<Report, crate::adapters::store::StoreError> {
+    let mut tickets = store.read().report_histories(period)?;
+    crate::core::report::name_answers(&mut tickets, &config.intake.directory);
+    Ok(compute(&ReportInput {
+        period,
+        by,
+        sla: &config.intake.sla,
+        tickets: &tickets,
+    }))
 }
 
 /// `[from, to)` from `--from`, `--to` and `--last`; without any, the last 7 days to `now`.

@@ -442,7 +442,9 @@ impl Reader<'_> {
         Ok(rows)
     }
 
-    /// Open tickets with what the work-list order needs.
+    /// Open tickets with what the work-list order needs. Their numbers come from the index of
+    /// open tickets (tickets_assignee_open), then each row by number: asked directly, SQLite
+    /// read the whole table (60 ms at a million tickets, bench/report_scale.rs).
     pub fn work_list(&self, queue: Option<&str>, level: Option<u8>) -> StoreResult<Vec<WorkRow>> {
         let rows = self
             .conn
@@ -450,7 +452,8 @@ impl Reader<'_> {
                 "SELECT number, subject, status, priority, level, queue, assignee, requester, awaiting_since,
                         first_response_due, next_response_due, resolution_due, sla_paused_at, sla_warned_for
                  FROM tickets
-                 WHERE status NOT IN ('resolved', 'closed') AND merged_into IS NULL
+                 WHERE number IN (SELECT number FROM tickets
+                                   WHERE status NOT IN ('resolved', 'closed') AND merged_into IS NULL)
                    AND (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR level = ?2)",
             )?
             .query_map(params![queue, level], |row| {

@@ -6,84 +6,134 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{CapContext, Reader, RenderedMail, StoreResult, WriteTx};
+use super::{CapContext, Reader, RenderedMail, StoreError, StoreResult, WriteTx};
 use crate::core::report::{Answer, Change, Period, TicketHistory};
 use crate::core::ticket::{Level, Priority, Status};
 
 impl Reader<'_> {
     /// Each ticket `period` can see, with its changes, its agents' relayed answers (the agent's
     /// address, from the outbox row that would tell them of a failure), its custom fields and
-    /// its `#solved`. Read through indexes: open tickets by status, others by last update, then
-    /// per ticket by number.
+    /// its `#solved`. Five queries whatever the number of tickets: the tickets first, then each
+    /// kind of row for all of them at once (their numbers passed as one JSON array), in order
+    /// of ticket, matched to its history here.
     pub fn report_histories(&self, period: Period) -> StoreResult<Vec<TicketHistory>> {
-        let mut tickets = self.conn.prepare_cached(
-            "SELECT number, requester, created_at FROM tickets
-              WHERE status NOT IN ('resolved', 'closed') AND created_at < ?2
-             UNION
-             SELECT number, requester, created_at FROM tickets
-              WHERE updated_at >= ?1 AND created_at < ?2
-             ORDER BY number",
-        )?;
-        let rows = tickets
+        // The numbers come from two indexes alone (open tickets, tickets_assignee_open: a merged
+        // ticket is closed, so `merged_into IS NULL` leaves none out; changed since the start,
+        // tickets_updated), then each row is read once by number. Asked as one query with an
+        // ORDER BY, SQLite scanned the whole table twice instead.
+        let mut out = self
+            .conn
+            .prepare_cached(
+                "SELECT number, requester, created_at FROM tickets
+                  WHERE number IN (
+                        SELECT number FROM tickets
+                         WHERE status NOT IN ('resolved', 'closed') AND merged_into IS NULL
+                        UNION ALL
+                        SELECT number FROM tickets WHERE updated_at >= ?1)
+                    AND created_at < ?2
+                  ORDER BY number",
+            )?
             .query_map([period.from, period.to], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                ))
+                Ok(TicketHistory {
+                    number: row.get::<_, i64>(0)? as u64,
+                    requester: row.get(1)?,
+                    created_at: row.get(2)?,
+                    fields: BTreeMap::new(),
+                    changes: Vec::new(),
+                    answers: Vec::new(),
+                    solved_at: None,
+                })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut changes = self.conn.prepare_cached(
-            "SELECT at, field, value FROM ticket_changes WHERE ticket = ?1 ORDER BY at, rowid",
-        )?;
-        let mut answers = self.conn.prepare_cached(
-            "SELECT m.created_at, o.notify_address FROM messages m
-               LEFT JOIN outbox o ON o.message = m.id
-              WHERE m.ticket = ?1 AND m.direction = 'out' AND m.kind = 'relay' ORDER BY m.id",
-        )?;
-        let mut fields = self
-            .conn
-            .prepare_cached("SELECT name, value FROM ticket_fields WHERE ticket = ?1")?;
-        let mut solved = self.conn.prepare_cached(
-            "SELECT min(at) FROM kb_links WHERE ticket = ?1 AND relation = 'solved'",
-        )?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (number, requester, created_at) in rows {
-            let changes = changes
-                .query_map([number], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .filter_map(|(at, field, value)| Some((at, change(&field, value)?)))
-                .collect();
-            let answers = answers
-                .query_map([number], |row| {
-                    Ok(Answer {
-                        at: row.get(0)?,
+        let numbers = serde_json::to_string(&out.iter().map(|t| t.number).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let position = |number: i64| {
+            out.binary_search_by_key(&(number as u64), |t| t.number)
+                .map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, number))
+        };
+        // Read from the index alone (ticket_changes_history, migration 0019); changes at one
+        // instant keep the order they were written in (rowid) through the stable sort below.
+        let mut changes = Vec::new();
+        self.conn
+            .prepare_cached(
+                "SELECT ticket, at, field, value, rowid FROM ticket_changes
+                  WHERE ticket IN (SELECT value FROM json_each(?1)) ORDER BY ticket",
+            )?
+            .query_map([&numbers], |row| {
+                Ok((
+                    position(row.get(0)?)?,
+                    (row.get::<_, i64>(1)?, row.get::<_, i64>(4)?),
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                ))
+            })?
+            .try_for_each(|row| {
+                changes.push(row?);
+                Ok::<_, rusqlite::Error>(())
+            })?;
+        let mut answers = Vec::new();
+        self.conn
+            .prepare_cached(
+                "SELECT m.ticket, m.created_at, o.notify_address FROM messages m
+                   LEFT JOIN outbox o ON o.message = m.id
+                  WHERE m.ticket IN (SELECT value FROM json_each(?1))
+                    AND m.direction = 'out' AND m.kind = 'relay'
+                  ORDER BY m.ticket, m.id",
+            )?
+            .query_map([&numbers], |row| {
+                Ok((
+                    position(row.get(0)?)?,
+                    Answer {
+                        at: row.get(1)?,
                         agent: row
-                            .get::<_, Option<String>>(1)?
+                            .get::<_, Option<String>>(2)?
                             .unwrap_or_else(|| "(unknown)".into()),
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let fields = fields
-                .query_map([number], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect::<Result<BTreeMap<String, String>, _>>()?;
-            let solved_at = solved.query_row([number], |row| row.get(0))?;
-            out.push(TicketHistory {
-                number: number as u64,
-                created_at,
-                requester,
-                fields,
-                changes,
-                answers,
-                solved_at,
-            });
+                    },
+                ))
+            })?
+            .try_for_each(|row| {
+                answers.push(row?);
+                Ok::<_, rusqlite::Error>(())
+            })?;
+        let mut fields = Vec::new();
+        self.conn
+            .prepare_cached(
+                "SELECT ticket, name, value FROM ticket_fields
+                  WHERE ticket IN (SELECT value FROM json_each(?1))",
+            )?
+            .query_map([&numbers], |row| {
+                Ok((position(row.get(0)?)?, row.get(1)?, row.get(2)?))
+            })?
+            .try_for_each(|row| {
+                fields.push(row?);
+                Ok::<_, rusqlite::Error>(())
+            })?;
+        let mut solved = Vec::new();
+        self.conn
+            .prepare_cached(
+                "SELECT ticket, min(at) FROM kb_links
+                  WHERE ticket IN (SELECT value FROM json_each(?1)) AND relation = 'solved'
+                  GROUP BY ticket",
+            )?
+            .query_map([&numbers], |row| Ok((position(row.get(0)?)?, row.get(1)?)))?
+            .try_for_each(|row| {
+                solved.push(row?);
+                Ok::<_, rusqlite::Error>(())
+            })?;
+        changes.sort_by_key(|(at_position, order, _, _)| (*at_position, *order));
+        for (at_position, (at, _), field, value) in changes {
+            if let Some(change) = change(&field, value) {
+                out[at_position].changes.push((at, change));
+            }
+        }
+        for (at_position, answer) in answers {
+            out[at_position].answers.push(answer);
+        }
+        for (at_position, name, value) in fields {
+            out[at_position].fields.insert(name, value);
+        }
+        for (at_position, at) in solved {
+            out[at_position].solved_at = Some(at);
         }
         Ok(out)
     }

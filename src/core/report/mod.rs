@@ -269,6 +269,68 @@ struct Tally {
 }
 
 impl Tally {
+    fn add(&mut self, other: &Tally) {
+        let (f, o) = (&mut self.figures, &other.figures);
+        // Named in full (no `..`): a new figure does not compile until it is summed here.
+        let Figures {
+            opened: _,
+            resolved: _,
+            reopened: _,
+            merged: _,
+            solved_by_knowledge: _,
+            backlog: _,
+            backlog_age: _,
+            waiting_on_requester: _,
+            first_response: _,
+            resolution: _,
+            first_response_sla: _,
+            resolution_sla: _,
+            escalations: _,
+        } = o;
+        for (sum, value) in [
+            (&mut f.opened, o.opened),
+            (&mut f.resolved, o.resolved),
+            (&mut f.reopened, o.reopened),
+            (&mut f.merged, o.merged),
+            (&mut f.solved_by_knowledge, o.solved_by_knowledge),
+            (&mut f.backlog, o.backlog),
+            (&mut f.backlog_age.under_1d, o.backlog_age.under_1d),
+            (
+                &mut f.backlog_age.from_1d_to_3d,
+                o.backlog_age.from_1d_to_3d,
+            ),
+            (
+                &mut f.backlog_age.from_3d_to_7d,
+                o.backlog_age.from_3d_to_7d,
+            ),
+            (
+                &mut f.backlog_age.from_7d_to_30d,
+                o.backlog_age.from_7d_to_30d,
+            ),
+            (&mut f.backlog_age.over_30d, o.backlog_age.over_30d),
+            (&mut f.waiting_on_requester, o.waiting_on_requester),
+            (&mut f.first_response_sla.met, o.first_response_sla.met),
+            (
+                &mut f.first_response_sla.missed,
+                o.first_response_sla.missed,
+            ),
+            (
+                &mut f.first_response_sla.overdue,
+                o.first_response_sla.overdue,
+            ),
+            (&mut f.resolution_sla.met, o.resolution_sla.met),
+            (&mut f.resolution_sla.missed, o.resolution_sla.missed),
+            (&mut f.resolution_sla.overdue, o.resolution_sla.overdue),
+            (&mut f.escalations.to_level_2, o.escalations.to_level_2),
+            (&mut f.escalations.to_level_3, o.escalations.to_level_3),
+            (&mut f.escalations.to_vendor, o.escalations.to_vendor),
+        ] {
+            *sum += value;
+        }
+        self.first_response.extend(&other.first_response);
+        self.resolution.extend(&other.resolution);
+    }
+
     fn finish(mut self) -> Figures {
         self.figures.first_response = times(self.first_response);
         self.figures.resolution = times(self.resolution);
@@ -403,13 +465,14 @@ pub fn report(input: &ReportInput<'_>) -> Report {
             }
         }
         let key = group_key(ticket, &end, input.by);
-        let group = groups.entry(key).or_default();
-        for tally in [&mut total, group] {
-            add_ticket(tally, ticket, &end, input);
-        }
+        add_ticket(groups.entry(key).or_default(), ticket, &end, input);
         if let Some(agent) = end.assignee.as_ref().filter(|_| in_backlog(&end)) {
             agents.entry(agent.clone()).or_default().2 += 1;
         }
+    }
+    // Each ticket is in one group: the total is their sum, each ticket's figures worked out once.
+    for group in groups.values() {
+        total.add(group);
     }
     Report {
         period,
