@@ -8,6 +8,9 @@
 //! the core's figures), by queue, agent and `field:site`, for the last month of the history and
 //! for a month a year before it; then the work list of `guichet queue`
 //! (`Reader::ranked_work_list`) and two pages of 50 from it, the first and one deep in the list.
+//! Then the dashboard's pages as it renders them (`web::Pages`, without the HTTP server): the
+//! work list's first page and one deep in it, ticket pages, and the reports page of the last
+//! 30 days with its charts.
 //! Each is timed over repeated runs after a warming one; p50, p99 and max are printed.
 
 use std::path::Path;
@@ -17,6 +20,7 @@ use guichet::adapters::store::Store;
 use guichet::cli::report_figures;
 use guichet::config::Config;
 use guichet::core::report::{Dimension, Period};
+use guichet::web::{Pages, PeriodQuery, WorkFilter};
 
 #[path = "gen/mod.rs"]
 mod generator;
@@ -157,4 +161,58 @@ fn main() {
             );
         }
     }
+
+    let pages = Pages::new("", chrono_tz::Europe::Paris);
+    let viewer = "bench";
+    let open = store
+        .read()
+        .ranked_work_list(None, None, &config.intake.sla, now)
+        .expect("work list")
+        .len();
+    let deep_page = (open / page * 4 / 5).max(1);
+    for (name, number) in [("first page", 1), ("deep page", deep_page)] {
+        let filter = WorkFilter {
+            page: Some(number.to_string()),
+            ..WorkFilter::default()
+        };
+        let (micros, html) = timed(runs * 5, || {
+            pages
+                .work_list(&store, &config, &filter, now, viewer)
+                .expect("work list page")
+        });
+        println!(
+            "dashboard work list, {name:<10} (page {number})  {}  ({} kB)",
+            percentiles(micros),
+            html.len() / 1000
+        );
+    }
+    let tickets: Vec<u64> = (1..=runs as u64 * 5)
+        .map(|i| i * 9_973 % 1_000_000 + 1)
+        .collect();
+    let mut next = tickets.iter().cycle();
+    let (micros, html) = timed(runs * 5, || {
+        pages
+            .ticket(&store, *next.next().unwrap(), viewer)
+            .expect("ticket page")
+    });
+    println!(
+        "dashboard ticket page               {}  ({} kB)",
+        percentiles(micros),
+        html.map_or(0, |h| h.len() / 1000)
+    );
+    let query = PeriodQuery {
+        last: Some("30d".into()),
+        ..PeriodQuery::default()
+    };
+    let (micros, html) = timed(runs, || {
+        pages
+            .reports(&store, &config, &query, now, viewer)
+            .expect("reports page")
+    });
+    println!(
+        "dashboard reports page, 30 days     {}  ({} kB, {} charts)",
+        percentiles(micros),
+        html.len() / 1000,
+        html.matches("<svg").count()
+    );
 }
