@@ -5,43 +5,10 @@
 mod common;
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
+use common::TempDesk;
 use sha2::{Digest, Sha256};
-
-struct Desk {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-impl Desk {
-    fn new() -> Desk {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("guichet.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n",
-                dir.path().join("state")
-            ),
-        )
-        .unwrap();
-        Desk { dir, config }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        common::run_guichet(&self.config, args, stdin)
-    }
-
-    fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.state().join("guichet.sqlite3")).unwrap()
-    }
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -132,10 +99,9 @@ const ATTACHMENTS: &str = "SELECT id, message, filename, size, sha256 FROM attac
 #[test]
 fn a_backup_taken_while_mail_arrives_restores_every_ticket_mail_and_file() {
     const MAILS: usize = 40;
-    let source = Desk::new();
+    let source = TempDesk::new("");
     // One mail the quarantine keeps, with its file.
-    let output = source.run(&["ingest"], b"no header here at all\r\n\r\njust bytes\r\n");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    source.ingest(b"no header here at all\r\n\r\njust bytes\r\n");
     let (started, backup_started) = std::sync::mpsc::channel();
     let config = source.config.clone();
     let ingesting = std::thread::spawn(move || {
@@ -172,7 +138,7 @@ fn a_backup_taken_while_mail_arrives_restores_every_ticket_mail_and_file() {
     assert_eq!(mode(&attachment_file), 0o600);
     assert_eq!(mode(attachment_file.parent().unwrap()), 0o700);
 
-    let restored = Desk::new();
+    let restored = TempDesk::new("");
     let output = restored.run(&["restore", backup.to_str().unwrap()], b"");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let output = restored.run(&["check"], b"");
@@ -279,10 +245,9 @@ fn a_backup_taken_while_mail_arrives_restores_every_ticket_mail_and_file() {
 
 #[test]
 fn check_finds_a_deleted_file_a_damaged_one_and_an_orphan() {
-    let desk = Desk::new();
+    let desk = TempDesk::new("");
     for n in 0..3 {
-        let output = desk.run(&["ingest"], &mail_with_file(n));
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        desk.ingest(&mail_with_file(n));
     }
     let output = desk.run(&["check"], b"");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));

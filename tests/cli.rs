@@ -8,24 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-struct Desk {
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-fn desk() -> Desk {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("guichet.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n",
-            dir.path().join("state")
-        ),
-    )
-    .unwrap();
-    Desk { _dir: dir, config }
-}
+use common::TempDesk;
 
 fn guichet(config: &Path, args: &[&str], stdin: &[u8]) -> Output {
     common::run_guichet(config, args, stdin)
@@ -72,18 +55,13 @@ fn a_bad_config_stops_with_file_key_and_reason() {
 
 #[test]
 fn usage_errors_exit_64() {
-    let desk = desk();
+    let desk = TempDesk::new("");
+    assert_eq!(desk.run(&["frobnicate"], b"").status.code(), Some(64));
     assert_eq!(
-        guichet(&desk.config, &["frobnicate"], b"").status.code(),
+        desk.run(&["tickets", "show", "abc"], b"").status.code(),
         Some(64)
     );
-    assert_eq!(
-        guichet(&desk.config, &["tickets", "show", "abc"], b"")
-            .status
-            .code(),
-        Some(64)
-    );
-    let help = guichet(&desk.config, &["--help"], b"");
+    let help = desk.run(&["--help"], b"");
     assert_eq!(help.status.code(), Some(0));
     assert!(stdout(&help).contains("ingest"));
 }
@@ -114,13 +92,13 @@ fn a_mail_that_cannot_be_stored_now_exits_75_so_the_mta_retries() {
 
 #[test]
 fn ingest_then_look() {
-    let desk = desk();
+    let desk = TempDesk::new("");
     let request = std::fs::read(fixture("multipart-alternative.eml")).unwrap();
-    let output = guichet(&desk.config, &["ingest"], &request);
+    let output = desk.run(&["ingest"], &request);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
     let broken = fixture("broken.eml");
-    let output = guichet(&desk.config, &["ingest", broken.to_str().unwrap()], b"");
+    let output = desk.run(&["ingest", broken.to_str().unwrap()], b"");
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -132,14 +110,14 @@ fn ingest_then_look() {
         stdout(&output)
     );
 
-    let list = guichet(&desk.config, &["tickets", "list", "--json"], b"");
+    let list = desk.run(&["tickets", "list", "--json"], b"");
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(tickets.as_array().unwrap().len(), 1);
     assert_eq!(tickets[0]["number"], 1);
     assert_eq!(tickets[0]["status"], "new");
     assert_eq!(tickets[0]["requester"], "camille.besson@example.test");
 
-    let show = guichet(&desk.config, &["tickets", "show", "1"], b"");
+    let show = desk.run(&["tickets", "show", "1"], b"");
     let text = stdout(&show);
     assert!(
         text.contains("Ticket #1: Accès impossible à la messagerie depuis le téléphone"),
@@ -147,13 +125,11 @@ fn ingest_then_look() {
     );
     assert!(text.contains("acknowledgement (pending)"), "{text}");
     assert_eq!(
-        guichet(&desk.config, &["tickets", "show", "9"], b"")
-            .status
-            .code(),
+        desk.run(&["tickets", "show", "9"], b"").status.code(),
         Some(1)
     );
 
-    let quarantine = guichet(&desk.config, &["quarantine", "list"], b"");
+    let quarantine = desk.run(&["quarantine", "list"], b"");
     assert!(
         stdout(&quarantine).contains("no RFC 5322 header could be read"),
         "{}",
@@ -162,15 +138,14 @@ fn ingest_then_look() {
 
     // inspect changes nothing and explains the threading decision.
     let reply = fixture("reply-tag-only.eml");
-    let inspect = guichet(&desk.config, &["inspect", reply.to_str().unwrap()], b"");
+    let inspect = desk.run(&["inspect", reply.to_str().unwrap()], b"");
     let text = stdout(&inspect);
     assert!(text.contains("Tag:          #1042"), "{text}");
     assert!(
         text.contains("new ticket (tag #1042 names no ticket here"),
         "{text}"
     );
-    let again = guichet(
-        &desk.config,
+    let again = desk.run(
         &[
             "inspect",
             fixture("multipart-alternative.eml").to_str().unwrap(),
@@ -181,7 +156,7 @@ fn ingest_then_look() {
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(report["already_stored"], 1);
     assert_eq!(report["auto_reply"], "allowed");
-    let list = guichet(&desk.config, &["tickets", "list", "--json"], b"");
+    let list = desk.run(&["tickets", "list", "--json"], b"");
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(
         tickets.as_array().unwrap().len(),
@@ -222,7 +197,7 @@ fn pipe_mode_keeps_the_mail_when_the_config_is_at_fault() {
 #[test]
 fn state_files_are_private_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
-    let desk = desk();
+    let desk = TempDesk::new("");
     let raw = std::fs::read(fixture("attachment.eml")).unwrap();
     let mut child = Command::new("sh")
         .arg("-c")
@@ -236,7 +211,7 @@ fn state_files_are_private_whatever_the_umask() {
         .unwrap();
     child.stdin.take().unwrap().write_all(&raw).unwrap();
     assert!(child.wait().unwrap().success());
-    let state = desk.config.parent().unwrap().join("state");
+    let state = desk.state();
     let mut seen = 0;
     let mut stack = vec![state.clone()];
     while let Some(path) = stack.pop() {
@@ -258,12 +233,12 @@ fn a_writer_run_as_another_user_is_refused_before_it_writes() {
     if unsafe { libc::geteuid() } != 0 {
         return; // Only root can hand the directory to another user; CI runs as root.
     }
-    let desk = desk();
-    let state = desk.config.parent().unwrap().join("state");
+    let desk = TempDesk::new("");
+    let state = desk.state();
     std::fs::create_dir(&state).unwrap();
     std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
     let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
-    let output = guichet(&desk.config, &["ingest"], &raw);
+    let output = desk.run(&["ingest"], &raw);
     assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
     assert!(stderr(&output).contains("sudo -u"), "{}", stderr(&output));
     assert_eq!(
@@ -275,9 +250,9 @@ fn a_writer_run_as_another_user_is_refused_before_it_writes() {
 
 #[test]
 fn output_commands_stop_quietly_when_the_reader_goes_away() {
-    let desk = desk();
+    let desk = TempDesk::new("");
     let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
-    assert!(guichet(&desk.config, &["ingest"], &raw).status.success());
+    assert!(desk.run(&["ingest"], &raw).status.success());
     for args in [["tickets", "show", "1"], ["status", "", ""]] {
         let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
         let output = Command::new("bash")
@@ -300,23 +275,14 @@ fn output_commands_stop_quietly_when_the_reader_goes_away() {
 
 #[test]
 fn an_answer_that_cannot_be_written_is_an_error_status_shows() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("guichet.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n\
-             [commands]\ntrust = \"none\"\n\
-             [[agent]]\nname = \"bob\"\naddresses = [\"bob@corp.example\"]\nrole = \"triager\"\n",
-            dir.path().join("state")
-        ),
-    )
-    .unwrap();
+    let desk = TempDesk::new(
+        "[commands]\ntrust = \"none\"\n\
+         [[agent]]\nname = \"bob\"\naddresses = [\"bob@corp.example\"]\nrole = \"triager\"\n",
+    );
     let raw = std::fs::read(fixture("plain-en.eml")).unwrap();
-    assert!(guichet(&config, &["ingest"], &raw).status.success());
+    assert!(desk.run(&["ingest"], &raw).status.success());
     // A row written by an older version, before intake checked addresses.
-    let database = dir.path().join("state/guichet.sqlite3");
-    let conn = rusqlite::Connection::open(&database).unwrap();
+    let conn = desk.db();
     conn.execute_batch(
         "UPDATE tickets SET requester = 'x..y@example.test';
          UPDATE participants SET address = 'x..y@example.test' WHERE role = 'requester';",
@@ -324,14 +290,14 @@ fn an_answer_that_cannot_be_written_is_an_error_status_shows() {
     .unwrap();
     drop(conn);
     let answer = b"From: Bob <bob@corp.example>\r\nTo: support@desk.example.test\r\nSubject: Re: [Helpdesk #1] x\r\nMessage-ID: <a1@corp.example>\r\n\r\nPlease restart it.\r\n";
-    let output = guichet(&config, &["ingest"], answer);
+    let output = desk.run(&["ingest"], answer);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let show = stdout(&guichet(&config, &["tickets", "show", "1"], b""));
+    let show = stdout(&desk.run(&["tickets", "show", "1"], b""));
     assert!(
         show.contains("mail_not_rendered") && show.contains("x..y@example.test"),
         "{show}"
     );
-    let status = stdout(&guichet(&config, &["status"], b""));
+    let status = stdout(&desk.run(&["status"], b""));
     assert!(
         status.contains("unsendable: 1 outgoing mails could not be written"),
         "{status}"
@@ -340,7 +306,7 @@ fn an_answer_that_cannot_be_written_is_an_error_status_shows() {
 
 #[test]
 fn inspect_masks_token_secrets_and_spam_is_listed_apart() {
-    let desk = desk();
+    let desk = TempDesk::new("");
     let dir = tempfile::tempdir().unwrap();
     let mail = dir.path().join("token.eml");
     std::fs::write(
@@ -353,7 +319,7 @@ fn inspect_masks_token_secrets_and_spam_is_listed_apart() {
     for args in [vec!["inspect"], vec!["inspect", "--json"]] {
         let mut args = args.clone();
         args.insert(1, mail.to_str().unwrap());
-        let output = guichet(&desk.config, &args, b"");
+        let output = desk.run(&args, b"");
         let text = stdout(&output);
         assert!(output.status.success(), "{}", stderr(&output));
         assert!(!text.contains("hunter2"), "{text}");
@@ -366,14 +332,10 @@ fn inspect_masks_token_secrets_and_spam_is_listed_apart() {
     let clean = b"From: carol@example.test\r\nTo: support@desk.example.test\r\n\
         Subject: Printer\r\nMessage-ID: <c1@example.test>\r\n\r\nIt is jammed.\r\n";
     for raw in [&spam[..], &clean[..]] {
-        let ingest = guichet(&desk.config, &["ingest"], raw);
+        let ingest = desk.run(&["ingest"], raw);
         assert!(ingest.status.success(), "{}", stderr(&ingest));
     }
-    let list = guichet(
-        &desk.config,
-        &["tickets", "list", "--status", "spam", "--json"],
-        b"",
-    );
+    let list = desk.run(&["tickets", "list", "--status", "spam", "--json"], b"");
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let subjects: Vec<&str> = tickets
         .as_array()
@@ -382,17 +344,17 @@ fn inspect_masks_token_secrets_and_spam_is_listed_apart() {
         .map(|t| t["subject"].as_str().unwrap())
         .collect();
     assert_eq!(subjects, ["Cheap pills"]);
-    let show = stdout(&guichet(&desk.config, &["tickets", "show", "1"], b""));
+    let show = stdout(&desk.run(&["tickets", "show", "1"], b""));
     assert!(show.contains("held_as_spam"), "{show}");
     assert!(!show.contains("acknowledgement (pending)"), "{show}");
-    let show = stdout(&guichet(&desk.config, &["tickets", "show", "2"], b""));
+    let show = stdout(&desk.run(&["tickets", "show", "2"], b""));
     assert!(show.contains("acknowledgement (pending)"), "{show}");
 }
 
 #[test]
 fn inspect_reads_an_outlook_forward_as_content_like_intake() {
-    let desk = desk();
-    let dir = desk.config.parent().unwrap();
+    let desk = TempDesk::new("");
+    let dir = desk.dir.path();
     let eml = dir.join("forward.eml");
     std::fs::write(
         &eml,
@@ -403,7 +365,7 @@ fn inspect_reads_an_outlook_forward_as_content_like_intake() {
          TONER-ALERT cartridge at 3 percent on floor 2.\r\n",
     )
     .unwrap();
-    let output = guichet(&desk.config, &["inspect", eml.to_str().unwrap()], b"");
+    let output = desk.run(&["inspect", eml.to_str().unwrap()], b"");
     let text = stdout(&output);
     assert!(text.contains("See below."), "{text}");
     assert!(
@@ -414,14 +376,10 @@ fn inspect_reads_an_outlook_forward_as_content_like_intake() {
 
 #[test]
 fn a_folder_of_articles_imports_searches_and_exports_the_same() {
-    let desk = desk();
+    let desk = TempDesk::new("");
     let articles = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kb/articles");
     let count = std::fs::read_dir(&articles).unwrap().count();
-    let import = guichet(
-        &desk.config,
-        &["kb", "import", articles.to_str().unwrap()],
-        b"",
-    );
+    let import = desk.run(&["kb", "import", articles.to_str().unwrap()], b"");
     assert!(import.status.success(), "{}", stderr(&import));
     assert!(
         stdout(&import).contains(&format!("{count} new, 0 changed, 0 unchanged, 0 refused")),
@@ -429,20 +387,15 @@ fn a_folder_of_articles_imports_searches_and_exports_the_same() {
         stdout(&import)
     );
     // Importing again changes nothing: the file name is the article.
-    let again = guichet(
-        &desk.config,
-        &["kb", "import", articles.to_str().unwrap()],
-        b"",
-    );
+    let again = desk.run(&["kb", "import", articles.to_str().unwrap()], b"");
     assert!(stdout(&again).contains(&format!("0 new, 0 changed, {count} unchanged")));
 
-    let list = guichet(&desk.config, &["kb", "list", "--json"], b"");
+    let list = desk.run(&["kb", "list", "--json"], b"");
     let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), count);
 
     // A request in other words than the article's finds it, with the evidence shown.
-    let search = guichet(
-        &desk.config,
+    let search = desk.run(
         &[
             "kb",
             "search",
@@ -463,24 +416,16 @@ fn a_folder_of_articles_imports_searches_and_exports_the_same() {
 
     // Export writes what import reads: importing the export changes nothing.
     let out = tempfile::tempdir().unwrap();
-    let export = guichet(
-        &desk.config,
-        &["kb", "export", out.path().to_str().unwrap()],
-        b"",
-    );
+    let export = desk.run(&["kb", "export", out.path().to_str().unwrap()], b"");
     assert!(export.status.success(), "{}", stderr(&export));
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), count);
-    let back = guichet(
-        &desk.config,
-        &["kb", "import", out.path().to_str().unwrap()],
-        b"",
-    );
+    let back = desk.run(&["kb", "import", out.path().to_str().unwrap()], b"");
     assert!(stdout(&back).contains(&format!("0 new, 0 changed, {count} unchanged")));
 }
 
 #[test]
 fn a_bad_article_file_is_named_with_its_reason_and_the_others_imported() {
-    let desk = desk();
+    let desk = TempDesk::new("");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("vpn-en.md"),
@@ -493,11 +438,7 @@ fn a_bad_article_file_is_named_with_its_reason_and_the_others_imported() {
     )
     .unwrap();
     std::fs::write(dir.path().join("nofront.md"), "Just text\n").unwrap();
-    let import = guichet(
-        &desk.config,
-        &["kb", "import", dir.path().to_str().unwrap()],
-        b"",
-    );
+    let import = desk.run(&["kb", "import", dir.path().to_str().unwrap()], b"");
     assert_eq!(import.status.code(), Some(1), "{}", stdout(&import));
     let errors = stderr(&import);
     assert!(
@@ -509,7 +450,7 @@ fn a_bad_article_file_is_named_with_its_reason_and_the_others_imported() {
         "{errors}"
     );
     assert!(stdout(&import).contains("1 new, 0 changed, 0 unchanged, 2 refused"));
-    let show = guichet(&desk.config, &["kb", "show", "KB-1"], b"");
+    let show = desk.run(&["kb", "show", "KB-1"], b"");
     assert!(
         stdout(&show).contains("VPN certificate expired"),
         "{}",
@@ -522,19 +463,19 @@ fn a_bad_article_file_is_named_with_its_reason_and_the_others_imported() {
 /// still goes to stdout; the reason for a non-zero code goes to stderr.
 #[test]
 fn status_exit_codes_tell_monitoring_what_is_wrong() {
-    let desk = desk();
+    let desk = TempDesk::new("");
     let status = |config: &Path| {
         let output = guichet(config, &["status"], b"");
         (output.status.code(), stdout(&output), stderr(&output))
     };
     // Never started: the store does not even exist yet.
-    assert!(guichet(
-        &desk.config,
-        &["ingest"],
-        &std::fs::read(fixture("plain-en.eml")).unwrap()
-    )
-    .status
-    .success());
+    assert!(desk
+        .run(
+            &["ingest"],
+            &std::fs::read(fixture("plain-en.eml")).unwrap()
+        )
+        .status
+        .success());
     let (code, out, err) = status(&desk.config);
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(out.contains("daemon:     never ran"), "{out}");
@@ -546,7 +487,7 @@ fn status_exit_codes_tell_monitoring_what_is_wrong() {
         "status 0 with the daemon up",
         || (status(&desk.config).0 == Some(0)).then_some(()),
     );
-    let json = guichet(&desk.config, &["status", "--json"], b"");
+    let json = desk.run(&["status", "--json"], b"");
     assert_eq!(json.status.code(), Some(0), "--json exits as the text does");
     assert!(stdout(&json).contains("\"daemon_running\": true"));
     daemon.stop();

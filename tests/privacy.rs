@@ -6,47 +6,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Output;
 
+use common::TempDesk;
 use sha2::{Digest, Sha256};
-
-struct Desk {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-impl Desk {
-    fn new(extra: &str) -> Desk {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("guichet.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n{extra}",
-                dir.path().join("state")
-            ),
-        )
-        .unwrap();
-        Desk { dir, config }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        common::run_guichet(&self.config, args, b"")
-    }
-
-    fn ingest(&self, raw: &[u8]) {
-        let output = common::run_guichet(&self.config, &["ingest"], raw);
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    }
-
-    fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.state().join("guichet.sqlite3")).unwrap()
-    }
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -112,7 +74,7 @@ fn column(db: &rusqlite::Connection, sql: &str) -> Vec<String> {
         .unwrap()
 }
 
-fn attachment_file(desk: &Desk, hash: &str) -> PathBuf {
+fn attachment_file(desk: &TempDesk, hash: &str) -> PathBuf {
     desk.state()
         .join("attachments")
         .join(&hash[..2])
@@ -121,7 +83,7 @@ fn attachment_file(desk: &Desk, hash: &str) -> PathBuf {
 
 #[test]
 fn retention_at_a_fixed_clock_purges_exactly_the_tickets_past_their_limits() {
-    let desk = Desk::new("[retention]\nraw_mail_days = 30\ntickets_days = 365\n");
+    let desk = TempDesk::new("[retention]\nraw_mail_days = 30\ntickets_days = 365\n");
     for n in 1..=4 {
         desk.ingest(&mail(
             &format!(
@@ -168,7 +130,7 @@ fn retention_at_a_fixed_clock_purges_exactly_the_tickets_past_their_limits() {
     };
     let (raw3, raw4) = (raw_of(3), raw_of(4));
 
-    let output = desk.run(&["retention", "--at", "2027-06-01T00:00:00Z"]);
+    let output = desk.run(&["retention", "--at", "2027-06-01T00:00:00Z"], b"");
     let out = text(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -240,21 +202,21 @@ fn retention_at_a_fixed_clock_purges_exactly_the_tickets_past_their_limits() {
     assert!(attachment_file(&desk, &files[3]).exists());
 
     // Each purge is on its ticket's record.
-    let shown = text(&desk.run(&["tickets", "show", "1"]).stdout);
+    let shown = text(&desk.run(&["tickets", "show", "1"], b"").stdout);
     assert!(
         shown.contains("retention_purged") && shown.contains("done for 30 days"),
         "{shown}"
     );
-    let shown = text(&desk.run(&["tickets", "show", "2"]).stdout);
+    let shown = text(&desk.run(&["tickets", "show", "2"], b"").stdout);
     assert!(
         shown.contains("whole ticket purged, done for 365 days"),
         "{shown}"
     );
 
     // Nothing referenced is missing, and a second pass has nothing to do.
-    let output = desk.run(&["check"]);
+    let output = desk.run(&["check"], b"");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
-    let output = desk.run(&["retention", "--at", "2027-06-01T00:00:00Z"]);
+    let output = desk.run(&["retention", "--at", "2027-06-01T00:00:00Z"], b"");
     assert_eq!(text(&output.stdout), "0 tickets purged\n");
 }
 
@@ -263,8 +225,8 @@ const CARLOTTA: &str = "carlotta.rossini@customer.test";
 /// Carlotta's own ticket with a file, Bruno's ticket she is copied on and answers, Dora's
 /// ticket, Carlotta's ticket that Emil is copied on and answers, and two quarantined mails, one
 /// naming her.
-fn desk_with_carlotta() -> Desk {
-    let desk = Desk::new("");
+fn desk_with_carlotta() -> TempDesk {
+    let desk = TempDesk::new("");
     desk.ingest(&mail(
         "From: Carlotta Rossini <carlotta.rossini@customer.test>\r\nSubject: Printer broken\r\n\
          Message-ID: <c-1@customer.test>\r\n",
@@ -331,11 +293,14 @@ fn desk_with_carlotta() -> Desk {
 fn export_person_writes_her_tickets_mails_and_files_and_the_mbox_parses_back() {
     let desk = desk_with_carlotta();
     let out = desk.dir.path().join("export");
-    let output = desk.run(&[
-        "export-person",
-        "Carlotta.Rossini@Customer.test",
-        out.to_str().unwrap(),
-    ]);
+    let output = desk.run(
+        &[
+            "export-person",
+            "Carlotta.Rossini@Customer.test",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 
     let json: serde_json::Value =
@@ -395,7 +360,7 @@ fn export_person_writes_her_tickets_mails_and_files_and_the_mbox_parses_back() {
 
 /// Every place in the state directory that holds `needle`, ignoring case: rows of every table
 /// (the full-text indexes' own tables included), the database and WAL files, the file folders.
-fn holding(desk: &Desk, needle: &str) -> Vec<String> {
+fn holding(desk: &TempDesk, needle: &str) -> Vec<String> {
     let needle = needle.to_lowercase();
     let contains = |bytes: &[u8]| {
         bytes
@@ -495,7 +460,7 @@ fn forget_leaves_nothing_of_her_and_the_trail_and_other_tickets_intact() {
     );
     drop(db);
 
-    let output = desk.run(&["forget", CARLOTTA]);
+    let output = desk.run(&["forget", CARLOTTA], b"");
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -592,7 +557,7 @@ fn forget_leaves_nothing_of_her_and_the_trail_and_other_tickets_intact() {
             "SELECT count(*) FROM events WHERE ticket = 1 AND detail = '(erased)'"
         ) != "0"
     );
-    let shown = text(&desk.run(&["tickets", "show", "1"]).stdout);
+    let shown = text(&desk.run(&["tickets", "show", "1"], b"").stdout);
     assert!(shown.contains("person_erased"), "{shown}");
     assert!(shown.contains("(erased)"), "{shown}");
 
@@ -615,10 +580,10 @@ fn forget_leaves_nothing_of_her_and_the_trail_and_other_tickets_intact() {
     // The other quarantined mail stays; the store is sound; nothing is left to export.
     assert_eq!(one(&db, "SELECT count(*) FROM quarantine"), "1");
     drop(db);
-    let output = desk.run(&["check"]);
+    let output = desk.run(&["check"], b"");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
     let out = desk.dir.path().join("export");
-    let output = desk.run(&["export-person", CARLOTTA, out.to_str().unwrap()]);
+    let output = desk.run(&["export-person", CARLOTTA, out.to_str().unwrap()], b"");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(
         text(&output.stdout).contains("0 tickets, 0 mails"),
@@ -629,11 +594,11 @@ fn forget_leaves_nothing_of_her_and_the_trail_and_other_tickets_intact() {
 
 #[test]
 fn a_bad_address_is_a_usage_error() {
-    let desk = Desk::new("");
-    let output = desk.run(&["forget", "not-an-address"]);
+    let desk = TempDesk::new("");
+    let output = desk.run(&["forget", "not-an-address"], b"");
     assert_eq!(output.status.code(), Some(64));
     assert!(text(&output.stderr).contains("not a mail address"));
-    let output = desk.run(&["forget", "Support@Desk.example.test"]);
+    let output = desk.run(&["forget", "Support@Desk.example.test"], b"");
     assert_eq!(output.status.code(), Some(64));
     assert!(
         text(&output.stderr).contains("one of Guichet's own addresses"),
@@ -644,7 +609,7 @@ fn a_bad_address_is_a_usage_error() {
 
 #[test]
 fn the_daemon_applies_retention_on_its_schedule() {
-    let desk = Desk::new("[retention]\nraw_mail_days = 1\n");
+    let desk = TempDesk::new("[retention]\nraw_mail_days = 1\n");
     desk.ingest(&mail(
         "From: Person <person@client.example.test>\r\nSubject: Old case\r\n\
          Message-ID: <old@client.example.test>\r\n",
@@ -663,7 +628,7 @@ fn the_daemon_applies_retention_on_its_schedule() {
         std::time::Duration::from_secs(30),
         "the retention event",
         || {
-            let shown = text(&desk.run(&["tickets", "show", "1"]).stdout);
+            let shown = text(&desk.run(&["tickets", "show", "1"], b"").stdout);
             shown.contains("retention_purged").then_some(())
         },
     );

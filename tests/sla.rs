@@ -41,11 +41,16 @@ resolution = "1000s"
 warn_at = 0.8
 "#;
 
-fn config(dir: &Path) -> Arc<Config> {
-    let text = format!(
+/// The desk's `sla.toml`, its state in `dir/state`.
+fn config_text(dir: &Path) -> String {
+    format!(
         "[general]\nstate_dir = {:?}\nsupport_address = \"support@corp.example\"\n{CONFIG}",
         dir.join("state")
-    );
+    )
+}
+
+fn config(dir: &Path) -> Arc<Config> {
+    let text = config_text(dir);
     Arc::new(Config::parse(Path::new("sla.toml"), &text, &|_| None).unwrap())
 }
 
@@ -246,14 +251,7 @@ fn the_work_list_puts_the_late_first() {
         .unwrap();
     drop(pipeline);
     let path = dir.path().join("sla.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[general]\nstate_dir = {:?}\nsupport_address = \"support@corp.example\"\n{CONFIG}",
-            dir.path().join("state")
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, config_text(dir.path())).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
         .arg("--config")
         .arg(&path)

@@ -627,6 +627,52 @@ pub fn run_guichet(config: &Path, args: &[&str], stdin: &[u8]) -> std::process::
     child.wait_with_output().unwrap()
 }
 
+/// A desk for the real binary in a temporary directory: `guichet.toml` there names `state/`
+/// beside it and support@desk.example.test, then whatever `extra` adds.
+pub struct TempDesk {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl TempDesk {
+    pub fn new(extra: &str) -> TempDesk {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("guichet.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[general]\nstate_dir = {:?}\nsupport_address = \"support@desk.example.test\"\n{extra}",
+                dir.path().join("state")
+            ),
+        )
+        .unwrap();
+        TempDesk { dir, config }
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
+        run_guichet(&self.config, args, stdin)
+    }
+
+    /// `guichet ingest` of `raw`, which must succeed.
+    pub fn ingest(&self, raw: &[u8]) {
+        let output = self.run(&["ingest"], raw);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.state().join("guichet.sqlite3")).unwrap()
+    }
+}
+
 /// `guichet run` with `config`, as the current user; killed if the test ends before `stop`.
 pub struct Daemon(Option<Child>);
 
