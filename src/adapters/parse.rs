@@ -239,6 +239,8 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
             .filter_map(|(_, value)| crate::core::auth_results::parse_header(&unfold(value)))
             .collect(),
         cuts,
+        // Only the pipeline vouches, for a source that proved the sender itself.
+        vouched_sender: false,
     };
     Some(mail)
 }
@@ -529,15 +531,7 @@ fn default_name(index: usize, content_type: &str) -> String {
     format!("attachment-{index}.{extension}")
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
-}
+pub use crate::core::hex;
 
 /// SHA-256 of the raw mail minus its trace header fields (see `TRACE_HEADERS`).
 pub fn content_hash(raw: &[u8]) -> String {

@@ -69,11 +69,7 @@ impl Kind {
 }
 
 pub(super) fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::core::hex(&Sha256::digest(bytes))
 }
 
 /// A file's SHA-256 and size, read in pieces (a database may be large).
@@ -82,7 +78,7 @@ fn file_entry(path: &Path) -> Result<FileEntry, CliError> {
     let mut hasher = Sha256::new();
     let bytes = std::io::copy(&mut file, &mut hasher).map_err(io(path))?;
     Ok(FileEntry {
-        hash: hex(&hasher.finalize()),
+        hash: crate::core::hex(&hasher.finalize()),
         bytes,
     })
 }

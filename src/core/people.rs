@@ -255,7 +255,9 @@ pub fn sender_is_trusted(
 ) -> bool {
     let by_results = |ids: &[String]| vouches_for(ids, domain(from), results);
     let by_token = || match (token, agent.and_then(|a| a.token.as_deref())) {
-        (Some(given), Some(expected)) => constant_time_eq(given.as_bytes(), expected.as_bytes()),
+        (Some(given), Some(expected)) => {
+            super::constant_time_eq(given.as_bytes(), expected.as_bytes())
+        }
         _ => false,
     };
     match trust {
@@ -264,10 +266,6 @@ pub fn sender_is_trusted(
         Trust::Either(ids) => by_results(ids) || by_token(),
         Trust::None => true,
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Who sent a mail on a ticket, as far as commands are concerned.
