@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::adapters::blobs::BlobStore;
 use crate::adapters::parse::{content_hash, parse_mail};
 use crate::adapters::render::render_all;
+use crate::adapters::requester_links::RequesterLinks;
 use crate::adapters::store::{
     ArticleLink, ArticleSearch, Counter, InboundRecord, Reader, Store, StoreError, WriteTx,
 };
@@ -120,6 +121,9 @@ impl From<std::io::Error> for IngestError {
 pub struct Source {
     pub name: String,
     pub queue: Option<String>,
+    /// The From address this source has proved itself (a requester's signed link on the web):
+    /// a mail from it counts as authenticated, whatever its headers say.
+    pub vouched_sender: Option<String>,
 }
 
 impl Source {
@@ -127,6 +131,7 @@ impl Source {
         Source {
             name: name.into(),
             queue: None,
+            vouched_sender: None,
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct Pipeline {
     store: Store,
     attachments: BlobStore,
     quarantine: BlobStore,
+    /// Set when requesters have pages: their mails carry a link.
+    links: Option<RequesterLinks>,
 }
 
 /// Seconds since the epoch from the system clock: only mail sources and the CLI call this.
@@ -160,7 +167,9 @@ impl Pipeline {
         let database = config.database_path();
         let store = Store::open(&database)
             .map_err(|e| IngestError::Temporary(format!("{}: {e}", database.display())))?;
+        let links = requester_links(&config)?;
         Ok(Pipeline {
+            links,
             store,
             attachments: BlobStore::new(attachments_dir(&config)),
             quarantine: BlobStore::new(config.quarantine_dir()),
@@ -180,6 +189,10 @@ impl Pipeline {
         if let Some(updates) = &mut self.updates {
             if updates.has_changed().unwrap_or(false) {
                 self.config = updates.borrow_and_update().clone();
+                match requester_links(&self.config) {
+                    Ok(links) => self.links = links,
+                    Err(error) => tracing::error!(%error, "requester links kept as they were"),
+                }
             }
         }
     }
@@ -224,10 +237,14 @@ impl Pipeline {
             tx.savepoint()?;
             // A panic while handling one mail (a bug we have not met yet) quarantines that mail
             // and lets the rest of the batch, and every later mail, through.
-            let (config, attachments, quarantine) =
-                (&self.config, &self.attachments, &self.quarantine);
+            let files = Files {
+                attachments: &self.attachments,
+                quarantine: &self.quarantine,
+                links: self.links.as_ref(),
+            };
+            let config = &self.config;
             let attempt = catch_unwind(AssertUnwindSafe(|| {
-                store_one(config, attachments, quarantine, &tx, raw, source, now)
+                store_one(config, &files, &tx, raw, source, now)
             }));
             let failure = match attempt {
                 Ok(Ok(outcome)) => {
@@ -305,17 +322,28 @@ enum MailFailure {
     Refused(String),
 }
 
+/// The files a mail's handling writes or signs with.
+struct Files<'p> {
+    attachments: &'p BlobStore,
+    quarantine: &'p BlobStore,
+    links: Option<&'p RequesterLinks>,
+}
+
+fn requester_links(config: &Config) -> Result<Option<RequesterLinks>, IngestError> {
+    RequesterLinks::for_config(config)
+        .map_err(|e| IngestError::Temporary(format!("requester page links: {e}")))
+}
+
 /// One mail of a batch, inside its savepoint: stored, recognised, or quarantined on purpose.
 fn store_one(
     config: &Config,
-    attachments: &BlobStore,
-    quarantine: &BlobStore,
+    files: &Files<'_>,
     tx: &WriteTx<'_>,
     raw: &[u8],
     source: &Source,
     now: i64,
 ) -> Result<IngestOutcome, MailFailure> {
-    let prepared = prepare(config, attachments, raw)
+    let prepared = prepare(config, files.attachments, raw)
         .map_err(|IngestError::Temporary(error)| MailFailure::Temporary(error))?;
     #[cfg(test)]
     if let Prepared::Mail { mail, .. } = &prepared {
@@ -324,12 +352,17 @@ fn store_one(
             "test-triggered panic"
         );
     }
-    let outcome = match &prepared {
-        Prepared::Mail { mail, hash } => {
-            store_mail(config, attachments, tx, raw, mail, hash, source, now)
+    let outcome = match prepared {
+        Prepared::Mail { mut mail, hash } => {
+            mail.vouched_sender = source.vouched_sender.as_deref().is_some_and(|vouched| {
+                mail.from
+                    .as_ref()
+                    .is_some_and(|from| from.address.eq_ignore_ascii_case(vouched))
+            });
+            store_mail(config, files, tx, raw, &mail, &hash, source, now)
         }
         Prepared::Reject { hash, reason } => {
-            store_quarantine(quarantine, tx, raw, hash, &source.name, reason, now)
+            store_quarantine(files.quarantine, tx, raw, &hash, &source.name, &reason, now)
         }
     };
     outcome.map_err(|error| match error {
@@ -386,7 +419,7 @@ fn prepare(config: &Config, attachments: &BlobStore, raw: &[u8]) -> Result<Prepa
 #[allow(clippy::too_many_arguments)]
 fn store_mail(
     config: &Config,
-    files: &BlobStore,
+    files: &Files<'_>,
     tx: &WriteTx<'_>,
     raw: &[u8],
     mail: &InboundMail,
@@ -404,7 +437,7 @@ fn store_mail(
     if let Some(route) = article_route(mail, policy) {
         return store_article_mail(
             config,
-            files,
+            files.attachments,
             tx,
             raw,
             mail,
@@ -480,8 +513,24 @@ fn store_mail(
         tx.read()
             .automatic_mail_since(&reply_keys, cause.as_deref(), plan.ticket, now - 3600)?;
     crate::core::caps::apply(&policy.loops.caps, &mut plan, &sent);
+    if let Some(links) = files.links {
+        let requester = match &plan.change {
+            TicketChange::Create(new) => Some(&new.requester),
+            TicketChange::Append { .. } => view.as_ref().map(|view| &view.requester),
+        };
+        if let Some(requester) = requester {
+            let generation = tx.read().link_generation(plan.ticket)?;
+            links.add_to(
+                &mut plan.outgoing,
+                plan.ticket,
+                &requester.address,
+                generation,
+                now,
+            );
+        }
+    }
     let outgoing = std::mem::take(&mut plan.outgoing);
-    let (rendered, render_events) = render_all(&outgoing, files, now);
+    let (rendered, render_events) = render_all(&outgoing, files.attachments, now);
     plan.events.extend(render_events);
     let record = InboundRecord {
         mail,

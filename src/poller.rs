@@ -352,6 +352,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
         Source {
             name: format!("imap:{}", self.config.name),
             queue: self.config.queue.clone(),
+            vouched_sender: None,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod imap;
 pub mod oauth2;
 pub mod parse;
 pub mod render;
+pub mod requester_links;
 pub mod smtp;
 pub mod state_dir;
 pub mod store;

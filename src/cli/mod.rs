@@ -198,6 +198,9 @@ pub enum TicketsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Makes every link to the ticket's requester page mailed so far stop working (a mail
+    /// forwarded to the wrong person); the next mail to the requester carries a new one.
+    RevokeLinks { number: u64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,9 @@
 use super::*;
 
 pub(super) fn tickets(config: &Config, command: TicketsCommand) -> Result<(), CliError> {
+    if let TicketsCommand::RevokeLinks { number } = command {
+        return revoke_links(config, TicketNumber(number));
+    }
     let store = open_read_only(config)?;
     match command {
         TicketsCommand::List { status, json } => {
@@ -30,7 +33,25 @@ pub(super) fn tickets(config: &Config, command: TicketsCommand) -> Result<(), Cl
                 Ok(())
             }
         }
+        TicketsCommand::RevokeLinks { .. } => unreachable!("handled above"),
     }
+}
+
+fn revoke_links(config: &Config, number: TicketNumber) -> Result<(), CliError> {
+    crate::adapters::state_dir::prepare(&config.state_dir)
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    let mut store = crate::adapters::store::Store::open(&config.database_path())?;
+    let tx = store.write()?;
+    if tx.read().ticket(number)?.is_none() {
+        return Err(CliError::Failure(format!("no ticket #{number}")));
+    }
+    let actor = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "command line".into());
+    tx.revoke_requester_links(number, &actor, crate::pipeline::system_now())?;
+    tx.commit()?;
+    println!("#{number}: the links mailed so far no longer open the requester's page");
+    Ok(())
 }
 
 pub(super) fn quarantine_list(config: &Config, json: bool) -> Result<(), CliError> {

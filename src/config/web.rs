@@ -20,6 +20,8 @@ pub(super) struct RawWeb {
     #[serde(default)]
     pub(super) trusted_proxies: Vec<String>,
     pub(super) time_zone: Option<String>,
+    pub(super) requester_pages: Option<bool>,
+    pub(super) requester_link_days: Option<u32>,
 }
 
 /// The dashboard `guichet run` serves (`crate::web`).
@@ -39,6 +41,9 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Hours and weekdays on the reports page are read in this zone.
     pub time_zone: chrono_tz::Tz,
+    /// Mails to requesters carry a signed link to their ticket's page, valid this many days;
+    /// `None`: no requester pages.
+    pub requester_link_days: Option<u32>,
 }
 
 pub(super) fn validate_web(
@@ -167,6 +172,25 @@ pub(super) fn validate_web(
         })?,
         None => chrono_tz::UTC,
     };
+    let requester_link_days = match (raw.requester_pages, raw.requester_link_days) {
+        (Some(true), days) => {
+            let days = days.unwrap_or(30);
+            if !(1..=365).contains(&days) {
+                return Err(error(
+                    "web.requester_link_days",
+                    format!("{days} is not between 1 and 365"),
+                ));
+            }
+            Some(days)
+        }
+        (_, Some(_)) => {
+            return Err(error(
+                "web.requester_link_days",
+                "set only with requester_pages = true".into(),
+            ))
+        }
+        (_, None) => None,
+    };
     Ok(WebConfig {
         listen,
         base_path,
@@ -176,6 +200,7 @@ pub(super) fn validate_web(
         trusted_header,
         trusted_proxies,
         time_zone,
+        requester_link_days,
     })
 }
 
@@ -199,6 +224,31 @@ mod tests {
         assert_eq!(web.public_url, "http://127.0.0.1:8080");
         assert_eq!(web.session_hours, 12);
         assert!(web.tls.is_none());
+        assert_eq!(web.requester_link_days, None);
+    }
+
+    #[test]
+    fn requester_pages_have_links_valid_thirty_days_unless_told() {
+        assert_eq!(
+            parse("requester_pages = true\n")
+                .unwrap()
+                .requester_link_days,
+            Some(30)
+        );
+        let web = parse("requester_pages = true\nrequester_link_days = 90\n").unwrap();
+        assert_eq!(web.requester_link_days, Some(90));
+        let error = parse("requester_pages = true\nrequester_link_days = 0\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("web.requester_link_days: 0 is not between"),
+            "{error}"
+        );
+        let error = parse("requester_link_days = 10\n").unwrap_err();
+        assert!(
+            error.to_string().contains("requester_pages = true"),
+            "{error}"
+        );
     }
 
     #[test]

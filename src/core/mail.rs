@@ -34,6 +34,9 @@ pub struct InboundMail {
     /// delivered to, HTML flattened below a depth, parts or addresses beyond a count): each becomes
     /// an `intake_cut` event; the raw mail keeps it all.
     pub cuts: Vec<String>,
+    /// The mail's source proved the From address itself (a requester's signed link on the web):
+    /// set by the pipeline, never from the mail's own headers.
+    pub vouched_sender: bool,
 }
 
 /// The headers that tell an automatic or bulk mail from a person's.

@@ -27,6 +27,7 @@ pub mod plan;
 pub mod quotes;
 pub mod replies;
 pub mod report;
+pub mod requester_link;
 pub mod retention;
 pub mod rules;
 pub mod sla;

@@ -153,6 +153,7 @@ mod tests {
             trusted_header: Some("x-remote-user".into()),
             trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
             time_zone: chrono_tz::UTC,
+            requester_link_days: None,
         }
     }
 

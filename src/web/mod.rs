@@ -1,16 +1,21 @@
 //! The dashboard `guichet run` serves when `[web]` is configured: the work list, each ticket's
 //! history and the reports with their charts, read-only, to signed-in staff.
 //!
+//! With `requester_pages`, it also serves each requester their ticket's page (`requester`).
+//!
 //! `server`: the HTTP side (routes, sign-in, headers, TLS, shutdown); `auth`: tokens, cookies
 //! and the trusted header; `pages`: each page as a function of the store and the config;
-//! `charts`: SVG drawn from figures; `templates/`: the HTML (escaped by default) and the CSS.
+//! `charts`: SVG drawn from figures; `requester`: the requester's page; `templates/`: the HTML
+//! (escaped by default) and the CSS.
 //!
-//! **Invariant:** nothing here changes a ticket. The only writes are sign-in links (with the mail
-//! that carries each) and sessions, both stored as hashes of their secrets.
+//! **Invariant:** the dashboard changes no ticket: its only writes are sign-in links (with the
+//! mail that carries each) and sessions, both stored as hashes of their secrets. The requester's
+//! page changes a ticket only by a mail from the requester, through the pipeline.
 
 pub mod auth;
 pub mod charts;
 pub mod pages;
+mod requester;
 mod server;
 
 pub use pages::{Pages, PeriodQuery, WorkFilter};

@@ -17,7 +17,7 @@ use crate::core::ticket::TicketNumber;
 /// Tickets per page of the work list.
 pub const PAGE_SIZE: usize = 50;
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 11] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("notice.html", include_str!("templates/notice.html")),
@@ -26,6 +26,15 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("ticket.html", include_str!("templates/ticket.html")),
     ("reports.html", include_str!("templates/reports.html")),
     ("not_found.html", include_str!("templates/not_found.html")),
+    (
+        "request_base.html",
+        include_str!("templates/request_base.html"),
+    ),
+    ("request.html", include_str!("templates/request.html")),
+    (
+        "request_notice.html",
+        include_str!("templates/request_notice.html"),
+    ),
 ];
 
 pub const STYLESHEET: &str = include_str!("templates/style.css");
@@ -144,7 +153,12 @@ impl Pages {
         }
     }
 
-    fn render(&self, name: &str, viewer: Option<&str>, values: Value) -> Result<String, WebError> {
+    pub(super) fn render(
+        &self,
+        name: &str,
+        viewer: Option<&str>,
+        values: Value,
+    ) -> Result<String, WebError> {
         // The base path is checked at load (letters, digits, `/-_.~`): nothing to escape, and
         // left as it is so links read plainly.
         let base = Value::from_safe_string(self.base.clone());
@@ -152,7 +166,7 @@ impl Pages {
         Ok(self.env.get_template(name)?.render(page)?)
     }
 
-    fn time(&self, at: i64) -> String {
+    pub(super) fn time(&self, at: i64) -> String {
         self.zone.timestamp_opt(at, 0).single().map_or_else(
             || at.to_string(),
             |t| t.format("%Y-%m-%d %H:%M").to_string(),

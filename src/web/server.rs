@@ -21,6 +21,7 @@ use super::auth::{self, LINKS_PER_WINDOW, LINK_LIFETIME_SECS};
 use super::pages::{Pages, PeriodQuery, WorkFilter, STYLESHEET};
 use super::WebError;
 use crate::adapters::render::{render_all, NoAttachmentFiles};
+use crate::adapters::requester_links::RequesterLinks;
 use crate::adapters::store::Store;
 use crate::config::{Config, WebConfig};
 use crate::core::address::Mailbox;
@@ -39,12 +40,14 @@ pub struct Dashboard {
     tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
-struct App {
-    config: Arc<Config>,
-    web: WebConfig,
-    pages: Pages,
-    database: PathBuf,
-    wake_outbox: Arc<Notify>,
+pub(super) struct App {
+    pub(super) config: Arc<Config>,
+    pub(super) web: WebConfig,
+    pub(super) pages: Pages,
+    pub(super) database: PathBuf,
+    pub(super) wake_outbox: Arc<Notify>,
+    /// Set when requesters have pages (`requester_pages`): the key their links are signed with.
+    pub(super) links: Option<RequesterLinks>,
 }
 
 /// The peer's address, from a plain or a TLS connection.
@@ -78,7 +81,10 @@ impl Dashboard {
         let listener = TcpListener::bind(web.listen)
             .await
             .map_err(|e| anyhow::anyhow!("dashboard: cannot listen on {}: {e}", web.listen))?;
+        let links = RequesterLinks::for_config(&config)
+            .map_err(|e| anyhow::anyhow!("requester pages: {e}"))?;
         let app = Arc::new(App {
+            links,
             pages: Pages::new(&web.base_path, web.time_zone),
             database: config.database_path(),
             config,
@@ -201,7 +207,8 @@ impl Listener for TlsListener {
 
 fn router(app: Arc<App>) -> Router {
     let base = app.web.base_path.clone();
-    let routes = Router::new()
+    let requester_pages = app.links.is_some();
+    let mut routes = Router::new()
         .route("/", get(home))
         .route("/static/style.css", get(stylesheet))
         .route("/sign-in", get(sign_in_form).post(sign_in_request))
@@ -210,9 +217,11 @@ fn router(app: Arc<App>) -> Router {
         .route("/sign-out", post(sign_out))
         .route("/work", get(work))
         .route("/tickets/{number}", get(ticket))
-        .route("/reports", get(reports))
-        .fallback(not_found)
-        .with_state(app);
+        .route("/reports", get(reports));
+    if requester_pages {
+        routes = routes.merge(super::requester::routes(app.config.max_message_bytes));
+    }
+    let routes = routes.fallback(not_found).with_state(app);
     let routes = if base.is_empty() {
         routes
     } else {
@@ -249,7 +258,7 @@ fn redirect(to: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
-fn failure(error: WebError) -> Response {
+pub(super) fn failure(error: WebError) -> Response {
     tracing::error!(%error, "dashboard: page not served");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

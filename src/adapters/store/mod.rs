@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_privacy.sql"),
     include_str!("migrations/0018_counters.sql"),
     include_str!("migrations/0019_report_indexes.sql"),
+    include_str!("migrations/0020_requester_links.sql"),
 ];
 
 /// How much of the database a read-only connection maps into memory.
@@ -96,6 +97,7 @@ mod outbox;
 mod privacy;
 mod reads;
 mod reports;
+mod requester_links;
 mod rows;
 mod web;
 mod writes;

