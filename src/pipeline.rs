@@ -124,6 +124,9 @@ pub struct Source {
     /// The From address this source has proved itself (a requester's signed link on the web):
     /// a mail from it counts as authenticated, whatever its headers say.
     pub vouched_sender: Option<String>,
+    /// Custom field values this source took apart from the text (the web form's typed inputs,
+    /// checked there): a new ticket has them whatever its text says.
+    pub given_fields: std::collections::BTreeMap<String, String>,
 }
 
 impl Source {
@@ -132,6 +135,7 @@ impl Source {
             name: name.into(),
             queue: None,
             vouched_sender: None,
+            given_fields: Default::default(),
         }
     }
 }
@@ -359,6 +363,7 @@ fn store_one(
                     .as_ref()
                     .is_some_and(|from| from.address.eq_ignore_ascii_case(vouched))
             });
+            mail.given_fields = source.given_fields.clone();
             store_mail(config, files, tx, raw, &mail, &hash, source, now)
         }
         Prepared::Reject { hash, reason } => {

@@ -353,6 +353,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
             name: format!("imap:{}", self.config.name),
             queue: self.config.queue.clone(),
             vouched_sender: None,
+            given_fields: Default::default(),
         }
     }
 

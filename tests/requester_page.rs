@@ -194,7 +194,7 @@ fn a_requester_follows_the_mailed_link_replies_with_a_file_and_closes() {
     assert!(matches!(status_now.as_str(), "closed" | "resolved"));
 
     // Forged and expired links, signed as an attacker could not, are refused.
-    let key = std::fs::read(desk.dir.join("state").join("requester-links.key")).unwrap();
+    let key = std::fs::read(desk.dir.join("state").join("web-hmac.key")).unwrap();
     let ticket = TicketNumber(number);
     let expired = requester_link::sign(
         &key,

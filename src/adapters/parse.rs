@@ -241,6 +241,7 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         cuts,
         // Only the pipeline vouches, for a source that proved the sender itself.
         vouched_sender: false,
+        given_fields: Default::default(),
     };
     Some(mail)
 }

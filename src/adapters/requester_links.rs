@@ -10,9 +10,9 @@ use crate::core::outgoing::OutgoingMail;
 use crate::core::requester_link::{self, LinkClaims, KEY_BYTES};
 use crate::core::ticket::TicketNumber;
 
-/// The HMAC key's file in the state directory: 32 random bytes, mode 0600. Backed up with the
-/// state directory; deleting it revokes every link at once.
-pub const KEY_FILE: &str = "requester-links.key";
+/// The HMAC key's file in the state directory: 32 random bytes, mode 0600. `guichet backup`
+/// leaves it out (a copy of a backup must not open pages); deleting it revokes every link.
+pub const KEY_FILE: &str = "web-hmac.key";
 
 /// The key under `state_dir`, made on first use. Two processes making it at once agree: each
 /// writes a file of its own and links it into place, and the one that finds it there reads it.

@@ -347,7 +347,7 @@ impl Config {
         let retention = retention::validate_retention(&raw.retention, &error)?;
         let web = raw
             .web
-            .map(|web| web::validate_web(web, &error))
+            .map(|web| web::validate_web(web, &intake, &error))
             .transpose()?;
         let mut oauth2: Vec<OAuth2Account> = Vec::new();
         for (index, account) in raw.oauth2.into_iter().enumerate() {

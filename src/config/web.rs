@@ -22,6 +22,8 @@ pub(super) struct RawWeb {
     pub(super) time_zone: Option<String>,
     pub(super) requester_pages: Option<bool>,
     pub(super) requester_link_days: Option<u32>,
+    #[serde(default)]
+    pub(super) form_queues: Vec<String>,
 }
 
 /// The dashboard `guichet run` serves (`crate::web`).
@@ -44,10 +46,14 @@ pub struct WebConfig {
     /// Mails to requesters carry a signed link to their ticket's page, valid this many days;
     /// `None`: no requester pages.
     pub requester_link_days: Option<u32>,
+    /// Queues with a public request form: `/new` is the first's, `/new/NAME` each one's.
+    /// Empty: no form.
+    pub form_queues: Vec<String>,
 }
 
 pub(super) fn validate_web(
     raw: RawWeb,
+    intake: &crate::core::plan::IntakePolicy,
     error: &dyn Fn(&str, String) -> ConfigError,
 ) -> Result<WebConfig, ConfigError> {
     let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
@@ -191,7 +197,29 @@ pub(super) fn validate_web(
         }
         (_, None) => None,
     };
+    let mut form_queues: Vec<String> = Vec::new();
+    for (index, name) in raw.form_queues.iter().enumerate() {
+        let known = intake
+            .directory
+            .queue(name)
+            .map(|queue| queue.name.clone())
+            .or_else(|| {
+                name.eq_ignore_ascii_case(&intake.default_queue)
+                    .then(|| intake.default_queue.clone())
+            });
+        match known {
+            Some(queue) if !form_queues.contains(&queue) => form_queues.push(queue),
+            Some(_) => {}
+            None => {
+                return Err(error(
+                    &format!("web.form_queues[{index}]"),
+                    format!("`{name}` is neither a [[queue]] nor general.default_queue"),
+                ))
+            }
+        }
+    }
     Ok(WebConfig {
+        form_queues,
         listen,
         base_path,
         public_url,
@@ -247,6 +275,20 @@ mod tests {
         let error = parse("requester_link_days = 10\n").unwrap_err();
         assert!(
             error.to_string().contains("requester_pages = true"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn form_queues_must_be_queues() {
+        assert!(parse("").unwrap().form_queues.is_empty());
+        let web = parse("form_queues = [\"GENERAL\"]\n").unwrap();
+        assert_eq!(web.form_queues, ["general"]);
+        let error = parse("form_queues = [\"general\", \"nope\"]\n").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("web.form_queues[1]: `nope` is neither"),
             "{error}"
         );
     }

@@ -37,6 +37,9 @@ pub struct InboundMail {
     /// The mail's source proved the From address itself (a requester's signed link on the web):
     /// set by the pipeline, never from the mail's own headers.
     pub vouched_sender: bool,
+    /// Custom field values given with the mail by its source (the web form), set by the
+    /// pipeline: they win over values read from the text.
+    pub given_fields: std::collections::BTreeMap<String, String>,
 }
 
 /// The headers that tell an automatic or bulk mail from a person's.

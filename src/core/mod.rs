@@ -37,6 +37,7 @@ pub mod templates;
 pub mod threading;
 pub mod ticket;
 pub mod visibility;
+pub mod web_form;
 
 /// Bytes as lowercase hex digits (hashes, tokens).
 pub fn hex(bytes: &[u8]) -> String {

@@ -32,6 +32,8 @@ pub enum OutgoingKind {
     Digest,
     /// A one-time link that signs an agent in to the dashboard.
     SignInLink,
+    /// The link that confirms a request sent from the web form.
+    RequestConfirmation,
 }
 
 impl OutgoingKind {
@@ -53,6 +55,7 @@ impl OutgoingKind {
             OutgoingKind::ArticleDraft => "article_draft",
             OutgoingKind::Digest => "digest",
             OutgoingKind::SignInLink => "sign_in_link",
+            OutgoingKind::RequestConfirmation => "request_confirmation",
         }
     }
 

@@ -154,6 +154,7 @@ mod tests {
             trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
             time_zone: chrono_tz::UTC,
             requester_link_days: None,
+            form_queues: Vec::new(),
         }
     }
 

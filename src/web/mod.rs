@@ -1,11 +1,13 @@
 //! The dashboard `guichet run` serves when `[web]` is configured: the work list, each ticket's
 //! history and the reports with their charts, read-only, to signed-in staff.
 //!
-//! With `requester_pages`, it also serves each requester their ticket's page (`requester`).
+//! With `requester_pages`, it also serves each requester their ticket's page (`requester`); with
+//! `form_queues`, a public request form (`form`).
 //!
 //! `server`: the HTTP side (routes, sign-in, headers, TLS, shutdown); `auth`: tokens, cookies
 //! and the trusted header; `pages`: each page as a function of the store and the config;
-//! `charts`: SVG drawn from figures; `requester`: the requester's page; `templates/`: the HTML
+//! `charts`: SVG drawn from figures; `requester`: the requester's page; `form`: the public form and its confirmation;
+//! `templates/`: the HTML
 //! (escaped by default) and the CSS.
 //!
 //! **Invariant:** the dashboard changes no ticket: its only writes are sign-in links (with the
@@ -14,6 +16,7 @@
 
 pub mod auth;
 pub mod charts;
+mod form;
 pub mod pages;
 mod requester;
 mod server;
@@ -29,4 +32,6 @@ pub enum WebError {
     Template(#[from] minijinja::Error),
     #[error("no random numbers from the OS: {0}")]
     Random(#[from] getrandom::Error),
+    #[error("file system: {0}")]
+    Io(#[from] std::io::Error),
 }

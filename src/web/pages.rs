@@ -17,7 +17,7 @@ use crate::core::ticket::TicketNumber;
 /// Tickets per page of the work list.
 pub const PAGE_SIZE: usize = 50;
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 13] = [
     ("base.html", include_str!("templates/base.html")),
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("notice.html", include_str!("templates/notice.html")),
@@ -34,6 +34,11 @@ const TEMPLATES: [(&str, &str); 11] = [
     (
         "request_notice.html",
         include_str!("templates/request_notice.html"),
+    ),
+    ("new.html", include_str!("templates/new.html")),
+    (
+        "new_confirm.html",
+        include_str!("templates/new_confirm.html"),
     ),
 ];
 

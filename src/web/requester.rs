@@ -173,7 +173,7 @@ enum Refusal {
 }
 
 /// The browser's first language we write in (`Accept-Language`), else the ticket's.
-fn language_of(headers: &HeaderMap, ticket_language: &str) -> Language {
+pub(super) fn language_of(headers: &HeaderMap, ticket_language: &str) -> Language {
     let fallback = ticket_language.parse().unwrap_or(Language::En);
     let Some(accepted) = headers
         .get(header::ACCEPT_LANGUAGE)
@@ -234,7 +234,7 @@ impl App {
         )
     }
 
-    fn support_name(&self) -> String {
+    pub(super) fn support_name(&self) -> String {
         let support = &self.config.intake.support;
         support
             .name
@@ -480,6 +480,7 @@ fn file_as_mail(
         name: "web".into(),
         queue: None,
         vouched_sender: Some(detail.ticket.requester.clone()),
+        given_fields: Default::default(),
     };
     let mut pipeline = Pipeline::open(config.clone()).map_err(|e| e.to_string())?;
     match pipeline
@@ -495,7 +496,7 @@ fn file_as_mail(
 }
 
 /// Runs `work` on a blocking thread (the store and the pipeline block).
-async fn run_blocking(
+pub(super) async fn run_blocking(
     app: Arc<App>,
     work: impl FnOnce(&App) -> Result<Response, WebError> + Send + 'static,
 ) -> Response {

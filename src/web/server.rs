@@ -48,11 +48,13 @@ pub(super) struct App {
     pub(super) wake_outbox: Arc<Notify>,
     /// Set when requesters have pages (`requester_pages`): the key their links are signed with.
     pub(super) links: Option<RequesterLinks>,
+    /// The state directory's web key: the public form's tokens are derived with it.
+    pub(super) web_key: [u8; crate::core::requester_link::KEY_BYTES],
 }
 
 /// The peer's address, from a plain or a TLS connection.
 #[derive(Debug, Clone, Copy)]
-struct Peer(SocketAddr);
+pub(super) struct Peer(pub(super) SocketAddr);
 
 impl Connected<IncomingStream<'_, TcpListener>> for Peer {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Peer {
@@ -83,7 +85,10 @@ impl Dashboard {
             .map_err(|e| anyhow::anyhow!("dashboard: cannot listen on {}: {e}", web.listen))?;
         let links = RequesterLinks::for_config(&config)
             .map_err(|e| anyhow::anyhow!("requester pages: {e}"))?;
+        let web_key = crate::adapters::requester_links::key(&config.state_dir)
+            .map_err(|e| anyhow::anyhow!("web key: {e}"))?;
         let app = Arc::new(App {
+            web_key,
             links,
             pages: Pages::new(&web.base_path, web.time_zone),
             database: config.database_path(),
@@ -220,6 +225,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/reports", get(reports));
     if requester_pages {
         routes = routes.merge(super::requester::routes(app.config.max_message_bytes));
+    }
+    if !app.web.form_queues.is_empty() {
+        routes = routes.merge(super::form::routes(app.config.max_message_bytes));
     }
     let routes = routes.fallback(not_found).with_state(app);
     let routes = if base.is_empty() {

@@ -167,13 +167,17 @@ mod tests {
     use super::super::Store;
     use super::*;
 
-    /// A scrape stays cheap however much the store holds: SQLite plans each query on an index
-    /// that holds the rows it counts (the pending outbox, the open tickets), never a scan of a
-    /// whole table.
+    /// A scrape (and a ticket's page) stays cheap however much the store holds: SQLite plans
+    /// each query on an index that holds the rows it reads (the pending outbox, the open
+    /// tickets, the tickets merged into one), never a scan of a whole table.
     #[test]
     fn scrape_queries_read_indexes_not_whole_tables() {
         let store = Store::open_memory().unwrap();
-        for query in [OUTBOX_PENDING, OPEN_TICKETS] {
+        for query in [
+            OUTBOX_PENDING,
+            OPEN_TICKETS,
+            super::super::reads::TICKET_EVENTS,
+        ] {
             let mut statement = store
                 .conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {query}"))

@@ -62,7 +62,13 @@ impl Reader<'_> {
                 .collect::<Result<_, _>>()?)
         };
         Ok(ReferencedFiles {
-            attachments: list("SELECT DISTINCT sha256 FROM attachments ORDER BY 1")?,
+            // Files of form submissions waiting for their confirmation are referenced too.
+            attachments: list(
+                "SELECT sha256 FROM attachments
+                 UNION SELECT json_extract(value, '$[3]')
+                   FROM web_submissions, json_each(web_submissions.attachments)
+                 ORDER BY 1",
+            )?,
             quarantine: list("SELECT content_hash FROM quarantine ORDER BY 1")?,
         })
     }

@@ -39,7 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_privacy.sql"),
     include_str!("migrations/0018_counters.sql"),
     include_str!("migrations/0019_report_indexes.sql"),
-    include_str!("migrations/0020_requester_links.sql"),
+    include_str!("migrations/0020_web_requests.sql"),
 ];
 
 /// How much of the database a read-only connection maps into memory.
@@ -100,6 +100,7 @@ mod reports;
 mod requester_links;
 mod rows;
 mod web;
+mod web_form;
 mod writes;
 
 pub use counters::{Counter, CounterRow, MetricsRows, OpenTickets};
@@ -110,6 +111,7 @@ pub use maintenance::{ReferencedFiles, StoreCounts};
 pub use outbox::{OutboxCounts, OutboxItem, PendingRecipient, RecipientRow};
 pub use privacy::{Erasure, PersonMail};
 pub use rows::*;
+pub use web_form::Submission;
 
 pub struct Store {
     conn: Connection,

@@ -296,6 +296,18 @@ impl WriteTx<'_> {
             hashes.extend(self.erase_message(*id)?);
         }
         erasure.messages_erased += ids.len() as u64;
+        // Requests sent from the form in their name, confirmed or not, and their files.
+        let submitted: Vec<String> = self
+            .tx
+            .prepare(
+                "SELECT json_extract(value, '$[3]') FROM web_submissions, json_each(attachments)
+                  WHERE address = ?1",
+            )?
+            .query_map([address], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        self.tx
+            .execute("DELETE FROM web_submissions WHERE address = ?1", [address])?;
+        hashes.extend(submitted);
         erasure.messages_redacted = self.redact_everywhere(&redaction, address)?;
         self.erase_events(&redaction)?;
         erasure.events_erased = erased_events(self)? - erased_before;
@@ -534,9 +546,11 @@ impl WriteTx<'_> {
     fn unreferenced(&self, mut hashes: Vec<String>) -> StoreResult<Vec<String>> {
         hashes.sort();
         hashes.dedup();
-        let mut referenced = self
-            .tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1)")?;
+        let mut referenced = self.tx.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM attachments WHERE sha256 = ?1)
+                     OR EXISTS (SELECT 1 FROM web_submissions, json_each(attachments)
+                                 WHERE json_extract(value, '$[3]') = ?1)",
+        )?;
         let mut gone = Vec::new();
         for hash in hashes {
             if !referenced.query_row([&hash], |row| row.get::<_, bool>(0))? {

@@ -329,6 +329,7 @@ pub fn route_new_ticket<'p>(
 ) -> Routing<'p> {
     let source_queue = input.queue.unwrap_or(&policy.default_queue);
     let mut fields = super::rules::extract_fields(&policy.fields, source_queue, text);
+    fields.extend(input.mail.given_fields.clone());
     let forwarded = visible_with_forward(&input.mail.text, &input.mail.subject).forwarded;
     let (matched, actions) = super::rules::route(
         &policy.rules,
