@@ -109,6 +109,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     spawn_digest_scheduler(&mut tasks, &shared);
     spawn_retention(&mut tasks, &shared);
     spawn_dashboard(&mut tasks, &shared);
+    spawn_webhooks(&mut tasks, &shared);
     tracing::info!(
         config = %config.file.display(),
         state_dir = %config.state_dir.display(),
@@ -448,6 +449,30 @@ fn spawn_retention(tasks: &mut Tasks, shared: &Shared) {
             };
             Ok(Some(Box::pin(async move {
                 retention.run(stop).await.map_err(anyhow::Error::from)
+            })))
+        },
+    );
+}
+
+/// Always running: with no webhook it only forgets old queued events.
+fn spawn_webhooks(tasks: &mut Tasks, shared: &Shared) {
+    spawn_supervised(
+        tasks,
+        shared,
+        "webhooks".into(),
+        |config: &Arc<Config>| config.webhooks.clone(),
+        move |config, stop| {
+            if !config.webhooks.is_empty() {
+                tracing::info!(webhooks = config.webhooks.len(), "webhooks started");
+            }
+            let webhooks = crate::webhooks::Webhooks {
+                database: config.database_path(),
+                webhooks: config.webhooks.clone(),
+                // Events wait at most a second; with no webhook, old ones are pruned hourly.
+                interval: Duration::from_secs(if config.webhooks.is_empty() { 3600 } else { 1 }),
+            };
+            Ok(Some(Box::pin(async move {
+                webhooks.run(stop).await.map_err(anyhow::Error::from)
             })))
         },
     );

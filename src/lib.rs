@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod poller;
 pub mod scheduler;
 pub mod web;
+pub mod webhooks;
 
 /// The text of a caught panic, for the reason a mail was quarantined or not rendered.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

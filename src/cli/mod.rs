@@ -157,6 +157,12 @@ pub enum Command {
     /// Erases a person's personal data everywhere, leaving only a record that an erasure took
     /// place (README, "Personal data").
     Forget { address: String },
+    /// Clients of the JSON API (`[web] api = true`): make one (its token is printed once),
+    /// list them, revoke one.
+    ApiClient {
+        #[command(subcommand)]
+        command: ApiClientCommand,
+    },
     /// OAuth2 logins for `[[oauth2]]` accounts.
     Oauth {
         #[command(subcommand)]
@@ -361,6 +367,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                 Command::Oauth {
                     command: OauthCommand::Login { name },
                 } => oauth_login(&config, &name),
+                Command::ApiClient { command } => api_client(&config, command),
                 Command::Inspect { .. } => unreachable!("handled above"),
             }
         }
@@ -402,6 +409,7 @@ pub fn time(seconds: i64) -> String {
     )
 }
 
+mod api;
 mod backup;
 mod ingest;
 mod inspect;
@@ -414,6 +422,8 @@ mod rules;
 mod status;
 mod tickets;
 
+use api::api_client;
+pub use api::ApiClientCommand;
 use backup::{backup, check, restore};
 use ingest::ingest;
 use inspect::inspect;

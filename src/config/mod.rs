@@ -173,6 +173,8 @@ pub struct Config {
     pub oauth2: Vec<OAuth2Account>,
     /// Where `guichet run` serves `/metrics`, when `[metrics]` is configured.
     pub metrics: Option<MetricsConfig>,
+    /// The `[[webhook]]` receivers `guichet run` POSTs ticket events to.
+    pub webhooks: Vec<Webhook>,
 }
 
 impl Config {
@@ -349,6 +351,7 @@ impl Config {
             .web
             .map(|web| web::validate_web(web, &intake, &error))
             .transpose()?;
+        let webhooks = webhooks::validate_webhooks(raw.webhooks, env, &error)?;
         let mut oauth2: Vec<OAuth2Account> = Vec::new();
         for (index, account) in raw.oauth2.into_iter().enumerate() {
             let account = validate_oauth2(index, account, &general.state_dir, env, &error)?;
@@ -421,6 +424,7 @@ impl Config {
             web,
             oauth2,
             metrics,
+            webhooks,
         })
     }
 }
@@ -511,7 +515,9 @@ mod retention;
 mod rules;
 mod sla;
 mod web;
+mod webhooks;
 pub use web::WebConfig;
+pub use webhooks::Webhook;
 
 use mail::*;
 pub use metrics::MetricsConfig;

@@ -49,6 +49,8 @@ pub(super) struct RawConfig {
     #[serde(default, rename = "oauth2")]
     pub(super) oauth2: Vec<super::oauth2::RawOAuth2>,
     pub(super) metrics: Option<super::metrics::RawMetrics>,
+    #[serde(default, rename = "webhook")]
+    pub(super) webhooks: Vec<super::webhooks::RawWebhook>,
 }
 
 /// A saved reply: `text` is the default, `text_en`/`text_fr`/`text_it` the translations.

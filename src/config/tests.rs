@@ -46,6 +46,7 @@ fn the_shipped_example_is_valid() {
             "# [web]",
             "# [[oauth2]]",
             "# [metrics]",
+            "# [[webhook]]",
         ]
         .contains(&line);
         in_example &= line.starts_with('#');
@@ -58,6 +59,9 @@ fn the_shipped_example_is_valid() {
             }
             Some(setting) if setting.starts_with("client_secret_file") => {
                 uncommented.push_str("client_secret = \"x\"")
+            }
+            Some(setting) if setting.starts_with("secret_file") => {
+                uncommented.push_str("secret = \"a-webhook-secret-of-24\"")
             }
             Some(setting) => uncommented.push_str(setting),
             None => uncommented.push_str(line),
@@ -82,8 +86,12 @@ fn the_shipped_example_is_valid() {
     assert_eq!(config.retention.raw_after_days, Some(90));
     assert_eq!(config.retention.tickets_after_days, Some(730));
     assert_eq!(config.retention.interval_secs, 24 * 3600);
+    assert_eq!(config.webhooks[0].name, "monitoring");
+    assert_eq!(config.webhooks[0].events.len(), 4);
     let web = config.web.unwrap();
     assert_eq!(web.base_path, "/helpdesk");
+    assert_eq!(web.form_queues, ["general"]);
+    assert_eq!(web.requester_link_days, Some(30));
     assert_eq!(web.public_url, "https://desk.example.com/helpdesk");
     assert_eq!(
         config.oauth2[0].token_url,

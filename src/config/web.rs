@@ -24,6 +24,7 @@ pub(super) struct RawWeb {
     pub(super) requester_link_days: Option<u32>,
     #[serde(default)]
     pub(super) form_queues: Vec<String>,
+    pub(super) api: Option<bool>,
 }
 
 /// The dashboard `guichet run` serves (`crate::web`).
@@ -49,6 +50,8 @@ pub struct WebConfig {
     /// Queues with a public request form: `/new` is the first's, `/new/NAME` each one's.
     /// Empty: no form.
     pub form_queues: Vec<String>,
+    /// Serve the JSON API under `/api/v1` (clients: `guichet api-client`).
+    pub api: bool,
 }
 
 pub(super) fn validate_web(
@@ -219,6 +222,7 @@ pub(super) fn validate_web(
         }
     }
     Ok(WebConfig {
+        api: raw.api.unwrap_or(false),
         form_queues,
         listen,
         base_path,

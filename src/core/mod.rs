@@ -38,6 +38,7 @@ pub mod threading;
 pub mod ticket;
 pub mod visibility;
 pub mod web_form;
+pub mod webhooks;
 
 /// Bytes as lowercase hex digits (hashes, tokens).
 pub fn hex(bytes: &[u8]) -> String {

@@ -155,6 +155,7 @@ mod tests {
             time_zone: chrono_tz::UTC,
             requester_link_days: None,
             form_queues: Vec::new(),
+            api: false,
         }
     }
 

@@ -14,6 +14,7 @@
 //! mail that carries each) and sessions, both stored as hashes of their secrets. The requester's
 //! page changes a ticket only by a mail from the requester, through the pipeline.
 
+pub mod api;
 pub mod auth;
 pub mod charts;
 mod form;

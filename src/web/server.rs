@@ -229,6 +229,9 @@ fn router(app: Arc<App>) -> Router {
     if !app.web.form_queues.is_empty() {
         routes = routes.merge(super::form::routes(app.config.max_message_bytes));
     }
+    if app.web.api {
+        routes = routes.merge(super::api::routes());
+    }
     let routes = routes.fallback(not_found).with_state(app);
     let routes = if base.is_empty() {
         routes

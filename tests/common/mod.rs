@@ -17,6 +17,7 @@ use guichet::adapters::store::Store;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 
+pub mod openapi;
 pub mod webdriver;
 
 pub type ImapSession = async_imap::Session<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0018_counters.sql"),
     include_str!("migrations/0019_report_indexes.sql"),
     include_str!("migrations/0020_web_requests.sql"),
+    include_str!("migrations/0021_api_webhooks.sql"),
 ];
 
 /// How much of the database a read-only connection maps into memory.
@@ -88,6 +89,7 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+mod api;
 mod counters;
 mod knowledge;
 mod knowledge_mail;
@@ -103,6 +105,7 @@ mod web;
 mod web_form;
 mod writes;
 
+pub use api::{ApiClient, TicketQuery, WebhookCursor, WebhookEvent};
 pub use counters::{Counter, CounterRow, MetricsRows, OpenTickets};
 pub use knowledge::{ArticleLink, ArticleVersion};
 pub use knowledge_mail::SolvedByKnowledge;
