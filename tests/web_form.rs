@@ -109,6 +109,22 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
     let base = format!("http://127.0.0.1:{port}/hd");
     let dario = format!("{}@example.test", unique("dario"));
 
+    // The form speaks the browser's language.
+    let (status, _, french) = http(
+        port,
+        "GET",
+        "/hd/new",
+        &[("Accept-Language", "fr-FR,fr;q=0.9")],
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        french.contains("Écrire au support") && french.contains("lang=\"fr\""),
+        "{french}"
+    );
+    let (status, _, _) = http(port, "GET", "/hd/new/nope", &[], None);
+    assert_eq!(status, 404, "a queue without a form");
+
     // Chromium fills the hardware form: the required site, a file.
     let file_dir = tempfile::tempdir().unwrap();
     let file_path = file_dir.path().join("error-log.txt");

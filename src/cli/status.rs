@@ -33,6 +33,30 @@ pub(super) fn check_config(config: &Config) -> Result<(), CliError> {
         };
         println!("  oauth2 {}: {} ({grant})", account.name, account.token_url);
     }
+    if let Some(web) = &config.web {
+        println!("  web:             {} ({})", web.listen, web.public_url);
+        if !web.form_queues.is_empty() {
+            println!(
+                "  request form:    {}/new for {}",
+                web.public_url,
+                web.form_queues.join(", ")
+            );
+        }
+        if let Some(days) = web.requester_link_days {
+            println!("  requester pages: links valid {days} days");
+        }
+        if web.api {
+            println!("  api:             {}/api/v1", web.public_url);
+        }
+    }
+    for webhook in &config.webhooks {
+        println!(
+            "  webhook {}: {} ({})",
+            webhook.name,
+            webhook.url,
+            webhook.events.join(", ")
+        );
+    }
     Ok(())
 }
 
