@@ -123,14 +123,7 @@ fn receive(listener: TcpListener, received: Received) {
 #[test]
 fn clients_work_tickets_within_their_queues_and_webhooks_get_every_event_once() {
     let Some(stack) = mailstack() else { return };
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, hook_port) = (free_port(), free_port());
+    let (port, hook_port) = (common::free_port(), common::free_port());
     let bob = format!("{}@example.test", unique("bob"));
     let extra = format!(
         "{TRUSTED_MTA}{}[[queue]]\nname = \"hardware\"\n\

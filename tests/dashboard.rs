@@ -25,22 +25,11 @@ fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/dashboard-screenshots")
 }
 
-fn sql_count(database: &std::path::Path, sql: &str, param: &str) -> i64 {
-    let conn =
-        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    conn.query_row(sql, [param], |row| row.get(0)).unwrap()
-}
-
 #[test]
 fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
     let Some(stack) = mailstack() else { return };
     let bob = format!("{}@example.test", unique("bob"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let extra = format!(
         "{TRUSTED_MTA}{}[[sla]]\nfirst_response = \"1h\"\nresolution = \"3d\"\n[web]\nlisten = \"127.0.0.1:{port}\"\nbase_path = \"/desk\"\n",
         agent_toml("bob", "Bob Martin", &bob, "agent", &[]),
@@ -159,7 +148,7 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
     assert_eq!(status, 200);
     assert!(page.contains("Check your mail"));
     assert_eq!(
-        sql_count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_sign_in_links WHERE address = ?1",
             &stranger
@@ -189,7 +178,7 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
         .to_string();
     let token = link.rsplit('/').next().unwrap().to_string();
     assert_eq!(
-        sql_count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_sign_in_links WHERE token_hash = ?1",
             &token
@@ -198,7 +187,7 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
         "the token itself is never stored"
     );
     wait_until(WAIT, "the sent link's text to be forgotten", || {
-        (sql_count(
+        (common::sql_count(
             &database,
             "SELECT count(*) FROM messages WHERE kind = 'sign_in_link' AND instr(text, ?1) > 0",
             &token,
@@ -223,7 +212,7 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
     let cookie = session["value"].as_str().unwrap().to_string();
     let hash = guichet::adapters::parse::hex(&sha2::Sha256::digest(cookie.as_bytes()));
     assert_eq!(
-        sql_count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_sessions WHERE token_hash = ?1",
             &hash
@@ -231,7 +220,7 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
         1
     );
     assert_eq!(
-        sql_count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_sessions WHERE token_hash = ?1",
             &cookie
@@ -312,7 +301,7 @@ fn staff_sign_in_by_mail_and_see_tickets_history_and_charts() {
         (browser.url() == format!("{base}/sign-in")).then_some(())
     });
     assert_eq!(
-        sql_count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_sessions WHERE token_hash = ?1",
             &hash

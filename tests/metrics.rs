@@ -14,12 +14,6 @@ use prometheus_parse::{Sample, Scrape, Value};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A port nothing listens on at the moment (the daemon binds it next).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// GET `path` over plain HTTP/1.1: (status code, body).
 fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
@@ -79,7 +73,7 @@ fn wait_for_page(desk: &Instance, port: u16) {
 #[test]
 fn metrics_count_the_mail_that_went_through_and_the_log_reads_plainly() {
     let Some(stack) = mailstack() else { return };
-    let port = free_port();
+    let port = common::free_port();
     let watched = format!("{}@example.test", unique("mwatch"));
     let mailbox = stack.mailbox_toml(
         "watched",

@@ -34,11 +34,7 @@ fn page_link(text: &str, base: &str) -> Option<String> {
 fn a_requester_follows_the_mailed_link_replies_with_a_file_and_closes() {
     let Some(stack) = mailstack() else { return };
     let bob = format!("{}@example.test", unique("bob"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let extra = format!(
         "{TRUSTED_MTA}{}[[queue]]\nname = \"general\"\nassignment = \"round-robin\"\n\
          [web]\nlisten = \"127.0.0.1:{port}\"\nbase_path = \"/hd\"\nrequester_pages = true\n",

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::webdriver::{http, Browser};
@@ -20,13 +20,6 @@ const WAIT: Duration = Duration::from_secs(45);
 
 fn screenshots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/form-screenshots")
-}
-
-fn count(database: &Path, sql: &str, param: &str) -> i64 {
-    let conn =
-        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    conn.query_row(sql, [param], |row| row.get(0)).unwrap()
 }
 
 /// A form as a browser would post it (text fields only), with the cookie and token the form
@@ -90,11 +83,7 @@ impl Poster {
 #[test]
 fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
     let Some(stack) = mailstack() else { return };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let extra = format!(
         "[[queue]]\nname = \"hardware\"\n\
          [[field]]\nname = \"site\"\ntype = \"choice\"\nchoices = [\"Milano\", \"Lyon\"]\nrequired = true\n\
@@ -169,7 +158,7 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
         browser.text().contains("Check your mail").then_some(())
     });
     assert_eq!(
-        count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_submissions WHERE address = ?1",
             &dario
@@ -177,7 +166,7 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
         2
     );
     assert_eq!(
-        count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM messages WHERE kind = 'request_confirmation' AND to_addrs LIKE '%' || ?1 || '%'",
             &dario
@@ -270,7 +259,7 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
     );
     assert_eq!(status, 403);
     assert_eq!(
-        count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_submissions WHERE address = ?1",
             &erin
@@ -283,7 +272,7 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
     assert_eq!(status, 200);
     assert!(page.contains("Check your mail"));
     assert_eq!(
-        count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_submissions WHERE address = ?1",
             &erin
@@ -312,7 +301,7 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
     let (status, page) = post(&[], &dario, true);
     assert_eq!(status, 429, "{page}");
     // Per IP: ten an hour, whoever they claim to be.
-    let mut accepted = count(
+    let mut accepted = common::sql_count(
         &database,
         "SELECT count(*) FROM web_submissions WHERE ip = ?1",
         "127.0.0.1",
@@ -329,7 +318,7 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
     }
     assert_eq!(accepted, 10);
     assert_eq!(
-        count(
+        common::sql_count(
             &database,
             "SELECT count(*) FROM web_submissions WHERE ip = ?1",
             "127.0.0.1"

@@ -86,20 +86,11 @@ pub(super) fn api_client(config: &Config, command: ApiClientCommand) -> Result<(
             }
             let mut known = Vec::new();
             for queue in &queues {
-                let name = intake
-                    .directory
-                    .queue(queue)
-                    .map(|q| q.name.clone())
-                    .or_else(|| {
-                        queue
-                            .eq_ignore_ascii_case(&intake.default_queue)
-                            .then(|| intake.default_queue.clone())
-                    })
-                    .ok_or_else(|| {
-                        CliError::Usage(format!(
-                            "`{queue}` is neither a [[queue]] nor general.default_queue"
-                        ))
-                    })?;
+                let name = intake.queue_named(queue).ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "`{queue}` is neither a [[queue]] nor general.default_queue"
+                    ))
+                })?;
                 known.push(name);
             }
             crate::adapters::state_dir::prepare(&config.state_dir)

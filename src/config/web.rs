@@ -202,15 +202,7 @@ pub(super) fn validate_web(
     };
     let mut form_queues: Vec<String> = Vec::new();
     for (index, name) in raw.form_queues.iter().enumerate() {
-        let known = intake
-            .directory
-            .queue(name)
-            .map(|queue| queue.name.clone())
-            .or_else(|| {
-                name.eq_ignore_ascii_case(&intake.default_queue)
-                    .then(|| intake.default_queue.clone())
-            });
-        match known {
+        match intake.queue_named(name) {
             Some(queue) if !form_queues.contains(&queue) => form_queues.push(queue),
             Some(_) => {}
             None => {

@@ -60,6 +60,19 @@ pub struct IntakePolicy {
     pub replies: Vec<super::replies::SavedReply>,
 }
 
+impl IntakePolicy {
+    /// The queue called `name` (in any case) as configured: a `[[queue]]` or the default queue.
+    pub fn queue_named(&self, name: &str) -> Option<String> {
+        self.directory
+            .queue(name)
+            .map(|queue| queue.name.clone())
+            .or_else(|| {
+                name.eq_ignore_ascii_case(&self.default_queue)
+                    .then(|| self.default_queue.clone())
+            })
+    }
+}
+
 /// The part of a stored ticket the intake decision needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketView {

@@ -20,19 +20,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth;
+use super::filing::{self, OnBehalf};
 use super::requester::run_blocking;
 use super::server::App;
 use super::WebError;
-use crate::adapters::blobs::BlobStore;
-use crate::adapters::render::render;
 use crate::adapters::store::{ApiClient, Store, TicketDetail, TicketQuery, TicketRow};
 use crate::core::address::Mailbox;
 use crate::core::language::Language;
-use crate::core::outgoing::{OutgoingKind, OutgoingMail};
 use crate::core::ticket::TicketNumber;
 use crate::core::web_form::{self, FormInput};
 use crate::core::webhooks::rfc3339;
-use crate::pipeline::{system_now, IngestOutcome, Pipeline, Source};
+use crate::pipeline::{system_now, IngestOutcome, Source};
 
 /// The API's description, kept in the repository and checked against the API by its test.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
@@ -326,14 +324,7 @@ async fn create(
         let intake = &app.config.intake;
         let queue = match &new.queue {
             Some(named) => intake
-                .directory
-                .queue(named)
-                .map(|q| q.name.clone())
-                .or_else(|| {
-                    named
-                        .eq_ignore_ascii_case(&intake.default_queue)
-                        .then(|| intake.default_queue.clone())
-                })
+                .queue_named(named)
                 .filter(|q| client.sees(q))
                 .ok_or_else(|| {
                     Failure::new(
@@ -537,40 +528,20 @@ struct Mailed {
     body: String,
 }
 
-/// Writes the mail with the renderer of our outgoing mail and ingests it: its Message-ID and
-/// what the pipeline made of it.
+/// Files the mail: its Message-ID and what the pipeline made of it.
 fn file(app: &App, mailed: Mailed, source: Source) -> Result<(String, IngestOutcome), Failure> {
-    let config = &app.config;
-    let support = &config.intake.support;
-    let seed = auth::new_token().map_err(WebError::from)?;
-    let message_id = format!("api.{}@{}", &seed[..32], support.domain());
-    let mail = OutgoingMail {
-        kind: OutgoingKind::RelayToAgents,
-        ticket: None,
+    let unavailable = |e: String| Failure::new(StatusCode::SERVICE_UNAVAILABLE, e);
+    let message_id = filing::fresh_message_id(app, "api").map_err(unavailable)?;
+    let now = system_now();
+    let mail = OnBehalf {
         from: mailed.from,
-        to: vec![support.clone()],
-        cc: Vec::new(),
-        reply_to: None,
-        envelope_from: None,
         subject: mailed.subject,
         body: mailed.body,
-        message_id: message_id.clone(),
-        in_reply_to: None,
-        references: Vec::new(),
-        auto_submitted: None,
-        language: config.intake.language,
-        report_failures_to: None,
         attachments: Vec::new(),
+        message_id: message_id.clone(),
+        written_at: now,
     };
-    let now = system_now();
-    let rendered = render(&mail, now, &BlobStore::new(config.attachments_dir()))
-        .map_err(|e| Failure::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    let mut pipeline = Pipeline::open(config.clone())
-        .map_err(|e| Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    let outcome = pipeline
-        .ingest(&rendered.raw, &source, now)
-        .map_err(|e| Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    app.wake_outbox.notify_one();
+    let outcome = filing::file(app, mail, &source, now).map_err(unavailable)?;
     Ok((message_id, outcome))
 }
 

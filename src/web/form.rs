@@ -17,20 +17,21 @@ use minijinja::context;
 use serde::Serialize;
 
 use super::auth;
+use super::filing::{self, OnBehalf};
 use super::requester::{language_of, run_blocking};
 use super::server::{App, Peer};
+use super::upload;
 use super::WebError;
 use crate::adapters::blobs::BlobStore;
-use crate::adapters::render::{render, render_all, NoAttachmentFiles};
+use crate::adapters::render::{render_all, NoAttachmentFiles};
 use crate::adapters::store::{Store, Submission};
 use crate::core::language::Language;
-use crate::core::mail::AttachmentMeta;
-use crate::core::outgoing::{OutgoingKind, OutgoingMail};
+use crate::core::outgoing::OutgoingMail;
 use crate::core::requester_link::{form_token, form_token_matches};
 use crate::core::rules::FieldKind;
 use crate::core::ticket::TicketNumber;
 use crate::core::web_form::{self, Admission, FormInput, CONFIRMATION_SECS};
-use crate::pipeline::{system_now, IngestOutcome, Pipeline, Source};
+use crate::pipeline::{system_now, IngestOutcome, Source};
 
 /// The cookie a form's token is bound to (double submit): a page elsewhere cannot read it, so
 /// it cannot post the form in a visitor's name.
@@ -387,55 +388,6 @@ async fn submit_queue(
     submit(app, Some(queue), peer, headers, multipart).await
 }
 
-/// A file sent with the form: name, type, bytes.
-type UploadedFile = (String, String, Vec<u8>);
-
-/// The multipart body as the form's text fields, its token and its files.
-async fn read_form(
-    mut multipart: Multipart,
-) -> Result<(FormInput, String, Vec<UploadedFile>), Response> {
-    let mut input = FormInput::default();
-    let mut token = String::new();
-    let mut files = Vec::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) => return Err((error.status(), error.body_text()).into_response()),
-        };
-        let name = field.name().unwrap_or("").to_string();
-        let filename = field.file_name().map(str::to_string);
-        let content_type = field
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(error) => return Err((error.status(), error.body_text()).into_response()),
-        };
-        let text = || String::from_utf8_lossy(&bytes).into_owned();
-        match name.as_str() {
-            "form_token" => token = text(),
-            "name" => input.name = text(),
-            "address" => input.address = text(),
-            "subject" => input.subject = text(),
-            "text" => input.text = text(),
-            "website" => input.honeypot = text(),
-            "files" => {
-                if let Some(filename) = filename.filter(|f| !f.is_empty() || !bytes.is_empty()) {
-                    files.push((filename, content_type, bytes.to_vec()));
-                }
-            }
-            other => {
-                if let Some(field) = other.strip_prefix("field:") {
-                    input.fields.insert(field.to_string(), text());
-                }
-            }
-        }
-    }
-    Ok((input, token, files))
-}
-
 async fn submit(
     app: Arc<App>,
     named: Option<String>,
@@ -443,10 +395,23 @@ async fn submit(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let (input, token, files) = match read_form(multipart).await {
-        Ok(read) => read,
+    let mut posted = match upload::read(multipart).await {
+        Ok(posted) => posted,
         Err(response) => return response,
     };
+    let token = posted.take("form_token");
+    let input = FormInput {
+        name: posted.take("name"),
+        address: posted.take("address"),
+        subject: posted.take("subject"),
+        text: posted.take("text"),
+        honeypot: posted.take("website"),
+        fields: std::mem::take(&mut posted.fields)
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.strip_prefix("field:")?.to_string(), value)))
+            .collect(),
+    };
+    let files = posted.files;
     run_blocking(app, move |app| {
         let Some(queue) = app.form_queue(named.as_deref()) else {
             return Ok((StatusCode::NOT_FOUND, Html(app.pages.not_found(None)?)).into_response());
@@ -480,7 +445,7 @@ async fn submit(
             Admission::Take { mail } => mail,
         };
         let blobs = BlobStore::new(app.config.attachments_dir());
-        let attachments = store_files(&blobs, files).map_err(WebError::Io)?;
+        let attachments = upload::store_files(&blobs, files).map_err(WebError::Io)?;
         let token = auth::new_token()?;
         let link = format!("{}/new/confirm/{token}", app.web.public_url);
         let outgoing: Vec<OutgoingMail> = if mail {
@@ -516,25 +481,6 @@ async fn submit(
         app.notice(language, Notice::CheckMail)
     })
     .await
-}
-
-fn store_files(
-    blobs: &BlobStore,
-    files: Vec<UploadedFile>,
-) -> std::io::Result<Vec<AttachmentMeta>> {
-    files
-        .into_iter()
-        .map(|(filename, content_type, bytes)| {
-            let sha256 = crate::core::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-            blobs.put(&sha256, "", &bytes, false)?;
-            Ok(AttachmentMeta {
-                filename,
-                content_type,
-                size: bytes.len() as u64,
-                sha256,
-            })
-        })
-        .collect()
 }
 
 /// A mailed link shows a button first: a mail scanner that follows links confirms nothing.
@@ -621,41 +567,25 @@ async fn confirm(
 /// The confirmed request as a mail from its sender, through the pipeline. Its Message-ID comes
 /// from the link, so a second confirmation finds the first mail's ticket (a duplicate).
 fn file_submission(app: &App, submission: &Submission, now: i64) -> Result<TicketNumber, String> {
-    let config = &app.config;
-    let support = &config.intake.support;
-    let from = crate::core::address::Mailbox::new(submission.name.as_deref(), &submission.address);
-    let mail = OutgoingMail {
-        kind: OutgoingKind::RelayToAgents,
-        ticket: None,
-        from,
-        to: vec![support.clone()],
-        cc: Vec::new(),
-        reply_to: None,
-        envelope_from: None,
+    let mail = OnBehalf {
+        from: crate::core::address::Mailbox::new(submission.name.as_deref(), &submission.address),
         subject: submission.subject.clone(),
         body: submission.text.clone(),
-        message_id: format!("web.{}@{}", &submission.token_hash[..32], support.domain()),
-        in_reply_to: None,
-        references: Vec::new(),
-        auto_submitted: None,
-        language: submission.language.parse().unwrap_or(Language::En),
-        report_failures_to: None,
         attachments: submission.attachments.clone(),
+        message_id: format!(
+            "web.{}@{}",
+            &submission.token_hash[..32],
+            app.config.intake.support.domain()
+        ),
+        written_at: submission.created_at,
     };
-    let blobs = BlobStore::new(config.attachments_dir());
-    let rendered = render(&mail, submission.created_at, &blobs).map_err(|e| e.to_string())?;
     let source = Source {
         name: "web".into(),
         queue: Some(submission.queue.clone()),
         vouched_sender: Some(submission.address.clone()),
         given_fields: submission.fields.clone(),
     };
-    let mut pipeline = Pipeline::open(config.clone()).map_err(|e| e.to_string())?;
-    let outcome = pipeline
-        .ingest(&rendered.raw, &source, now)
-        .map_err(|e| e.to_string())?;
-    app.wake_outbox.notify_one();
-    match outcome {
+    match filing::file(app, mail, &source, now)? {
         IngestOutcome::Created { ticket, .. } | IngestOutcome::Appended { ticket, .. } => {
             Ok(ticket)
         }

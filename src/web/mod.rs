@@ -17,10 +17,12 @@
 pub mod api;
 pub mod auth;
 pub mod charts;
+mod filing;
 mod form;
 pub mod pages;
 mod requester;
 mod server;
+mod upload;
 
 pub use pages::{Pages, PeriodQuery, WorkFilter};
 pub use server::Dashboard;

@@ -16,19 +16,18 @@ use axum::Router;
 use minijinja::context;
 use serde::Serialize;
 
+use super::filing::{self, OnBehalf};
 use super::pages::Pages;
 use super::server::{failure, App};
+use super::upload::{self, UploadedFile};
 use super::WebError;
 use crate::adapters::blobs::BlobStore;
-use crate::adapters::render::render;
 use crate::adapters::store::{MessageRow, Store, TicketDetail};
 use crate::core::address::Mailbox;
 use crate::core::language::Language;
-use crate::core::mail::AttachmentMeta;
-use crate::core::outgoing::{OutgoingKind, OutgoingMail};
 use crate::core::requester_link::LinkRefusal;
 use crate::core::ticket::TicketNumber;
-use crate::pipeline::{system_now, IngestOutcome, Pipeline, Source};
+use crate::pipeline::{system_now, IngestOutcome, Source};
 
 /// The routes under `/request/LINK`; the reply takes a mail's worth of files.
 pub(super) fn routes(max_message_bytes: u64) -> Router<Arc<App>> {
@@ -40,8 +39,7 @@ pub(super) fn routes(max_message_bytes: u64) -> Router<Arc<App>> {
             "/request/{link}/reply",
             post(reply).layer(DefaultBodyLimit::max(limit)),
         )
-        .route("/request/{link}/close", post(close))
-        .route("/request/{link}/reopen", post(reopen))
+        .route("/request/{link}/{state}", post(change_state))
 }
 
 /// The page's words in the requester's language.
@@ -296,7 +294,7 @@ async fn show(
 enum Action {
     Reply {
         text: String,
-        files: Vec<(String, String, Vec<u8>)>,
+        files: Vec<UploadedFile>,
     },
     Close,
     Reopen,
@@ -307,59 +305,34 @@ struct StateForm {
     form_token: String,
 }
 
-async fn close(
+/// `close` or `reopen`; any other word is no page.
+async fn change_state(
     State(app): State<Arc<App>>,
-    Path(link): Path<String>,
+    Path((link, state)): Path<(String, String)>,
     headers: HeaderMap,
     Form(form): Form<StateForm>,
 ) -> Response {
-    act(app, link, headers, form.form_token, Action::Close).await
-}
-
-async fn reopen(
-    State(app): State<Arc<App>>,
-    Path(link): Path<String>,
-    headers: HeaderMap,
-    Form(form): Form<StateForm>,
-) -> Response {
-    act(app, link, headers, form.form_token, Action::Reopen).await
+    let action = match state.as_str() {
+        "close" => Action::Close,
+        "reopen" => Action::Reopen,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    act(app, link, headers, form.form_token, action).await
 }
 
 async fn reply(
     State(app): State<Arc<App>>,
     Path(link): Path<String>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Response {
-    let mut form_token = String::new();
-    let mut text = String::new();
-    let mut files = Vec::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) => return (error.status(), error.body_text()).into_response(),
-        };
-        let name = field.name().unwrap_or("").to_string();
-        let filename = field.file_name().map(str::to_string);
-        let content_type = field
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(error) => return (error.status(), error.body_text()).into_response(),
-        };
-        match (name.as_str(), filename) {
-            ("form_token", _) => form_token = String::from_utf8_lossy(&bytes).into_owned(),
-            ("text", _) => text = String::from_utf8_lossy(&bytes).into_owned(),
-            // A file input left empty sends a part with no name and no bytes.
-            ("files", Some(filename)) if !filename.is_empty() || !bytes.is_empty() => {
-                files.push((filename, content_type, bytes.to_vec()))
-            }
-            _ => {}
-        }
-    }
+    let mut posted = match upload::read(multipart).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let form_token = posted.take("form_token");
+    let text = posted.take("text");
+    let files = posted.files;
     act(
         app,
         link,
@@ -421,77 +394,43 @@ async fn act(
     .await
 }
 
-/// Writes what the requester did as a mail from them to the support address and ingests it:
-/// the same pipeline, rules and relays as a reply by mail. The mail is built by the renderer
-/// that writes our outgoing mail, so it is as well-formed as anything we send.
+/// Files what the requester did as a mail from them: the same pipeline, rules and relays as a
+/// reply by mail, her address vouched for by the link.
 fn file_as_mail(
     app: &App,
     detail: &TicketDetail,
     body: String,
-    files: Vec<(String, String, Vec<u8>)>,
+    files: Vec<UploadedFile>,
 ) -> Result<(), String> {
     let config = &app.config;
     let now = system_now();
     let ticket = TicketNumber(detail.ticket.number);
-    let blobs = BlobStore::new(config.attachments_dir());
-    let mut attachments = Vec::with_capacity(files.len());
-    for (filename, content_type, bytes) in files {
-        let sha256 = crate::core::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        blobs
-            .put(&sha256, "", &bytes, false)
-            .map_err(|e| e.to_string())?;
-        attachments.push(AttachmentMeta {
-            filename,
-            content_type,
-            size: bytes.len() as u64,
-            sha256,
-        });
-    }
-    let support = &config.intake.support;
-    let requester = Mailbox::new(
-        detail.ticket.requester_name.as_deref(),
-        &detail.ticket.requester,
-    );
-    let seed = super::auth::new_token().map_err(|e| e.to_string())?;
-    let mail = OutgoingMail {
-        kind: OutgoingKind::RelayToAgents,
-        ticket: Some(ticket),
-        from: requester,
-        to: vec![support.clone()],
-        cc: Vec::new(),
-        reply_to: None,
-        envelope_from: None,
+    let attachments = upload::store_files(&BlobStore::new(config.attachments_dir()), files)
+        .map_err(|e| e.to_string())?;
+    let mail = OnBehalf {
+        from: Mailbox::new(
+            detail.ticket.requester_name.as_deref(),
+            &detail.ticket.requester,
+        ),
         subject: format!(
             "Re: {} {}",
             config.intake.tags.tag(ticket),
             detail.ticket.subject
         ),
         body,
-        message_id: format!("web.{}@{}", &seed[..32], support.domain()),
-        in_reply_to: None,
-        references: Vec::new(),
-        auto_submitted: None,
-        language: detail.ticket.language.parse().unwrap_or(Language::En),
-        report_failures_to: None,
         attachments,
+        message_id: filing::fresh_message_id(app, "web")?,
+        written_at: now,
     };
-    let rendered = render(&mail, now, &blobs).map_err(|e| e.to_string())?;
     let source = Source {
         name: "web".into(),
         queue: None,
         vouched_sender: Some(detail.ticket.requester.clone()),
         given_fields: Default::default(),
     };
-    let mut pipeline = Pipeline::open(config.clone()).map_err(|e| e.to_string())?;
-    match pipeline
-        .ingest(&rendered.raw, &source, now)
-        .map_err(|e| e.to_string())?
-    {
+    match filing::file(app, mail, &source, now)? {
         IngestOutcome::Quarantined { reason, .. } => Err(format!("quarantined: {reason}")),
-        _ => {
-            app.wake_outbox.notify_one();
-            Ok(())
-        }
+        _ => Ok(()),
     }
 }
 

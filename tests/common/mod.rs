@@ -708,3 +708,20 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// A port nothing listens on at the moment (the daemon or a test server binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One number from the store, read-only while the daemon writes: `sql` with one parameter.
+pub fn sql_count(database: &Path, sql: &str, param: &str) -> i64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.query_row(sql, [param], |row| row.get(0)).unwrap()
+}

@@ -443,6 +443,25 @@ fn ticket_for_message_id(conn: &Connection, message_id: &str) -> StoreResult<Opt
 }
 
 #[cfg(test)]
+impl Store {
+    /// An in-memory store holding ticket #7 (carla@example.test, open, general), for the tests of
+    /// what points at a ticket.
+    pub(super) fn with_one_ticket() -> (Store, TicketNumber) {
+        let store = Store::open_memory().unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, created_at, updated_at)
+                 VALUES (7, 'Printer', 'carla@example.test', 'open', 'normal', 1, 'general',
+                     'en', 10, 20)",
+            )
+            .unwrap();
+        (store, TicketNumber(7))
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -54,21 +54,10 @@ impl WriteTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::Store;
-    use super::*;
 
     #[test]
     fn revoking_moves_the_generation_on_and_leaves_an_event() {
-        let mut store = Store::open_memory().unwrap();
-        store
-            .conn
-            .execute_batch(
-                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
-                     language, created_at, updated_at)
-                 VALUES (7, 'Printer', 'carla@example.test', 'open', 'normal', 1, 'general',
-                     'en', 10, 20)",
-            )
-            .unwrap();
-        let ticket = TicketNumber(7);
+        let (mut store, ticket) = Store::with_one_ticket();
         assert_eq!(store.read().link_generation(ticket).unwrap(), 0);
         for expected in 1..=2 {
             let tx = store.write().unwrap();

@@ -240,16 +240,7 @@ mod tests {
 
     #[test]
     fn a_confirmed_address_is_known_and_old_unconfirmed_ones_go() {
-        let mut store = Store::open_memory().unwrap();
-        store
-            .conn
-            .execute_batch(
-                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
-                     language, created_at, updated_at)
-                 VALUES (7, 'Printer', 'carla@example.test', 'new', 'normal', 1, 'general',
-                     'en', 10, 20)",
-            )
-            .unwrap();
+        let (mut store, _) = Store::with_one_ticket();
         let tx = store.write().unwrap();
         tx.record_submission(
             &submission("carla@example.test", "192.0.2.1", "t1", 1_000),
