@@ -391,6 +391,11 @@ fn clients_work_tickets_within_their_queues_and_webhooks_get_every_event_once() 
     wait_until(WAIT, "a failed delivery", || {
         desk.log().contains("webhook not delivered").then_some(())
     });
+    let (_, status_out, _) = desk.cli(&["status"]);
+    assert!(
+        status_out.contains("webhook monitor: failing"),
+        "{status_out}"
+    );
     let received: Received = Arc::new(Mutex::new(Vec::new()));
     receive(
         TcpListener::bind(("127.0.0.1", hook_port)).unwrap(),

@@ -70,6 +70,17 @@ struct StatusReport {
     /// Outgoing mail that could not be rendered (`mail_not_rendered` events).
     unsendable: u64,
     last_unsendable: Option<crate::adapters::store::EventRow>,
+    webhooks: Vec<WebhookStatus>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct WebhookStatus {
+    name: String,
+    /// The last event it took (or skipped as not wanted); `None` before its first pass.
+    delivered_through: Option<i64>,
+    /// Failed attempts in a row at its next event, and the last one's error.
+    failures: u32,
+    last_error: Option<String>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -109,6 +120,19 @@ pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
         quarantined: reader.quarantine_count()?,
         unsendable,
         last_unsendable,
+        webhooks: config
+            .webhooks
+            .iter()
+            .map(|w| {
+                let cursor = reader.webhook_cursor(&w.name)?;
+                Ok(WebhookStatus {
+                    name: w.name.clone(),
+                    delivered_through: cursor.as_ref().map(|c| c.delivered_through),
+                    failures: cursor.as_ref().map_or(0, |c| c.failures),
+                    last_error: cursor.and_then(|c| c.last_error),
+                })
+            })
+            .collect::<Result<_, crate::adapters::store::StoreError>>()?,
     };
     let health = health(&report);
     if json {
@@ -164,6 +188,21 @@ pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
         report.outbox.unreached_recipients
     );
     println!("quarantine: {} mails", report.quarantined);
+    for webhook in &report.webhooks {
+        match (&webhook.last_error, webhook.failures) {
+            (Some(error), failures) if failures > 0 => println!(
+                "webhook {}: failing, {failures} attempts at its next event: {error}",
+                webhook.name
+            ),
+            _ => println!(
+                "webhook {}: delivered through event {}",
+                webhook.name,
+                webhook
+                    .delivered_through
+                    .map_or("-".into(), |id| id.to_string())
+            ),
+        }
+    }
     if let Some(last) = &report.last_unsendable {
         println!(
             "unsendable: {} outgoing mails could not be written; last {}: {}",
