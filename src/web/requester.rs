@@ -205,8 +205,19 @@ struct Opened {
 }
 
 impl App {
-    /// The ticket a link opens, or why it does not.
+    /// The ticket a link opens, or the page that says why it does not.
     fn open_link(
+        &self,
+        store: &Store,
+        link: &str,
+        headers: &HeaderMap,
+    ) -> Result<Result<Opened, Response>, WebError> {
+        Ok(self
+            .check_link(store, link, headers)?
+            .map_err(|(language, why)| refused(&self.pages, &self.support_name(), language, why)))
+    }
+
+    fn check_link(
         &self,
         store: &Store,
         link: &str,
@@ -264,9 +275,7 @@ async fn show(
         let store = Store::open_read_only(&app.database)?;
         let opened = match app.open_link(&store, &link, &headers)? {
             Ok(opened) => opened,
-            Err((language, why)) => {
-                return Ok(refused(&app.pages, &app.support_name(), language, why))
-            }
+            Err(refusal) => return Ok(refusal),
         };
         let links = app.links.as_ref().expect("a link opened");
         let done = query
@@ -356,9 +365,7 @@ async fn act(
         let store = Store::open_read_only(&app.database)?;
         let opened = match app.open_link(&store, &link, &headers)? {
             Ok(opened) => opened,
-            Err((language, why)) => {
-                return Ok(refused(&app.pages, &app.support_name(), language, why))
-            }
+            Err(refusal) => return Ok(refusal),
         };
         drop(store);
         let language = opened.language;
