@@ -176,8 +176,11 @@ tag_prefix = "$tag_prefix"
 first_ticket_number = $first_id
 
 [loop_protection]
-# The corpus has repeat senders: we measure, not throttle.
+# The corpus has repeat senders and arrives in seconds: we measure, not throttle.
 max_auto_replies_per_hour = 1000000
+max_new_ticket_notices_per_sender_per_hour = 1000000
+max_automatic_mails_per_ticket_per_hour = 1000000
+max_automatic_mails_per_hour = 1000000
 EOF
     echo "$base/guichet.toml"
 }

@@ -570,6 +570,11 @@ fn knowledge_for_new_ticket(
     policy: &crate::core::plan::IntakePolicy,
     mail: &InboundMail,
 ) -> Result<KnowledgeInput, StoreError> {
+    // A store with no article and no resolved ticket has nothing to offer: the request's
+    // terms (a sixth of a new ticket's work) are not worked out.
+    if !reader.knowledge_searchable()? {
+        return Ok(KnowledgeInput::NONE);
+    }
     let language = crate::core::intake::choose_language(policy, mail).code();
     let terms = request_terms(mail, language);
     let confidence = &policy.knowledge.confidence;

@@ -43,6 +43,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0021_api_webhooks.sql"),
 ];
 
+/// Prepared statements a connection keeps. One mail's intake runs about 60 distinct
+/// statements; with rusqlite's default of 16 each was prepared again for every mail (a quarter
+/// of intake's instructions, bench/README.md "Intake").
+const STATEMENT_CACHE: usize = 256;
+
 /// How much of the database a read-only connection maps into memory.
 const READ_MMAP_BYTES: i64 = 1 << 30;
 
@@ -174,6 +179,7 @@ impl Store {
         // operating system's cache instead of copied in by a read() each (a third of a
         // one-month report's time at a million tickets, bench/report_scale.rs).
         conn.pragma_update(None, "mmap_size", READ_MMAP_BYTES)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let store = Store { conn };
         let version = store.schema_version()?;
         if version > MIGRATIONS.len() {
@@ -198,6 +204,7 @@ impl Store {
         // transaction commits: that commit must survive a power cut.
         conn.pragma_update(None, "synchronous", "full")?;
         conn.pragma_update(None, "foreign_keys", "on")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Store { conn })
     }
 

@@ -109,10 +109,14 @@ impl Reader<'_> {
                 "SELECT count(DISTINCT message) FROM automatic_mail WHERE ticket = ?1 AND at > ?2",
             )?
             .query_row(params![ticket.0 as i64, since], |row| row.get(0))?;
+        // By the minute (migration 0021): the minute `since` falls in counts whole, so the cap
+        // may hold back up to a minute early, never late.
         let overall: i64 = self
             .conn
-            .prepare_cached("SELECT count(DISTINCT message) FROM automatic_mail WHERE at > ?1")?
-            .query_row(params![since], |row| row.get(0))?;
+            .prepare_cached(
+                "SELECT coalesce(sum(messages), 0) FROM automatic_mail_minutes WHERE minute >= ?1",
+            )?
+            .query_row(params![since.div_euclid(60)], |row| row.get(0))?;
         sent.on_ticket = on_ticket as u32;
         sent.overall = overall as u32;
         Ok(sent)

@@ -57,3 +57,23 @@ BEGIN
     INSERT INTO webhook_events (event, ticket, at, detail)
     VALUES ('sla.breached', new.ticket, new.at, new.detail);
 END;
+
+-- The helpdesk-wide hourly cap counted by the minute: counting the last hour's automatic mail
+-- row by row cost a scan of the hour's rows for every mail (quadratic in a busy hour).
+CREATE TABLE automatic_mail_minutes (
+    minute    INTEGER PRIMARY KEY,
+    messages  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX automatic_mail_message ON automatic_mail(message) WHERE message IS NOT NULL;
+INSERT INTO automatic_mail_minutes (minute, messages)
+    SELECT at / 60, count(DISTINCT message) FROM automatic_mail
+     WHERE message IS NOT NULL AND at > CAST(strftime('%s', 'now') AS INTEGER) - 7200
+     GROUP BY at / 60;
+CREATE TRIGGER automatic_mail_counted AFTER INSERT ON automatic_mail
+WHEN new.message IS NOT NULL
+ AND NOT EXISTS (SELECT 1 FROM automatic_mail WHERE message = new.message AND rowid <> new.rowid)
+BEGIN
+    INSERT INTO automatic_mail_minutes (minute, messages) VALUES (new.at / 60, 1)
+        ON CONFLICT (minute) DO UPDATE SET messages = messages + 1;
+    DELETE FROM automatic_mail_minutes WHERE minute < new.at / 60 - 180;
+END;
