@@ -2,16 +2,20 @@
 # Ingestion benchmark for Guichet: how fast a directory of .eml files gets into the store with
 # acknowledgements queued (no [smtp] table: the outbox only fills up, nothing is sent).
 #
-#   bench/ingest.sh [--per-process N] [--parallel P] DIR
+#   bench/ingest.sh [--per-process N] [--parallel P] [--beside-daemon] DIR
 #
 # Mode A: one `guichet ingest FILE...` process for all DIR/*.eml (sorted by name).
 # Mode B: one `guichet ingest < FILE` process per mail, as an MTA pipe runs it, for the first N
 #         files (default all; 0 skips mode B): sequentially, then P at a time (default 4).
+#         Beside it, the floor program does the least a delivery can. With --beside-daemon,
+#         `guichet run` holds the store open meanwhile, as in a real pipe setup (it sends the
+#         outbox), and a connection holds the floor's database open likewise.
 # Every run starts from a fresh state directory. If DIR/manifest.json exists (written by
 # gen_corpus.py) the stores are checked against it; see bench/README.md.
 #
 # Environment:
 #   GUICHET_BIN        use this binary instead of building target/release/guichet
+#   FLOOR_BIN          the floor program (examples/ingest_floor.rs) instead of building it
 #   BENCH_TAG_PREFIX   general.tag_prefix (default "Helpdesk")
 #   BENCH_FIRST_ID     general.first_ticket_number (default: the manifest's first_id, else 1)
 #   BENCH_KEEP=1       keep the temporary directory (stores, configs, logs) and print its path
@@ -26,6 +30,7 @@ usage() {
 
 per_process=""
 parallel=4
+beside_daemon=0
 dir=""
 while (($#)); do
     case "$1" in
@@ -33,6 +38,7 @@ while (($#)); do
         --per-process=*) per_process="${1#*=}"; shift ;;
         --parallel) parallel="${2:?--parallel needs a number}"; shift 2 ;;
         --parallel=*) parallel="${1#*=}"; shift ;;
+        --beside-daemon) beside_daemon=1; shift ;;
         -h|--help) usage 0 ;;
         --) shift; dir="${1:-}"; shift || true ;;
         -*) echo "ingest.sh: unknown option $1" >&2; usage ;;
@@ -74,6 +80,16 @@ fi
 # A private copy: a rebuild in the work tree during the run must not swap the binary under us.
 bin="$tmp/guichet"
 cp "$src_bin" "$bin"
+# The floor of one delivery (examples/ingest_floor.rs): read the mail, insert it raw into SQLite
+# in WAL mode with synchronous=FULL, commit, exit. Mode B runs it in the same loop.
+if [[ -n "${FLOOR_BIN:-}" ]]; then
+    src_floor="$FLOOR_BIN"
+else
+    (cd "$root" && cargo build --release --quiet --example ingest_floor)
+    src_floor="$root/target/release/examples/ingest_floor"
+fi
+floor_bin="$tmp/ingest_floor"
+cp "$src_floor" "$floor_bin"
 
 export GUICHET_LOG=warn
 unset GUICHET_CONFIG
@@ -413,10 +429,25 @@ per_mail() { # per_mail NAME P
     : >"$tmp/$name.fail"
     echo
     echo "== mode B: one process per mail, $n_pp files, $p at a time =="
+    local daemon=""
+    if ((beside_daemon)); then
+        "$bin" --config "$cfg" run >"$tmp/$name.daemon.log" 2>&1 &
+        daemon=$!
+        # Ready once it has opened (and made) the store.
+        for _ in $(seq 100); do
+            [[ -s "$tmp/$name/state/guichet.sqlite3" ]] && break
+            sleep 0.1
+        done
+        sleep 0.5
+    fi
     start=$(now)
     (cd "$dir" && measure "$tmp/$name.rss" xargs -0 -n 1 -P "$p" sh -c "$driver" \
         "$bin" "$cfg" "$tmp/$name.fail" <"$tmp/files.pp") >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
     end=$(now)
+    if [[ -n "$daemon" ]]; then
+        kill -TERM "$daemon"
+        wait "$daemon" || true
+    fi
     wall=$(secs "$start" "$end")
     rss=$(last_rss "$tmp/$name.rss")
     n_fail=$(wc -l <"$tmp/$name.fail")
@@ -448,11 +479,39 @@ per_mail() { # per_mail NAME P
     fi
     echo "  wall $wall s, $(rate "$n_pp" "$wall") mails/s, peak RSS of one process $(mib "$rss") MiB"
     rows+=("$n_pp|B: per mail, P=$p|$wall|$(rate "$n_pp" "$wall")|$(mib "$rss")")
+    guichet_wall[$p]=$wall
     if [[ "$p" == 1 && -n "$manifest" ]]; then
         verify "$tmp/$name/state/guichet.sqlite3" strict "$n_pp" || verify_failed=1
     else
         verify "$tmp/$name/state/guichet.sqlite3" counts "$n_pp" "$counts_a" || verify_failed=1
     fi
+}
+
+declare -A guichet_wall
+floor() { # floor P: the floor program in the same driver; Guichet's rate as a share of its rate
+    local p="$1" start end wall holder=""
+    if ((beside_daemon)); then
+        python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1]); c.execute("pragma journal_mode=wal")
+c.execute("create table if not exists mail (id integer primary key, raw blob not null, at integer not null)")
+c.commit(); time.sleep(3600)' "$tmp/floor$p.sqlite3" &
+        holder=$!
+        sleep 0.5
+    fi
+    start=$(now)
+    (cd "$dir" && xargs -0 -n 1 -P "$p" sh -c '"$0" "$1" < "$3" || echo "$? $3" >>"$2"' \
+        "$floor_bin" "$tmp/floor$p.sqlite3" "$tmp/floor.fail" <"$tmp/files.pp")
+    end=$(now)
+    if [[ -n "$holder" ]]; then
+        kill "$holder"
+        wait "$holder" 2>/dev/null || true
+    fi
+    wall=$(secs "$start" "$end")
+    echo "  floor (read, insert raw, commit in WAL with synchronous=FULL): $wall s," \
+         "$(rate "$n_pp" "$wall") mails/s; Guichet at" \
+         "$(python3 -c 'import sys; print("%.0f%%" % (100 * float(sys.argv[1]) / float(sys.argv[2])))' "$wall" "${guichet_wall[$p]}")" \
+         "of the floor"
+    rows+=("$n_pp|floor, P=$p|$wall|$(rate "$n_pp" "$wall")|-")
 }
 
 harness() { # harness P: the same driver with /bin/true instead of guichet: the cost of spawning
@@ -469,9 +528,11 @@ harness() { # harness P: the same driver with /bin/true instead of guichet: the 
 
 if ((n_pp > 0)); then
     per_mail pipe1 1
+    floor 1
     harness 1
     if ((parallel != 1)); then
         per_mail "pipe$parallel" "$parallel"
+        floor "$parallel"
         harness "$parallel"
     fi
 fi

@@ -552,3 +552,54 @@ impl Drop for Daemon {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn lists_come_in_pages() {
+    let desk = TempDesk::new("");
+    for n in 1..=5 {
+        desk.ingest(&common::request(
+            &format!("user{n}@example.test"),
+            "support@desk.example.test",
+            &format!("Request {n}"),
+            &format!("m{n}@example.test"),
+            "Please help.",
+        ));
+    }
+    let numbers = |args: &[&str]| -> Vec<u64> {
+        let out = desk.run(args, b"");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["number"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&["tickets", "list", "--json"]), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        numbers(&["tickets", "list", "--json", "--limit", "2"]),
+        [1, 2]
+    );
+    assert_eq!(
+        numbers(&["tickets", "list", "--json", "--limit", "2", "--after", "2"]),
+        [3, 4]
+    );
+    assert!(numbers(&["tickets", "list", "--json", "--after", "5"]).is_empty());
+    let text = stdout(&desk.run(&["tickets", "list", "--limit", "3"], b""));
+    assert_eq!(
+        text.lines().count(),
+        4,
+        "a header and three tickets:\n{text}"
+    );
+
+    let ranked = numbers(&["queue", "--json"]);
+    assert_eq!(ranked.len(), 5);
+    assert_eq!(numbers(&["queue", "--json", "--limit", "2"]), ranked[..2]);
+    let after = ranked[1].to_string();
+    assert_eq!(
+        numbers(&["queue", "--json", "--limit", "2", "--after", &after]),
+        ranked[2..4]
+    );
+    let gone = desk.run(&["queue", "--after", "99"], b"");
+    assert_eq!(gone.status.code(), Some(64), "{}", stdout(&gone));
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use crate::adapters::parse::parse_mail;
-use crate::adapters::store::{Store, TicketDetail, TicketRow};
+use crate::adapters::store::{Store, TicketDetail};
 use crate::config::{Config, ConfigError};
 use crate::core::intake::requester_of;
 use crate::core::language::guess_language;
@@ -94,6 +94,12 @@ pub enum Command {
         /// Only this support level (1 to 4).
         #[arg(long)]
         level: Option<u8>,
+        /// At most this many tickets.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Only the tickets ranked below this ticket number (the last of the previous page).
+        #[arg(long)]
+        after: Option<u64>,
         #[arg(long)]
         json: bool,
     },
@@ -192,10 +198,17 @@ pub enum RulesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TicketsCommand {
+    /// Tickets by number, streamed a page at a time (memory stays flat at any size).
     List {
         /// new, open, pending, waiting, resolved or closed.
         #[arg(long)]
         status: Option<String>,
+        /// At most this many tickets.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Only tickets numbered above this (the last number of the previous page).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
         #[arg(long)]
         json: bool,
     },
@@ -336,9 +349,22 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
                 Command::Rules {
                     command: RulesCommand::Test { file, json },
                 } => rules_test(&config, &file, json),
-                Command::Queue { name, level, json } => {
-                    work_list(&config, name.as_deref(), level, json)
-                }
+                Command::Queue {
+                    name,
+                    level,
+                    limit,
+                    after,
+                    json,
+                } => work_list(
+                    &config,
+                    WorkListArgs {
+                        queue: name.as_deref(),
+                        level,
+                        limit,
+                        after,
+                        json,
+                    },
+                ),
                 Command::Kb { command } => kb(&config, command),
                 Command::Report {
                     from,
@@ -435,4 +461,5 @@ pub use report::report_figures;
 use report::{report, ReportArgs};
 use rules::rules_test;
 use status::{check_config, status};
+use tickets::WorkListArgs;
 use tickets::{quarantine_list, tickets, work_list};

@@ -8,18 +8,17 @@ pub(super) fn tickets(config: &Config, command: TicketsCommand) -> Result<(), Cl
     }
     let store = open_read_only(config)?;
     match command {
-        TicketsCommand::List { status, json } => {
+        TicketsCommand::List {
+            status,
+            limit,
+            after,
+            json,
+        } => {
             let status = status
                 .map(|s| s.parse::<Status>())
                 .transpose()
                 .map_err(|e| CliError::Usage(e.to_string()))?;
-            let rows = store.read().list_tickets(status)?;
-            if json {
-                print_json(&rows)
-            } else {
-                print_ticket_table(&rows);
-                Ok(())
-            }
+            list_tickets(&store, status, limit, after, json)
         }
         TicketsCommand::Show { number, json } => {
             let detail = store
@@ -76,20 +75,44 @@ pub(super) fn quarantine_list(config: &Config, json: bool) -> Result<(), CliErro
     Ok(())
 }
 
-pub(super) fn work_list(
-    config: &Config,
-    queue: Option<&str>,
-    level: Option<u8>,
-    json: bool,
-) -> Result<(), CliError> {
+/// `guichet queue`'s arguments.
+pub struct WorkListArgs<'a> {
+    pub queue: Option<&'a str>,
+    pub level: Option<u8>,
+    pub limit: Option<usize>,
+    pub after: Option<u64>,
+    pub json: bool,
+}
+
+pub(super) fn work_list(config: &Config, args: WorkListArgs<'_>) -> Result<(), CliError> {
+    let WorkListArgs {
+        queue,
+        level,
+        limit,
+        after,
+        json,
+    } = args;
     if level.is_some_and(|l| !(1..=4).contains(&l)) {
         return Err(CliError::Usage("--level is 1 to 4".into()));
     }
     let store = open_read_only(config)?;
     let now = system_now();
-    let rows = store
+    // Urgency depends on now and the SLA plans, so every open ticket is ranked; a page is then
+    // cut from the ranking.
+    let mut rows = store
         .read()
         .ranked_work_list(queue, level, &config.intake.sla, now)?;
+    if let Some(after) = after {
+        let Some(position) = rows.iter().position(|row| row.number == after) else {
+            return Err(CliError::Usage(format!(
+                "#{after} is not in this work list (resolved since, or another queue)"
+            )));
+        };
+        rows.drain(..=position);
+    }
+    if let Some(limit) = limit {
+        rows.truncate(limit);
+    }
     if json {
         return print_json(&rows);
     }
@@ -124,27 +147,73 @@ pub(super) fn work_list(
     Ok(())
 }
 
-fn print_ticket_table(rows: &[TicketRow]) {
-    if rows.is_empty() {
-        println!("no tickets");
-        return;
+/// Tickets read from the store a page at a time and written as they come: a million tickets
+/// never sit in memory at once (a JSON array is written element by element).
+fn list_tickets(
+    store: &crate::adapters::store::Store,
+    status: Option<Status>,
+    limit: Option<usize>,
+    mut after: u64,
+    json: bool,
+) -> Result<(), CliError> {
+    const PAGE: usize = 1000;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut left = limit.unwrap_or(usize::MAX);
+    let mut written = 0usize;
+    let write_error = |e: std::io::Error| CliError::Software(e.into());
+    if json {
+        write!(out, "[").map_err(write_error)?;
     }
-    println!(
-        "{:>7}  {:<8}  {:<7}  {:<3}  {:<10}  {:<28}  subject",
-        "number", "status", "prio", "lvl", "queue", "requester"
-    );
-    for row in rows {
-        println!(
-            "{:>7}  {:<8}  {:<7}  L{:<2}  {:<10}  {:<28}  {}",
-            format!("#{}", row.number),
-            row.status,
-            row.priority,
-            row.level,
-            row.queue,
-            row.requester,
-            row.subject
-        );
+    while left > 0 {
+        let page = store
+            .read()
+            .ticket_page(&crate::adapters::store::TicketQuery {
+                status: status.map(Status::as_str),
+                after,
+                limit: left.min(PAGE),
+                ..Default::default()
+            })?;
+        for row in &page {
+            if json {
+                let separator = if written == 0 { "\n  " } else { ",\n  " };
+                write!(out, "{separator}").map_err(write_error)?;
+                serde_json::to_writer(&mut out, row).map_err(|e| CliError::Software(e.into()))?;
+            } else {
+                if written == 0 {
+                    writeln!(
+                        out,
+                        "{:>7}  {:<8}  {:<7}  {:<3}  {:<10}  {:<28}  subject",
+                        "number", "status", "prio", "lvl", "queue", "requester"
+                    )
+                    .map_err(write_error)?;
+                }
+                writeln!(
+                    out,
+                    "{:>7}  {:<8}  {:<7}  L{:<2}  {:<10}  {:<28}  {}",
+                    format!("#{}", row.number),
+                    row.status,
+                    row.priority,
+                    row.level,
+                    row.queue,
+                    row.requester,
+                    row.subject
+                )
+                .map_err(write_error)?;
+            }
+            written += 1;
+        }
+        left -= page.len();
+        match page.last() {
+            Some(last) if page.len() == PAGE.min(left + page.len()) => after = last.number,
+            _ => break,
+        }
     }
+    if json {
+        writeln!(out, "{}]", if written == 0 { "" } else { "\n" }).map_err(write_error)?;
+    } else if written == 0 {
+        writeln!(out, "no tickets").map_err(write_error)?;
+    }
+    out.flush().map_err(write_error)
 }
 
 fn print_ticket(detail: &TicketDetail) {
