@@ -110,6 +110,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     spawn_retention(&mut tasks, &shared);
     spawn_dashboard(&mut tasks, &shared);
     spawn_webhooks(&mut tasks, &shared);
+    spawn_upkeep(&mut tasks, &shared);
     tracing::info!(
         config = %config.file.display(),
         state_dir = %config.state_dir.display(),
@@ -449,6 +450,25 @@ fn spawn_retention(tasks: &mut Tasks, shared: &Shared) {
             };
             Ok(Some(Box::pin(async move {
                 retention.run(stop).await.map_err(anyhow::Error::from)
+            })))
+        },
+    );
+}
+
+/// Always running: the full-text indexes merged at start, then hourly.
+fn spawn_upkeep(tasks: &mut Tasks, shared: &Shared) {
+    spawn_supervised(
+        tasks,
+        shared,
+        "index upkeep".into(),
+        |config: &Arc<Config>| config.database_path(),
+        move |config, stop| {
+            let upkeep = crate::scheduler::Upkeep {
+                database: config.database_path(),
+                interval: Duration::from_secs(3600),
+            };
+            Ok(Some(Box::pin(async move {
+                upkeep.run(stop).await.map_err(anyhow::Error::from)
             })))
         },
     );

@@ -172,6 +172,42 @@ pub fn digest_tick(
 /// **Invariant:** each ticket's purge and its `retention_purged` event commit together; files go
 /// only after that commit, so a crash leaves orphan files (`guichet check` lists them), never a
 /// row whose file is gone.
+/// The store's hourly upkeep: the full-text indexes merged (`Store::merge_text_indexes`).
+pub struct Upkeep {
+    pub database: PathBuf,
+    pub interval: Duration,
+}
+
+impl Upkeep {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<(), StoreError> {
+        let mut store = Some(Store::open(&self.database)?);
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let mut taken = store.take().expect("the store");
+            let (back, merged) = tokio::task::spawn_blocking(move || {
+                let merged = taken.merge_text_indexes();
+                (taken, merged)
+            })
+            .await
+            .map_err(|e| StoreError::Refused(format!("index upkeep: {e}")))?;
+            store = Some(back);
+            match merged {
+                Ok(steps) => tracing::debug!(steps, "full-text indexes merged"),
+                Err(error) if error.is_temporary() => {
+                    tracing::warn!(%error, "index upkeep postponed")
+                }
+                Err(error) => return Err(error),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
 pub struct Retention {
     pub database: PathBuf,
     pub attachments: BlobStore,

@@ -106,6 +106,7 @@ mod reads;
 mod reports;
 mod requester_links;
 mod rows;
+mod upkeep;
 mod web;
 mod web_form;
 mod writes;
