@@ -228,6 +228,11 @@ impl Pipeline {
     /// Stores mails in one transaction (one disk flush for the lot), each in its own savepoint:
     /// a mail the store refuses is quarantined without undoing the others. Either every mail has
     /// its outcome and the whole batch is durable, or nothing was stored (`Temporary`).
+    ///
+    /// With more than one mail, a second thread parses them (MIME, HTML to text, attachment
+    /// files) a few ahead of this one, which decides and writes them in their order: both cores
+    /// work, the decisions stay those of one writer, and at most `PREPARED_AHEAD` parsed mails
+    /// wait in memory.
     pub fn ingest_batch(
         &mut self,
         mails: &[&[u8]],
@@ -235,59 +240,86 @@ impl Pipeline {
         now: i64,
     ) -> Result<Vec<IngestOutcome>, IngestError> {
         self.take_reloaded_config();
-        let mut outcomes = Vec::with_capacity(mails.len());
-        let mut tx = self.store.write()?;
-        for raw in mails {
-            tx.savepoint()?;
-            // A panic while handling one mail (a bug we have not met yet) quarantines that mail
-            // and lets the rest of the batch, and every later mail, through.
-            let files = Files {
-                attachments: &self.attachments,
-                quarantine: &self.quarantine,
-                links: self.links.as_ref(),
-            };
-            let config = &self.config;
-            let attempt = catch_unwind(AssertUnwindSafe(|| {
-                store_one(config, &files, &tx, raw, source, now)
-            }));
-            let failure = match attempt {
-                Ok(Ok(outcome)) => {
-                    tx.release_savepoint()?;
-                    outcomes.push(outcome);
-                    continue;
-                }
-                Ok(Err(MailFailure::Temporary(error))) => {
-                    return Err(IngestError::Temporary(error))
-                }
-                Ok(Err(MailFailure::Refused(reason))) => reason,
-                Err(panic) => {
-                    let reason = format!(
-                        "internal error while storing this mail: {}",
-                        crate::panic_message(&*panic)
-                    );
-                    tracing::error!(source = %source.name, %reason, "mail quarantined after an internal error");
-                    reason
-                }
-            };
-            tx.rollback_savepoint()?;
-            outcomes.push(store_quarantine(
-                &self.quarantine,
-                &tx,
-                raw,
-                &content_hash(raw),
-                &source.name,
-                &failure,
-                now,
-            )?);
-        }
-        count_outcomes(&tx, source, &outcomes)?;
-        tx.commit()?;
-        for outcome in &outcomes {
-            if let IngestOutcome::Quarantined { id, reason } = outcome {
-                tracing::warn!(source = %source.name, id, reason, "mail quarantined");
+        let (config, attachments) = (&self.config, &self.attachments);
+        let files = Files {
+            attachments,
+            quarantine: &self.quarantine,
+            links: self.links.as_ref(),
+        };
+        let store = &mut self.store;
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel(PREPARED_AHEAD);
+            let ahead = mails.len() > 1;
+            if ahead {
+                scope.spawn(move || {
+                    for raw in mails {
+                        if sender
+                            .send(prepare_contained(config, attachments, raw))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
             }
-        }
-        Ok(outcomes)
+            let mut outcomes = Vec::with_capacity(mails.len());
+            let mut tx = store.write()?;
+            for raw in mails {
+                let prepared = if ahead {
+                    receiver
+                        .recv()
+                        .expect("the preparing thread sends one result per mail")
+                } else {
+                    prepare_contained(config, attachments, raw)
+                };
+                tx.savepoint()?;
+                // A panic while handling one mail (a bug we have not met yet) quarantines that
+                // mail and lets the rest of the batch, and every later mail, through.
+                let attempt = match prepared {
+                    Ok(prepared) => catch_unwind(AssertUnwindSafe(|| {
+                        store_one(config, &files, &tx, raw, prepared, source, now)
+                    })),
+                    Err(panic) => Err(panic),
+                };
+                let failure = match attempt {
+                    Ok(Ok(outcome)) => {
+                        tx.release_savepoint()?;
+                        outcomes.push(outcome);
+                        continue;
+                    }
+                    Ok(Err(MailFailure::Temporary(error))) => {
+                        return Err(IngestError::Temporary(error))
+                    }
+                    Ok(Err(MailFailure::Refused(reason))) => reason,
+                    Err(panic) => {
+                        let reason = format!(
+                            "internal error while storing this mail: {}",
+                            crate::panic_message(&*panic)
+                        );
+                        tracing::error!(source = %source.name, %reason, "mail quarantined after an internal error");
+                        reason
+                    }
+                };
+                tx.rollback_savepoint()?;
+                outcomes.push(store_quarantine(
+                    files.quarantine,
+                    &tx,
+                    raw,
+                    &content_hash(raw),
+                    &source.name,
+                    &failure,
+                    now,
+                )?);
+            }
+            count_outcomes(&tx, source, &outcomes)?;
+            tx.commit()?;
+            for outcome in &outcomes {
+                if let IngestOutcome::Quarantined { id, reason } = outcome {
+                    tracing::warn!(source = %source.name, id, reason, "mail quarantined");
+                }
+            }
+            Ok(outcomes)
+        })
     }
 
     /// Quarantines a mail with the caller's reason, in a transaction of its own: for a mail that
@@ -344,11 +376,12 @@ fn store_one(
     files: &Files<'_>,
     tx: &WriteTx<'_>,
     raw: &[u8],
+    prepared: Result<Prepared, IngestError>,
     source: &Source,
     now: i64,
 ) -> Result<IngestOutcome, MailFailure> {
-    let prepared = prepare(config, files.attachments, raw)
-        .map_err(|IngestError::Temporary(error)| MailFailure::Temporary(error))?;
+    let prepared =
+        prepared.map_err(|IngestError::Temporary(error)| MailFailure::Temporary(error))?;
     #[cfg(test)]
     if let Prepared::Mail { mail, .. } = &prepared {
         assert!(
@@ -377,6 +410,18 @@ fn store_one(
     })
 }
 
+/// Parsed mails the preparing thread may hold ready ahead of the writer.
+const PREPARED_AHEAD: usize = 4;
+
+/// `prepare`, with a panic caught as the mail's own failure (the writer quarantines it).
+fn prepare_contained(
+    config: &Config,
+    attachments: &BlobStore,
+    raw: &[u8],
+) -> std::thread::Result<Result<Prepared, IngestError>> {
+    catch_unwind(AssertUnwindSafe(|| prepare(config, attachments, raw)))
+}
+
 /// A mail read and checked, its attachments written: ready for the transaction.
 enum Prepared {
     Mail {
@@ -390,6 +435,12 @@ enum Prepared {
 }
 
 fn prepare(config: &Config, attachments: &BlobStore, raw: &[u8]) -> Result<Prepared, IngestError> {
+    #[cfg(test)]
+    assert!(
+        !raw.windows(tests::PARSE_PANIC_TRIGGER.len())
+            .any(|w| w == tests::PARSE_PANIC_TRIGGER.as_bytes()),
+        "test-triggered panic while parsing"
+    );
     if raw.len() as u64 > config.max_message_bytes {
         return Ok(Prepared::Reject {
             hash: content_hash(raw),
@@ -813,6 +864,8 @@ mod tests {
 
     /// A subject that makes `store_one` panic in unit tests, standing for a bug not met yet.
     pub const PANIC_TRIGGER: &str = "guichet-test-panic";
+    /// In a mail's bytes: `prepare` panics (on the preparing thread when the batch has several).
+    pub const PARSE_PANIC_TRIGGER: &str = "guichet-test-parse-panic";
 
     fn config(dir: &std::path::Path) -> Arc<Config> {
         let path = dir.join("guichet.toml");
@@ -864,6 +917,30 @@ mod tests {
         assert_eq!(store.read().list_quarantine().unwrap().len(), 1);
         assert_eq!(store.read().list_tickets(None).unwrap().len(), 1);
         assert_eq!(store.read().outbox_counts().unwrap().pending, 1);
+    }
+
+    #[test]
+    fn a_panic_while_parsing_ahead_quarantines_that_mail_and_keeps_the_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pipeline = Pipeline::open(config(dir.path())).unwrap();
+        let first = mail("Ann <ann@example.test>", "first");
+        let poison = mail("Eve <eve@example.test>", PARSE_PANIC_TRIGGER);
+        let last = mail("Bob <bob@example.test>", "last");
+        let outcomes = pipeline
+            .ingest_batch(
+                &[&first, &poison, &last],
+                &Source::named("test"),
+                1_700_000_000,
+            )
+            .unwrap();
+        assert!(matches!(outcomes[0], IngestOutcome::Created { ticket, .. } if ticket.0 == 1));
+        match &outcomes[1] {
+            IngestOutcome::Quarantined { reason, .. } => {
+                assert!(reason.contains("while parsing"), "{reason}")
+            }
+            other => panic!("not quarantined: {other:?}"),
+        }
+        assert!(matches!(outcomes[2], IngestOutcome::Created { ticket, .. } if ticket.0 == 2));
     }
 
     #[test]
