@@ -122,6 +122,52 @@ fn smtp_toml(stack: &MailStack, user: &str, auth: &str, account: &str) -> String
     )
 }
 
+/// An `[[oauth2]]` account as a test configures it.
+struct Account<'a> {
+    name: &'a str,
+    client_id: &'a str,
+    grant: &'a str,
+    /// Its secret lines (`client_secret = …`, `refresh_token_file = …`), or none.
+    secrets: String,
+}
+
+/// An instance whose one mailbox, `support`, and whose sender log in as `user` with `account`
+/// by `auth` (oauth2 or oauthbearer).
+fn one_mailbox_desk(
+    stack: &MailStack,
+    port: u16,
+    name: &str,
+    user: &str,
+    auth: &str,
+    account: &Account<'_>,
+) -> Instance {
+    let config = format!(
+        "{}{}",
+        oauth2_toml(
+            port,
+            account.name,
+            account.client_id,
+            account.grant,
+            &account.secrets
+        ),
+        mailbox_toml(stack, "support", user, auth, account.name),
+    );
+    Instance::custom(
+        stack,
+        name,
+        user,
+        &smtp_toml(stack, user, auth, account.name),
+        &config,
+    )
+}
+
+/// Waits for the mailbox `support` to be connected.
+fn wait_connected(store: &Store) {
+    wait_until(WAIT, "the OAuth2 mailbox connected", || {
+        connected(store, "support").then_some(())
+    });
+}
+
 fn tickets(store: &Store) -> usize {
     store.read().list_tickets(None).unwrap().len()
 }
@@ -180,29 +226,16 @@ fn client_credentials_log_in_the_mailbox_and_the_sender_with_xoauth2() {
     let secret = unique("secret");
     let client_id = client(port, &user, Some(&secret), 300);
     let secret_path = secret_file(&instance_dir(&stack, &name), "client-secret", &secret);
-    let config = format!(
-        "{}{}",
-        oauth2_toml(
-            port,
-            "m365",
-            &client_id,
-            "client_credentials",
-            &format!("client_secret_file = {secret_path:?}\n"),
-        ),
-        mailbox_toml(&stack, "support", &user, "oauth2", "m365"),
-    );
-    let mut desk = Instance::custom(
-        &stack,
-        &name,
-        &user,
-        &smtp_toml(&stack, &user, "oauth2", "m365"),
-        &config,
-    );
+    let account = Account {
+        name: "m365",
+        client_id: &client_id,
+        grant: "client_credentials",
+        secrets: format!("client_secret_file = {secret_path:?}\n"),
+    };
+    let mut desk = one_mailbox_desk(&stack, port, &name, &user, "oauth2", &account);
     desk.start_with_log("trace");
     let store = desk.store();
-    wait_until(WAIT, "the OAuth2 mailbox connected", || {
-        connected(&store, "support").then_some(())
-    });
+    wait_connected(&store);
     request_and_acknowledgement(&stack, &desk, &user, "cc");
     let state = server_state(port);
     assert!(state["grants"]["client_credentials"].as_u64().unwrap() >= 1);
@@ -233,29 +266,16 @@ fn a_refresh_token_logs_in_the_mailbox_and_the_sender_with_oauthbearer() {
         "refresh-token",
         refresh["refresh_token"].as_str().unwrap(),
     );
-    let config = format!(
-        "{}{}",
-        oauth2_toml(
-            port,
-            "google",
-            &client_id,
-            "refresh_token",
-            &format!("refresh_token_file = {refresh_path:?}\n"),
-        ),
-        mailbox_toml(&stack, "support", &user, "oauthbearer", "google"),
-    );
-    let mut desk = Instance::custom(
-        &stack,
-        &name,
-        &user,
-        &smtp_toml(&stack, &user, "oauthbearer", "google"),
-        &config,
-    );
+    let account = Account {
+        name: "google",
+        client_id: &client_id,
+        grant: "refresh_token",
+        secrets: format!("refresh_token_file = {refresh_path:?}\n"),
+    };
+    let mut desk = one_mailbox_desk(&stack, port, &name, &user, "oauthbearer", &account);
     desk.start_with_log("trace");
     let store = desk.store();
-    wait_until(WAIT, "the OAuth2 mailbox connected", || {
-        connected(&store, "support").then_some(())
-    });
+    wait_connected(&store);
     request_and_acknowledgement(&stack, &desk, &user, "rt");
     assert!(
         server_state(port)["grants"]["refresh_token"]
@@ -281,29 +301,16 @@ fn a_token_expiring_mid_idle_is_renewed_without_losing_or_repeating_a_mail() {
     let secret = unique("secret");
     // Tokens live 4 s: the session logs in again every 3.2 s, mostly while idling.
     let client_id = client(port, &user, Some(&secret), 4);
-    let config = format!(
-        "{}{}",
-        oauth2_toml(
-            port,
-            "m365",
-            &client_id,
-            "client_credentials",
-            &format!("client_secret = {secret:?}\n"),
-        ),
-        mailbox_toml(&stack, "support", &user, "oauth2", "m365"),
-    );
-    let mut desk = Instance::custom(
-        &stack,
-        &name,
-        &user,
-        &smtp_toml(&stack, &user, "oauth2", "m365"),
-        &config,
-    );
+    let account = Account {
+        name: "m365",
+        client_id: &client_id,
+        grant: "client_credentials",
+        secrets: format!("client_secret = {secret:?}\n"),
+    };
+    let mut desk = one_mailbox_desk(&stack, port, &name, &user, "oauth2", &account);
     desk.start();
     let store = desk.store();
-    wait_until(WAIT, "the OAuth2 mailbox connected", || {
-        connected(&store, "support").then_some(())
-    });
+    wait_connected(&store);
     let grants = || {
         server_state(port)["grants"]["client_credentials"]
             .as_u64()
@@ -334,29 +341,16 @@ fn a_token_the_server_refuses_is_replaced_at_once_without_a_failure() {
     let name = unique("oearly");
     let secret = unique("secret");
     let client_id = client(port, &user, Some(&secret), 300);
-    let config = format!(
-        "{}{}",
-        oauth2_toml(
-            port,
-            "m365",
-            &client_id,
-            "client_credentials",
-            &format!("client_secret = {secret:?}\n"),
-        ),
-        mailbox_toml(&stack, "support", &user, "oauth2", "m365"),
-    );
-    let mut desk = Instance::custom(
-        &stack,
-        &name,
-        &user,
-        &smtp_toml(&stack, &user, "oauth2", "m365"),
-        &config,
-    );
+    let account = Account {
+        name: "m365",
+        client_id: &client_id,
+        grant: "client_credentials",
+        secrets: format!("client_secret = {secret:?}\n"),
+    };
+    let mut desk = one_mailbox_desk(&stack, port, &name, &user, "oauth2", &account);
     desk.start();
     let store = desk.store();
-    wait_until(WAIT, "the OAuth2 mailbox connected", || {
-        connected(&store, "support").then_some(())
-    });
+    wait_connected(&store);
     let grants = || {
         server_state(port)["grants"]["client_credentials"]
             .as_u64()
@@ -461,18 +455,13 @@ fn the_device_code_login_stores_a_refresh_token_that_works() {
     let user = format!("{}@example.test", unique("dev"));
     let name = unique("odev");
     let client_id = client(port, &user, None, 300);
-    let config = format!(
-        "{}{}",
-        oauth2_toml(port, "google", &client_id, "refresh_token", ""),
-        mailbox_toml(&stack, "support", &user, "oauth2", "google"),
-    );
-    let mut desk = Instance::custom(
-        &stack,
-        &name,
-        &user,
-        &smtp_toml(&stack, &user, "oauth2", "google"),
-        &config,
-    );
+    let account = Account {
+        name: "google",
+        client_id: &client_id,
+        grant: "refresh_token",
+        secrets: String::new(),
+    };
+    let mut desk = one_mailbox_desk(&stack, port, &name, &user, "oauth2", &account);
     let (code, out, err) = desk.cli(&["check-config"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
