@@ -93,20 +93,8 @@ impl Reader<'_> {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let mut attachments = self.conn.prepare(
-            "SELECT filename, content_type, size, sha256 FROM attachments WHERE message = ?1 ORDER BY id",
-        )?;
         for mail in &mut mails {
-            mail.attachments = attachments
-                .query_map([mail.id], |row| {
-                    Ok(AttachmentRow {
-                        filename: row.get(0)?,
-                        content_type: row.get(1)?,
-                        size: row.get::<_, i64>(2)? as u64,
-                        sha256: row.get(3)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?;
+            mail.attachments = self.message_attachments(mail.id)?;
         }
         Ok(mails)
     }

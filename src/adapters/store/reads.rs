@@ -148,6 +148,25 @@ impl Reader<'_> {
         Ok(rows)
     }
 
+    /// A stored message's attachments, in the order they came.
+    pub fn message_attachments(&self, message: i64) -> StoreResult<Vec<AttachmentRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT filename, content_type, size, sha256 FROM attachments
+                  WHERE message = ?1 ORDER BY id",
+            )?
+            .query_map([message], |row| {
+                Ok(AttachmentRow {
+                    filename: row.get(0)?,
+                    content_type: row.get(1)?,
+                    size: row.get::<_, i64>(2)? as u64,
+                    sha256: row.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?)
+    }
+
     pub fn ticket(&self, number: TicketNumber) -> StoreResult<Option<TicketDetail>> {
         let ticket = self
             .conn
@@ -209,20 +228,8 @@ impl Reader<'_> {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut attachments = self.conn.prepare(
-            "SELECT filename, content_type, size, sha256 FROM attachments WHERE message = ?1 ORDER BY id",
-        )?;
         for message in &mut messages {
-            message.attachments = attachments
-                .query_map([message.id], |row| {
-                    Ok(AttachmentRow {
-                        filename: row.get(0)?,
-                        content_type: row.get(1)?,
-                        size: row.get::<_, i64>(2)? as u64,
-                        sha256: row.get(3)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            message.attachments = self.message_attachments(message.id)?;
         }
         let events = self
             .conn
