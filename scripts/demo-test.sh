@@ -59,7 +59,10 @@ guichet=("$state/bin/guichet" --config "$state/desk/support/guichet.toml")
 tickets=$("${guichet[@]}" tickets list)
 [ "$(echo "$tickets" | grep -c '^ *#')" -eq 1 ] || fail "one ticket expected: $tickets"
 echo "$tickets" | grep -Eq '^ *#1 +resolved +normal +L4 ' || fail "ticket #1 is not resolved at level 4: $tickets"
-"${guichet[@]}" tickets show 1 | grep -q 'command_applied .*tina@example.test .*#assign alice' ||
+# Read whole before grep: `grep -q` leaves at its first match, and under pipefail the writer it
+# left (killed by SIGPIPE, as git would be) failed the check.
+trail=$("${guichet[@]}" tickets show 1)
+grep -q 'command_applied .*tina@example.test .*#assign alice' <<<"$trail" ||
     fail "the triager's #assign is not in the audit trail"
 
 # The mistyped address: refused at RCPT, with no server path in the reply, and never piped.
