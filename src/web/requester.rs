@@ -479,11 +479,13 @@ struct Line {
 fn conversation(detail: &TicketDetail) -> impl Iterator<Item = (&MessageRow, bool)> {
     let requester = detail.ticket.requester.to_lowercase();
     detail.messages.iter().filter_map(move |m| {
+        // A mail of hers that was only commands (`#close` from the page) has nothing to show.
         let sent = m.direction == "in"
             && m.visibility == "public"
             && m.from
                 .as_deref()
-                .is_some_and(|f| f.eq_ignore_ascii_case(&requester));
+                .is_some_and(|f| f.eq_ignore_ascii_case(&requester))
+            && !(m.text.trim().is_empty() && m.attachments.is_empty());
         let received =
             m.direction == "out" && m.to.iter().any(|to| to.eq_ignore_ascii_case(&requester));
         (sent || received).then_some((m, sent))
