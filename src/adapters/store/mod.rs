@@ -154,6 +154,7 @@ pub struct InboundRecord<'a> {
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> StoreResult<Store> {
+        keep_statement_journals_in_memory();
         let conn = Connection::open(path)?;
         let mut store = Store::configure(conn)?;
         store.migrate()?;
@@ -286,6 +287,34 @@ impl Store {
         Ok(())
     }
 }
+
+/// Each mail of a batch is written in a savepoint, and SQLite journals every page the mail
+/// changes (about 40) so that the savepoint can be rolled back. Past 64 KiB, its default, that
+/// journal goes to a temporary file: 40 page writes a mail to a file nobody reads unless a mail
+/// fails. Up to `STATEMENT_JOURNAL_IN_MEMORY` a savepoint's journal now stays in memory.
+/// SQLite takes this setting only before its first connection; later calls change nothing.
+fn keep_statement_journals_in_memory() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: SQLITE_CONFIG_STMTJRNL_SPILL takes one int. sqlite3_config is not thread-safe
+        // against connections being opened; `Once` runs it before this process opens any (the
+        // call fails harmlessly with SQLITE_MISUSE if something else opened one first).
+        let code = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
+                STATEMENT_JOURNAL_IN_MEMORY,
+            )
+        };
+        if code != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(
+                code,
+                "SQLite was initialised already: statement journals spill at 64 KiB"
+            );
+        }
+    });
+}
+
+const STATEMENT_JOURNAL_IN_MEMORY: std::os::raw::c_int = 8 << 20;
 
 /// Queries shared by reads and the write transaction.
 pub struct Reader<'c> {
