@@ -162,7 +162,10 @@ fn main() {
         }
     }
 
-    let pages = Pages::new("", chrono_tz::Europe::Paris);
+    let pages = Pages::new(
+        "",
+        guichet::core::zone::Zone::named("Europe/Paris").expect("Europe/Paris"),
+    );
     let viewer = "bench";
     let open = store
         .read()

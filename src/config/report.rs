@@ -59,7 +59,7 @@ pub(super) fn validate_reports(
             .collect::<Result<Vec<_>, _>>()?;
         let at = chrono::NaiveTime::parse_from_str(&raw.at, "%H:%M")
             .map_err(|_| error(&key("at"), format!("`{}` is not a time like 08:00", raw.at)))?;
-        let time_zone: chrono_tz::Tz = raw.time_zone.parse().map_err(|_| {
+        let time_zone = crate::core::zone::Zone::named(&raw.time_zone).ok_or_else(|| {
             error(
                 &key("time_zone"),
                 format!("`{}` is not a time zone like Europe/Paris", raw.time_zone),

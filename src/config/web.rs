@@ -43,7 +43,7 @@ pub struct WebConfig {
     pub trusted_header: Option<String>,
     pub trusted_proxies: Vec<IpAddr>,
     /// Hours and weekdays on the reports page are read in this zone.
-    pub time_zone: chrono_tz::Tz,
+    pub time_zone: crate::core::zone::Zone,
     /// Mails to requesters carry a signed link to their ticket's page, valid this many days;
     /// `None`: no requester pages.
     pub requester_link_days: Option<u32>,
@@ -173,13 +173,13 @@ pub(super) fn validate_web(
         }
     };
     let time_zone = match raw.time_zone {
-        Some(zone) => zone.parse::<chrono_tz::Tz>().map_err(|_| {
+        Some(zone) => crate::core::zone::Zone::named(&zone).ok_or_else(|| {
             error(
                 "web.time_zone",
                 format!("`{zone}` is not a time zone like Europe/Paris"),
             )
         })?,
-        None => chrono_tz::UTC,
+        None => crate::core::zone::Zone::utc(),
     };
     let requester_link_days = match (raw.requester_pages, raw.requester_link_days) {
         (Some(true), days) => {

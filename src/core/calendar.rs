@@ -3,15 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use crate::core::zone::Zone;
 use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
-use chrono_tz::Tz;
 
 /// Working intervals of one day, as minutes after local midnight, sorted and disjoint.
 pub type DayHours = Vec<(u32, u32)>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessCalendar {
-    time_zone: Tz,
+    time_zone: Zone,
     /// Monday first.
     week: [DayHours; 7],
     holidays: BTreeSet<NaiveDate>,
@@ -39,9 +39,8 @@ impl BusinessCalendar {
         week: [Vec<&str>; 7],
         holidays: Vec<NaiveDate>,
     ) -> Result<BusinessCalendar, CalendarError> {
-        let time_zone: Tz = time_zone
-            .parse()
-            .map_err(|_| CalendarError::TimeZone(time_zone.to_string()))?;
+        let time_zone =
+            Zone::named(time_zone).ok_or_else(|| CalendarError::TimeZone(time_zone.to_string()))?;
         let mut hours: [DayHours; 7] = Default::default();
         for (day, ranges) in week.iter().enumerate() {
             for range in ranges {
@@ -84,7 +83,7 @@ impl BusinessCalendar {
                 NaiveTime::from_hms_opt(minutes / 60, minutes % 60, 0).expect("validated"),
             )
         };
-        resolve(self.time_zone, local)
+        resolve(&self.time_zone, local)
     }
 
     fn local_date(&self, instant: i64) -> NaiveDate {
@@ -147,7 +146,7 @@ impl BusinessCalendar {
     }
 }
 
-pub(crate) fn resolve(time_zone: Tz, local: NaiveDateTime) -> i64 {
+pub(crate) fn resolve(time_zone: &Zone, local: NaiveDateTime) -> i64 {
     match time_zone.from_local_datetime(&local) {
         LocalResult::Single(t) => t.timestamp(),
         // Clocks went back: the first of the two instants.

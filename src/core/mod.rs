@@ -39,6 +39,7 @@ pub mod ticket;
 pub mod visibility;
 pub mod web_form;
 pub mod webhooks;
+pub mod zone;
 
 /// Bytes as lowercase hex digits (hashes, tokens).
 pub fn hex(bytes: &[u8]) -> String {

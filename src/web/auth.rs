@@ -152,7 +152,7 @@ mod tests {
             session_hours: 8,
             trusted_header: Some("x-remote-user".into()),
             trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
-            time_zone: chrono_tz::UTC,
+            time_zone: crate::core::zone::Zone::utc(),
             requester_link_days: None,
             form_queues: Vec::new(),
             api: false,

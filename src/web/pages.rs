@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::core::report::series::{self, TIME_BUCKETS};
 use crate::core::report::{self, short_duration, Dimension, Period, ReportInput, DAY};
 use crate::core::ticket::TicketNumber;
+use crate::core::zone::Zone;
 
 /// Tickets per page of the work list.
 pub const PAGE_SIZE: usize = 50;
@@ -48,7 +49,7 @@ pub const STYLESHEET: &str = include_str!("templates/style.css");
 pub struct Pages {
     env: Environment<'static>,
     base: String,
-    zone: chrono_tz::Tz,
+    zone: Zone,
 }
 
 /// The work list's filters and page, as the query string gives them (empty means any).
@@ -145,7 +146,7 @@ struct Card {
 }
 
 impl Pages {
-    pub fn new(base_path: &str, zone: chrono_tz::Tz) -> Pages {
+    pub fn new(base_path: &str, zone: Zone) -> Pages {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
@@ -504,9 +505,9 @@ impl Pages {
         };
         let figures = report::report(&input);
         let samples = series::time_samples(&input);
-        let instants = series::day_ends(period.from, period.to, self.zone);
+        let instants = series::day_ends(period.from, period.to, &self.zone);
         let backlog = series::backlog_at(&tickets, &instants);
-        let volume = series::volume(&tickets, period.from, period.to, self.zone);
+        let volume = series::volume(&tickets, period.from, period.to, &self.zone);
         let day_label = |at: i64| {
             self.zone
                 .timestamp_opt(at - 1, 0)

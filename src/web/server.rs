@@ -90,7 +90,7 @@ impl Dashboard {
         let app = Arc::new(App {
             web_key,
             links,
-            pages: Pages::new(&web.base_path, web.time_zone),
+            pages: Pages::new(&web.base_path, web.time_zone.clone()),
             database: config.database_path(),
             config,
             web,

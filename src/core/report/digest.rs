@@ -13,8 +13,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::zone::Zone;
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Weekday};
-use chrono_tz::Tz;
 
 use super::{Change, Dimension, Figures, Period, Report, TicketHistory, Times};
 use crate::core::address::Mailbox;
@@ -34,7 +34,7 @@ pub enum Frequency {
 pub struct Schedule {
     pub frequency: Frequency,
     pub at: NaiveTime,
-    pub time_zone: Tz,
+    pub time_zone: Zone,
 }
 
 /// One `[[report]]` table, validated.
@@ -59,7 +59,7 @@ impl Schedule {
     }
 
     fn send_time(&self, date: NaiveDate) -> i64 {
-        resolve(self.time_zone, date.and_time(self.at))
+        resolve(&self.time_zone, date.and_time(self.at))
     }
 
     /// The latest send time at or before `now`.
@@ -278,11 +278,14 @@ fn groups_text(report: &Report, w: &Words) -> String {
     out
 }
 
-fn local(time_zone: Tz, at: i64, format: &str) -> String {
+fn local(time_zone: &Zone, at: i64, format: &str) -> String {
+    // chrono writes a zone's offset for %Z; the digest says CET or CEST as people read it.
+    let abbreviation = time_zone.abbreviation(at).replace('%', "%%");
+    let format = format.replace("%Z", &abbreviation);
     time_zone
         .timestamp_opt(at, 0)
         .earliest()
-        .map_or_else(|| at.to_string(), |t| t.format(format).to_string())
+        .map_or_else(|| at.to_string(), |t| t.format(&format).to_string())
 }
 
 /// The digest for `period` as an automatic notice from the support address to the recipients.
@@ -294,7 +297,7 @@ pub fn digest_mail(
     templates: &TemplateSet,
 ) -> OutgoingMail {
     let w = words(config.language);
-    let tz = config.schedule.time_zone;
+    let tz = &config.schedule.time_zone;
     let period = report.period;
     let title = match config.schedule.frequency {
         Frequency::Daily => w.daily,

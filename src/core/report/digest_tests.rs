@@ -1,7 +1,7 @@
 //! Which period a digest owes, across clock changes, weekdays, restarts and downtime; its text.
 
+use crate::core::zone::Zone;
 use chrono::{NaiveTime, TimeZone, Weekday};
-use chrono_tz::Tz;
 
 use super::digest::*;
 use super::*;
@@ -9,20 +9,22 @@ use crate::core::address::Mailbox;
 use crate::core::language::Language;
 use crate::core::templates::TemplateSet;
 
-const PARIS: Tz = chrono_tz::Europe::Paris;
+fn paris_zone() -> Zone {
+    Zone::named("Europe/Paris").unwrap()
+}
 
 fn schedule(frequency: Frequency, at: &str) -> Schedule {
     Schedule {
         frequency,
         at: NaiveTime::parse_from_str(at, "%H:%M").unwrap(),
-        time_zone: PARIS,
+        time_zone: paris_zone(),
     }
 }
 
 /// An instant given as Paris wall time (the first one when ambiguous).
 fn paris(text: &str) -> i64 {
     let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap();
-    PARIS
+    paris_zone()
         .from_local_datetime(&local)
         .earliest()
         .unwrap()
@@ -165,7 +167,7 @@ fn weekly_across_a_clock_change_is_seven_local_days() {
 #[test]
 fn other_time_zones_and_midnight() {
     let mut daily = schedule(Frequency::Daily, "00:00");
-    daily.time_zone = chrono_tz::UTC;
+    daily.time_zone = Zone::utc();
     let now = 1_796_083_200 + 5; // 2026-12-01T00:00:05Z
     assert_eq!(
         due(&daily, None, now),

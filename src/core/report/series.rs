@@ -12,6 +12,7 @@ use chrono::{Datelike, TimeZone, Timelike};
 
 use super::{add_ticket, in_backlog, state_before, ReportInput, Tally, TicketHistory, DAY};
 use crate::core::ticket::Status;
+use crate::core::zone::Zone;
 
 /// Upper bounds (exclusive) of the time buckets and their labels; the last bucket is open.
 pub const TIME_BUCKETS: [(i64, &str); 7] = [
@@ -83,7 +84,7 @@ pub fn backlog_at(tickets: &[TicketHistory], instants: &[i64]) -> Vec<u64> {
 /// Local midnights after `from` up to and including `to`'s day, in `zone`: where the backlog
 /// chart samples a period (each point is the backlog at the end of a day). Periods longer than
 /// 92 days are sampled weekly; the period's end is always the last point.
-pub fn day_ends(from: i64, to: i64, zone: chrono_tz::Tz) -> Vec<i64> {
+pub fn day_ends(from: i64, to: i64, zone: &Zone) -> Vec<i64> {
     let step_days = if to - from > 92 * DAY { 7 } else { 1 };
     let Some(start) = zone.timestamp_opt(from, 0).single() else {
         return vec![to];
@@ -115,7 +116,7 @@ pub struct Volume {
     pub by_weekday: [u64; 7],
 }
 
-pub fn volume(tickets: &[TicketHistory], from: i64, to: i64, zone: chrono_tz::Tz) -> Volume {
+pub fn volume(tickets: &[TicketHistory], from: i64, to: i64, zone: &Zone) -> Volume {
     let mut volume = Volume::default();
     for ticket in tickets {
         if !(from..to).contains(&ticket.created_at) {
@@ -251,8 +252,8 @@ mod tests {
     #[test]
     fn volume_counts_local_hours_and_weekdays_without_spam() {
         let tickets = history();
-        let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
-        let volume = volume(&tickets, MONDAY, MONDAY + 7 * DAY, paris);
+        let paris = Zone::named("Europe/Paris").unwrap();
+        let volume = volume(&tickets, MONDAY, MONDAY + 7 * DAY, &paris);
         // 09:00, 14:00 and 10:00 UTC are 10:00, 15:00 and 11:00 in Paris in November.
         let mut hours = [0; 24];
         hours[10] = 1;
@@ -260,21 +261,21 @@ mod tests {
         hours[15] = 1;
         assert_eq!(volume.by_hour, hours);
         assert_eq!(volume.by_weekday, [3, 0, 0, 0, 0, 0, 0]);
-        let outside = super::volume(&tickets, MONDAY + DAY, MONDAY + 7 * DAY, paris);
+        let outside = super::volume(&tickets, MONDAY + DAY, MONDAY + 7 * DAY, &paris);
         assert_eq!(outside, Volume::default());
     }
 
     #[test]
     fn day_ends_are_local_midnights_then_the_end() {
-        let utc = chrono_tz::UTC;
+        let utc = Zone::utc();
         assert_eq!(
-            day_ends(MONDAY, MONDAY + 3 * DAY, utc),
+            day_ends(MONDAY, MONDAY + 3 * DAY, &utc),
             [MONDAY + DAY, MONDAY + 2 * DAY, MONDAY + 3 * DAY]
         );
         assert_eq!(
-            day_ends(MONDAY + HOUR, MONDAY + DAY + 2 * HOUR, utc),
+            day_ends(MONDAY + HOUR, MONDAY + DAY + 2 * HOUR, &utc),
             [MONDAY + DAY, MONDAY + DAY + 2 * HOUR]
         );
-        assert_eq!(day_ends(MONDAY, MONDAY + 365 * DAY, utc).len(), 53);
+        assert_eq!(day_ends(MONDAY, MONDAY + 365 * DAY, &utc).len(), 53);
     }
 }

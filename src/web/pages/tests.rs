@@ -68,7 +68,7 @@ fn assert_no_markup_from_mail(page: &str) {
 fn the_work_list_shows_a_hostile_subject_as_text() {
     let dir = tempfile::tempdir().unwrap();
     let (pipeline, config) = hostile_store(dir.path());
-    let pages = Pages::new("/desk", chrono_tz::UTC);
+    let pages = Pages::new("/desk", Zone::utc());
     let page = pages
         .work_list(
             pipeline.store(),
@@ -92,7 +92,7 @@ fn the_work_list_shows_a_hostile_subject_as_text() {
 fn a_ticket_page_escapes_everything_and_marks_internal_notes() {
     let dir = tempfile::tempdir().unwrap();
     let (pipeline, _config) = hostile_store(dir.path());
-    let pages = Pages::new("", chrono_tz::UTC);
+    let pages = Pages::new("", Zone::utc());
     let page = pages.ticket(pipeline.store(), 1, "Bob").unwrap().unwrap();
     assert_no_markup_from_mail(&page);
     assert!(
@@ -123,7 +123,7 @@ fn the_work_list_is_filtered_and_paged() {
         .collect();
     let batch: Vec<&[u8]> = mails.iter().map(Vec::as_slice).collect();
     pipeline.ingest_batch(&batch, &source, NOW).unwrap();
-    let pages = Pages::new("", chrono_tz::UTC);
+    let pages = Pages::new("", Zone::utc());
     let first = pages
         .work_list(
             pipeline.store(),
@@ -164,7 +164,7 @@ fn the_work_list_is_filtered_and_paged() {
 fn the_reports_page_draws_every_chart() {
     let dir = tempfile::tempdir().unwrap();
     let (pipeline, config) = hostile_store(dir.path());
-    let pages = Pages::new("", chrono_tz::UTC);
+    let pages = Pages::new("", Zone::utc());
     let page = pages
         .reports(
             pipeline.store(),
@@ -190,7 +190,7 @@ fn the_reports_page_draws_every_chart() {
 
 #[test]
 fn periods_are_local_days_or_the_last_days() {
-    let paris: chrono_tz::Tz = "Europe/Paris".parse().unwrap();
+    let paris = Zone::named("Europe/Paris").unwrap();
     let pages = Pages::new("", paris);
     let query = |from: &str, to: &str| PeriodQuery {
         from: Some(from.into()),
