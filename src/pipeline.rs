@@ -919,6 +919,57 @@ mod tests {
         assert_eq!(store.read().outbox_counts().unwrap().pending, 1);
     }
 
+    /// Inbound mails enter the full-text index when their batch commits (migration 0022): each
+    /// stored one is found by its words, a mail rolled back to its savepoint is not, and FTS5
+    /// finds its index consistent with the messages table.
+    #[test]
+    fn stored_mails_are_searchable_after_the_commit_and_rolled_back_ones_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pipeline = Pipeline::open(config(dir.path())).unwrap();
+        let first = mail("Ann <ann@example.test>", "printer");
+        let poison = mail("Eve <eve@example.test>", PANIC_TRIGGER);
+        let last = mail("Bob <bob@example.test>", "scanner");
+        pipeline
+            .ingest_batch(
+                &[&first, &poison, &last],
+                &Source::named("test"),
+                1_700_000_000,
+            )
+            .unwrap();
+        let reply = format!(
+            "From: Ann <ann@example.test>\r\nTo: support@desk.example.test\r\nSubject: Re: [Helpdesk #1] printer\r\nMessage-ID: <r@x.test>\r\n\r\nStill jammed\r\n"
+        );
+        pipeline
+            .ingest(reply.as_bytes(), &Source::named("test"), 1_700_000_100)
+            .unwrap();
+        let store = pipeline.store();
+        let found = |words: &str| -> Vec<u64> {
+            store
+                .read()
+                .ticket_page(&crate::adapters::store::TicketQuery {
+                    queues: &[],
+                    status: None,
+                    queue: None,
+                    search: Some(words),
+                    after: 0,
+                    limit: 10,
+                })
+                .unwrap()
+                .iter()
+                .map(|row| row.number)
+                .collect()
+        };
+        assert_eq!(found("printer"), [1]);
+        assert_eq!(found("scanner"), [2]);
+        assert_eq!(found("hello"), [1, 2]);
+        assert_eq!(found("jammed"), [1]);
+        assert_eq!(found("eve"), Vec::<u64>::new());
+        assert_eq!(
+            store.read().integrity_problems().unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
     #[test]
     fn a_panic_while_parsing_ahead_quarantines_that_mail_and_keeps_the_order() {
         let dir = tempfile::tempdir().unwrap();

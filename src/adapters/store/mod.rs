@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0019_report_indexes.sql"),
     include_str!("migrations/0020_web_requests.sql"),
     include_str!("migrations/0021_api_webhooks.sql"),
+    include_str!("migrations/0022_text_index_at_commit.sql"),
 ];
 
 /// Prepared statements a connection keeps. One mail's intake runs about 60 distinct
@@ -273,6 +274,7 @@ impl Store {
             tx: self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?,
+            first_unindexed: std::cell::Cell::new(None),
         })
     }
 
@@ -323,6 +325,10 @@ pub struct Reader<'c> {
 
 pub struct WriteTx<'c> {
     tx: rusqlite::Transaction<'c>,
+    /// The lowest id of an inbound message this transaction stored: from there on, inbound
+    /// messages enter the full-text index at commit (migration 0022). Rows a savepoint rolled
+    /// back are simply not there any more.
+    first_unindexed: std::cell::Cell<Option<i64>>,
 }
 
 impl std::ops::Deref for WriteTx<'_> {

@@ -26,6 +26,15 @@ impl<'c> WriteTx<'c> {
     }
 
     pub fn commit(self) -> StoreResult<()> {
+        if let Some(first) = self.first_unindexed.get() {
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO messages_fts (rowid, subject, text)
+                     SELECT id, subject, substr(text, 1, 1000000) FROM messages
+                      WHERE id >= ?1 AND direction = 'in' ORDER BY id",
+                )?
+                .execute([first])?;
+        }
         self.tx.commit()?;
         Ok(())
     }
@@ -620,7 +629,11 @@ impl<'c> WriteTx<'c> {
                 m.now,
                 m.stranger
             ])?;
-        Ok(self.tx.last_insert_rowid())
+        let id = self.tx.last_insert_rowid();
+        if m.direction == "in" && self.first_unindexed.get().is_none_or(|first| id < first) {
+            self.first_unindexed.set(Some(id));
+        }
+        Ok(id)
     }
 
     pub fn update_mailbox(
