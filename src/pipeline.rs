@@ -936,9 +936,7 @@ mod tests {
                 1_700_000_000,
             )
             .unwrap();
-        let reply = format!(
-            "From: Ann <ann@example.test>\r\nTo: support@desk.example.test\r\nSubject: Re: [Helpdesk #1] printer\r\nMessage-ID: <r@x.test>\r\n\r\nStill jammed\r\n"
-        );
+        let reply = "From: Ann <ann@example.test>\r\nTo: support@desk.example.test\r\nSubject: Re: [Helpdesk #1] printer\r\nMessage-ID: <r@x.test>\r\n\r\nStill jammed\r\n";
         pipeline
             .ingest(reply.as_bytes(), &Source::named("test"), 1_700_000_100)
             .unwrap();
