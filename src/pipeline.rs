@@ -466,6 +466,7 @@ fn prepare(config: &Config, attachments: &BlobStore, raw: &[u8]) -> Result<Prepa
     }
     // The parser's copy of the mail goes before the store takes its own.
     let (mail, hash) = parsed.into_mail();
+    mail.derive_text(config.intake.guess_language);
     Ok(Prepared::Mail {
         mail: Box::new(mail),
         hash,

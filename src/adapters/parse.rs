@@ -242,6 +242,7 @@ fn convert(message: &Message<'_>) -> Option<InboundMail> {
         // Only the pipeline vouches, for a source that proved the sender itself.
         vouched_sender: false,
         given_fields: Default::default(),
+        derived: Default::default(),
     };
     Some(mail)
 }

@@ -1,6 +1,8 @@
 //! An inbound mail as the core sees it: our own type, filled by the parsing adapter.
 
 use super::address::Mailbox;
+use super::forward::{visible_with_forward, ForwardedText};
+use super::language::{guess_language, Language};
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct InboundMail {
@@ -40,6 +42,26 @@ pub struct InboundMail {
     /// Custom field values given with the mail by its source (the web form), set by the
     /// pipeline: they win over values read from the text.
     pub given_fields: std::collections::BTreeMap<String, String>,
+    /// What intake reads off the subject and text, worked out once (`visible`, `language_guess`).
+    #[serde(skip)]
+    pub derived: DerivedText,
+}
+
+/// A mail's visible text and language guess, each worked out the first time it is asked for
+/// and kept: intake asks several times per mail, and the pipeline asks first on its parsing
+/// thread (`InboundMail::derive_text`), beside the writer. Both follow from the subject and
+/// text, which nothing changes once a mail is parsed.
+#[derive(Debug, Clone, Default)]
+pub struct DerivedText {
+    visible: std::sync::OnceLock<ForwardedText>,
+    language: std::sync::OnceLock<Option<Language>>,
+}
+
+/// Derived values follow from the other fields: two mails equal in those are equal.
+impl PartialEq for DerivedText {
+    fn eq(&self, _: &DerivedText) -> bool {
+        true
+    }
 }
 
 /// The headers that tell an automatic or bulk mail from a person's.
@@ -96,6 +118,30 @@ pub fn clean_message_id(id: &str) -> Option<String> {
 }
 
 impl InboundMail {
+    /// The visible text, quoted history and signature cut, a forward it carries read apart.
+    pub fn visible(&self) -> &ForwardedText {
+        self.derived
+            .visible
+            .get_or_init(|| visible_with_forward(&self.text, &self.subject))
+    }
+
+    /// The language the subject and text are written in, if the stop words tell.
+    pub fn language_guess(&self) -> Option<Language> {
+        *self
+            .derived
+            .language
+            .get_or_init(|| guess_language(&format!("{}\n{}", self.subject, self.text)))
+    }
+
+    /// Works out now, on this thread, what intake will read: the visible text, and the
+    /// language guess when `with_language`.
+    pub fn derive_text(&self, with_language: bool) {
+        self.visible();
+        if with_language {
+            self.language_guess();
+        }
+    }
+
     /// Who a reply goes to: Reply-To when given, else From.
     pub fn reply_address(&self) -> Option<&Mailbox> {
         self.reply_to.as_ref().or(self.from.as_ref())

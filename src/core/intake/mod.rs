@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 use super::address::{without_subaddress, Mailbox};
 use super::attachments::{self, carry, with_attached_mails};
 use super::commands::CHEAT_SHEET;
-use super::forward::visible_with_forward;
 use super::knowledge::mail::{
     agents_text, suggestions_text, ArticleLink, ArticleMatch, KnowledgeAction,
 };
 use super::knowledge::{Article, ArticleState, ArticleVisibility};
-use super::language::{guess_language, Language};
+use super::language::Language;
 use super::loops::AutoReplyVerdict;
 use super::mail::InboundMail;
 use super::outgoing::{OutgoingKind, OutgoingMail};
@@ -74,7 +73,7 @@ fn plan_new_ticket(
     let number = input.next_number;
     let language = choose_language(policy, mail);
     // A forward opens the ticket with the forwarded mail as the request, under its subject.
-    let visible = visible_with_forward(&mail.text, &mail.subject);
+    let visible = mail.visible().clone();
     let forwarded_subject = visible
         .forwarded
         .as_ref()
@@ -330,7 +329,7 @@ pub fn route_new_ticket<'p>(
     let source_queue = input.queue.unwrap_or(&policy.default_queue);
     let mut fields = super::rules::extract_fields(&policy.fields, source_queue, text);
     fields.extend(input.mail.given_fields.clone());
-    let forwarded = visible_with_forward(&input.mail.text, &input.mail.subject).forwarded;
+    let forwarded = input.mail.visible().forwarded.clone();
     let (matched, actions) = super::rules::route(
         &policy.rules,
         &super::rules::RuleInput {
@@ -500,8 +499,7 @@ fn assignment_notice(
 /// The language a new ticket is answered in: the mail's, when it can be told, else the default.
 pub fn choose_language(policy: &IntakePolicy, mail: &InboundMail) -> Language {
     if policy.guess_language {
-        let sample = format!("{}\n{}", mail.subject, mail.text);
-        if let Some(language) = guess_language(&sample) {
+        if let Some(language) = mail.language_guess() {
             return language;
         }
     }

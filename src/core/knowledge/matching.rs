@@ -7,7 +7,6 @@
 use std::collections::{HashMap, HashSet};
 
 use super::analysis::distinct_terms;
-use crate::core::forward::visible_with_forward;
 use crate::core::mail::InboundMail;
 
 /// Most terms taken from a request: the first ones, where people state the problem; the rest
@@ -24,7 +23,7 @@ pub fn query_terms(subject: &str, text: &str, language: &str) -> Vec<String> {
 /// The search terms of a new request: its subject (a forwarded mail's, when it is one) and its
 /// visible text, quoted history and signatures cut, a forwarded mail kept.
 pub fn request_terms(mail: &InboundMail, language: &str) -> Vec<String> {
-    let visible = visible_with_forward(&mail.text, &mail.subject);
+    let visible = mail.visible();
     let subject = visible
         .forwarded
         .as_ref()
