@@ -319,7 +319,13 @@ def write_config(path, state_dir, stack, own_addresses, mailbox=None, smtp=None)
         'tag_prefix = "Helpdesk"',
         "",
         "[loop_protection]",
+        # Every hourly cap of issue 9 raised: this measures throughput, not throttling (at the
+        # helpdesk-wide default of 500 an hour, the corpus used it all up and the latency
+        # phase waited for acknowledgements that were held back).
         "max_auto_replies_per_hour = 1000000",
+        "max_new_ticket_notices_per_sender_per_hour = 1000000",
+        "max_automatic_mails_per_ticket_per_hour = 1000000",
+        "max_automatic_mails_per_hour = 1000000",
         "",
         "[log]",
         'level = "warn"',
