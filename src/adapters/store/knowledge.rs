@@ -378,6 +378,7 @@ impl WriteTx<'_> {
         self.tx
             .prepare_cached("DELETE FROM kb_ticket_fts WHERE rowid = ?1")?
             .execute([number.0 as i64])?;
+        self.uncount_ticket_terms(number)?;
         let Some((subject, language, Some(resolution), first)) = row else {
             return Ok(());
         };
@@ -393,6 +394,49 @@ impl WriteTx<'_> {
                 "INSERT INTO kb_ticket_fts (rowid, question, resolution) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![number.0 as i64, question, analyse(&resolution)])?;
+        let resolution = analyse(&resolution);
+        self.count_ticket_terms(number, &[&question, &resolution])?;
+        Ok(())
+    }
+
+    /// Adds one document to the count of each distinct term of `columns` (migration 0023).
+    fn count_ticket_terms(&self, number: TicketNumber, columns: &[&str]) -> StoreResult<()> {
+        let distinct: std::collections::BTreeSet<String> = columns
+            .iter()
+            .flat_map(|column| column.split_whitespace())
+            .map(str::to_lowercase)
+            .collect();
+        let mut count = self.tx.prepare_cached(
+            "INSERT INTO kb_ticket_terms (term, doc) VALUES (?1, 1)
+             ON CONFLICT (term) DO UPDATE SET doc = doc + 1",
+        )?;
+        for term in &distinct {
+            count.execute([term])?;
+        }
+        let terms = distinct.into_iter().collect::<Vec<_>>().join(" ");
+        self.tx
+            .prepare_cached("INSERT INTO kb_ticket_indexed (ticket, terms) VALUES (?1, ?2)")?
+            .execute(params![number.0 as i64, terms])?;
+        Ok(())
+    }
+
+    /// Takes out of the counts what the ticket's last indexing added.
+    fn uncount_ticket_terms(&self, number: TicketNumber) -> StoreResult<()> {
+        let terms: Option<String> = self
+            .tx
+            .prepare_cached("DELETE FROM kb_ticket_indexed WHERE ticket = ?1 RETURNING terms")?
+            .query_row([number.0 as i64], |row| row.get(0))
+            .optional()?;
+        let mut uncount = self
+            .tx
+            .prepare_cached("UPDATE kb_ticket_terms SET doc = doc - 1 WHERE term = ?1")?;
+        let mut gone = self
+            .tx
+            .prepare_cached("DELETE FROM kb_ticket_terms WHERE term = ?1 AND doc <= 0")?;
+        for term in terms.as_deref().unwrap_or("").split_whitespace() {
+            uncount.execute([term])?;
+            gone.execute([term])?;
+        }
         Ok(())
     }
 }
@@ -401,6 +445,56 @@ impl WriteTx<'_> {
 mod tests {
     use super::*;
     use crate::adapters::store::{ArticleSearch, Store};
+
+    /// `kb_ticket_terms` holds what fts5vocab counts in the resolved-ticket index, through
+    /// indexing, indexing again with another resolution, and losing the resolution.
+    #[test]
+    fn ticket_term_counts_follow_the_index() {
+        let mut store = Store::open_memory().unwrap();
+        let tx = store.write().unwrap();
+        let ticket = |number: i64, subject: &str, resolution: Option<&str>| {
+            tx.execute(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                                      language, created_at, updated_at, resolution)
+                 VALUES (?1, ?2, 'a@x.test', 'resolved', 'normal', 1, 'it', 'en', 0, 0, ?3)
+                 ON CONFLICT (number) DO UPDATE SET resolution = ?3",
+                params![number, subject, resolution],
+            )
+            .unwrap();
+            tx.index_resolved_ticket(TicketNumber(number as u64))
+                .unwrap();
+        };
+        let counts = |table: &str| -> Vec<(String, i64)> {
+            tx.prepare(&format!("SELECT term, doc FROM {table} ORDER BY term"))
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        ticket(
+            1,
+            "Printer jams on floor two",
+            Some("Replaced the printer roller"),
+        );
+        ticket(2, "Printer offline", Some("Restarted the spooler"));
+        ticket(3, "VPN drops", None);
+        assert!(!counts("kb_ticket_terms").is_empty());
+        assert_eq!(counts("kb_ticket_terms"), counts("kb_ticket_fts_terms"));
+        ticket(
+            1,
+            "Printer jams on floor two",
+            Some("Cleaned the paper path"),
+        );
+        assert_eq!(counts("kb_ticket_terms"), counts("kb_ticket_fts_terms"));
+        ticket(2, "Printer offline", None);
+        assert_eq!(counts("kb_ticket_terms"), counts("kb_ticket_fts_terms"));
+        let printer = counts("kb_ticket_terms")
+            .into_iter()
+            .filter(|(term, _)| term.starts_with("en_print"))
+            .collect::<Vec<_>>();
+        assert_eq!(printer.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [1]);
+    }
 
     fn article(slug: &str, title: &str, body: &str, language: &str) -> ArticleText {
         ArticleText {

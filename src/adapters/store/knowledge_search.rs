@@ -124,7 +124,8 @@ impl Reader<'_> {
             .query_row([], |row| row.get(0))?)
     }
 
-    /// How many documents of `vocabulary` (an fts5vocab table) hold each of `terms` in
+    /// How many documents of `vocabulary` (an fts5vocab table, or `kb_ticket_terms` which keeps
+    /// the resolved-ticket index's counts as a table) hold each of `terms` in
     /// `language`; terms no document holds are left out.
     fn holding(
         &self,
@@ -311,7 +312,7 @@ impl Reader<'_> {
             return Ok(Vec::new());
         }
         let mut held = HashMap::new();
-        self.holding("kb_ticket_fts_terms", language, terms, &mut held)?;
+        self.holding("kb_ticket_terms", language, terms, &mut held)?;
         let read = selective_terms(terms, |t| held.get(t).copied());
         let Some(expression) = match_expression(language, &read) else {
             return Ok(Vec::new());

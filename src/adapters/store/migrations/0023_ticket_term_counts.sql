@@ -1,0 +1,17 @@
+-- Documents per term of the resolved-ticket index, kept beside it (`index_resolved_ticket`):
+-- fts5vocab counted them by reading each term's whole posting list, 58% of a new mail's
+-- instructions at a million tickets (bench/README.md, "Intake"). Used to pick a search's
+-- rarest terms, so a count may lag (tickets indexed before this migration are not taken back
+-- out when indexed again); an erasure recounts them exactly from the index.
+CREATE TABLE kb_ticket_terms (
+    term TEXT PRIMARY KEY,
+    doc  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- The distinct terms each ticket put in the index, to take them out when it is indexed again.
+CREATE TABLE kb_ticket_indexed (
+    ticket INTEGER PRIMARY KEY,
+    terms  TEXT NOT NULL
+) STRICT;
+
+INSERT INTO kb_ticket_terms (term, doc) SELECT term, doc FROM kb_ticket_fts_terms;
