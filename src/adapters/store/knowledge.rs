@@ -307,6 +307,7 @@ impl WriteTx<'_> {
         self.tx
             .prepare_cached("DELETE FROM kb_fts WHERE rowid = ?1")?
             .execute([id.0 as i64])?;
+        self.uncount_terms(ARTICLE_TERMS, id.0 as i64)?;
         let Some(article) = self.read().article(id)? else {
             return Ok(());
         };
@@ -331,6 +332,7 @@ impl WriteTx<'_> {
             }
         }
         let (title, tags, body) = index_columns(&article.text);
+        let asked = indexed(language, &asked);
         let terms = distinct_terms(
             &format!(
                 "{}\n{}\n{}",
@@ -350,13 +352,8 @@ impl WriteTx<'_> {
             .prepare_cached(
                 "INSERT INTO kb_fts (rowid, title, tags, body, asked) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![
-                id.0 as i64,
-                title,
-                tags,
-                body,
-                indexed(language, &asked)
-            ])?;
+            .execute(params![id.0 as i64, title, tags, body, asked])?;
+        self.count_terms(ARTICLE_TERMS, id.0 as i64, &[&title, &tags, &body, &asked])?;
         Ok(())
     }
 
@@ -378,7 +375,7 @@ impl WriteTx<'_> {
         self.tx
             .prepare_cached("DELETE FROM kb_ticket_fts WHERE rowid = ?1")?
             .execute([number.0 as i64])?;
-        self.uncount_ticket_terms(number)?;
+        self.uncount_terms(TICKET_TERMS, number.0 as i64)?;
         let Some((subject, language, Some(resolution), first)) = row else {
             return Ok(());
         };
@@ -395,44 +392,51 @@ impl WriteTx<'_> {
             )?
             .execute(params![number.0 as i64, question, analyse(&resolution)])?;
         let resolution = analyse(&resolution);
-        self.count_ticket_terms(number, &[&question, &resolution])?;
+        self.count_terms(TICKET_TERMS, number.0 as i64, &[&question, &resolution])?;
         Ok(())
     }
 
-    /// Adds one document to the count of each distinct term of `columns` (migration 0023).
-    fn count_ticket_terms(&self, number: TicketNumber, columns: &[&str]) -> StoreResult<()> {
+    /// Adds one document to the count of each distinct term of `columns` (migration 0023), and
+    /// notes them as `key`'s in `index`'s term tables.
+    fn count_terms(&self, index: TermCounts, key: i64, columns: &[&str]) -> StoreResult<()> {
         let distinct: std::collections::BTreeSet<String> = columns
             .iter()
             .flat_map(|column| column.split_whitespace())
             .map(str::to_lowercase)
             .collect();
-        let mut count = self.tx.prepare_cached(
-            "INSERT INTO kb_ticket_terms (term, doc) VALUES (?1, 1)
+        let mut count = self.tx.prepare_cached(&format!(
+            "INSERT INTO {} (term, doc) VALUES (?1, 1)
              ON CONFLICT (term) DO UPDATE SET doc = doc + 1",
-        )?;
+            index.counts
+        ))?;
         for term in &distinct {
             count.execute([term])?;
         }
         let terms = distinct.into_iter().collect::<Vec<_>>().join(" ");
         self.tx
-            .prepare_cached("INSERT INTO kb_ticket_indexed (ticket, terms) VALUES (?1, ?2)")?
-            .execute(params![number.0 as i64, terms])?;
+            .prepare_cached(&format!("INSERT INTO {} VALUES (?1, ?2)", index.documents))?
+            .execute(params![key, terms])?;
         Ok(())
     }
 
-    /// Takes out of the counts what the ticket's last indexing added.
-    fn uncount_ticket_terms(&self, number: TicketNumber) -> StoreResult<()> {
+    /// Takes out of `index`'s counts what `key`'s last indexing added.
+    fn uncount_terms(&self, index: TermCounts, key: i64) -> StoreResult<()> {
         let terms: Option<String> = self
             .tx
-            .prepare_cached("DELETE FROM kb_ticket_indexed WHERE ticket = ?1 RETURNING terms")?
-            .query_row([number.0 as i64], |row| row.get(0))
+            .prepare_cached(&format!(
+                "DELETE FROM {} WHERE {} = ?1 RETURNING terms",
+                index.documents, index.key
+            ))?
+            .query_row([key], |row| row.get(0))
             .optional()?;
-        let mut uncount = self
-            .tx
-            .prepare_cached("UPDATE kb_ticket_terms SET doc = doc - 1 WHERE term = ?1")?;
-        let mut gone = self
-            .tx
-            .prepare_cached("DELETE FROM kb_ticket_terms WHERE term = ?1 AND doc <= 0")?;
+        let mut uncount = self.tx.prepare_cached(&format!(
+            "UPDATE {} SET doc = doc - 1 WHERE term = ?1",
+            index.counts
+        ))?;
+        let mut gone = self.tx.prepare_cached(&format!(
+            "DELETE FROM {} WHERE term = ?1 AND doc <= 0",
+            index.counts
+        ))?;
         for term in terms.as_deref().unwrap_or("").split_whitespace() {
             uncount.execute([term])?;
             gone.execute([term])?;
@@ -441,6 +445,27 @@ impl WriteTx<'_> {
     }
 }
 
+/// A knowledge index's term tables (migration 0023): documents per term, and each document's
+/// distinct terms.
+#[derive(Clone, Copy)]
+struct TermCounts {
+    counts: &'static str,
+    documents: &'static str,
+    key: &'static str,
+}
+
+const TICKET_TERMS: TermCounts = TermCounts {
+    counts: "kb_ticket_terms",
+    documents: "kb_ticket_indexed",
+    key: "ticket",
+};
+
+const ARTICLE_TERMS: TermCounts = TermCounts {
+    counts: "kb_article_terms",
+    documents: "kb_article_indexed",
+    key: "article",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,6 +473,54 @@ mod tests {
 
     /// `kb_ticket_terms` holds what fts5vocab counts in the resolved-ticket index, through
     /// indexing, indexing again with another resolution, and losing the resolution.
+    fn term_counts(tx: &WriteTx<'_>, table: &str) -> Vec<(String, i64)> {
+        tx.prepare(&format!("SELECT term, doc FROM {table} ORDER BY term"))
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// `kb_article_terms` holds what fts5vocab counts in the article index, through a draft,
+    /// a corrected text published, a second article and a retirement.
+    #[test]
+    fn article_term_counts_follow_the_index() {
+        let mut store = Store::open_memory().unwrap();
+        let tx = store.write().unwrap();
+        let same = |tx: &WriteTx<'_>| {
+            assert_eq!(
+                term_counts(tx, "kb_article_terms"),
+                term_counts(tx, "kb_fts_terms")
+            )
+        };
+        let mut text = article("jam-fr", "Bourrage papier", "Ouvrez le capot.", "fr");
+        let (id, _) = tx
+            .save_article(&text, ArticleState::Published, "bob", "import", 1)
+            .unwrap();
+        same(&tx);
+        assert!(!term_counts(&tx, "kb_article_terms").is_empty());
+        text.body = "Ouvrez le capot avant, puis retirez la feuille.".into();
+        tx.save_article(&text, ArticleState::Published, "carol", "corrected", 2)
+            .unwrap();
+        same(&tx);
+        let other = article(
+            "toner-fr",
+            "Toner vide",
+            "Changez la cartouche de toner.",
+            "fr",
+        );
+        tx.save_article(&other, ArticleState::Published, "bob", "import", 3)
+            .unwrap();
+        same(&tx);
+        tx.set_article_state(id, ArticleState::Retired, "dave", 4)
+            .unwrap();
+        same(&tx);
+        assert!(term_counts(&tx, "kb_article_terms")
+            .iter()
+            .all(|(term, _)| !term.contains("bourrag")));
+    }
+
     #[test]
     fn ticket_term_counts_follow_the_index() {
         let mut store = Store::open_memory().unwrap();
@@ -464,14 +537,7 @@ mod tests {
             tx.index_resolved_ticket(TicketNumber(number as u64))
                 .unwrap();
         };
-        let counts = |table: &str| -> Vec<(String, i64)> {
-            tx.prepare(&format!("SELECT term, doc FROM {table} ORDER BY term"))
-                .unwrap()
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
-        };
+        let counts = |table: &str| term_counts(&tx, table);
         ticket(
             1,
             "Printer jams on floor two",

@@ -171,7 +171,7 @@ impl Reader<'_> {
         let mut holding = HashMap::new();
         // No article yet: nothing holds any term (and no fts5vocab cursor is opened).
         if documents > 0 {
-            self.holding("kb_fts_terms", language, terms, &mut holding)?;
+            self.holding("kb_article_terms", language, terms, &mut holding)?;
         }
         Ok(TermStats {
             documents: documents as u64,
@@ -290,7 +290,12 @@ impl Reader<'_> {
             .iter()
             .flat_map(|(c, _)| c.title_terms.iter().cloned())
             .collect();
-        self.holding("kb_fts_terms", search.language, &titles, &mut stats.holding)?;
+        self.holding(
+            "kb_article_terms",
+            search.language,
+            &titles,
+            &mut stats.holding,
+        )?;
         Ok((candidates, stats))
     }
 

@@ -42,7 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0020_web_requests.sql"),
     include_str!("migrations/0021_api_webhooks.sql"),
     include_str!("migrations/0022_text_index_at_commit.sql"),
-    include_str!("migrations/0023_ticket_term_counts.sql"),
+    include_str!("migrations/0023_term_counts.sql"),
 ];
 
 /// Prepared statements a connection keeps. One mail's intake runs about 60 distinct

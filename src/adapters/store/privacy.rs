@@ -330,7 +330,9 @@ impl WriteTx<'_> {
              INSERT INTO kb_fts(kb_fts) VALUES ('optimize');
              INSERT INTO kb_ticket_fts(kb_ticket_fts) VALUES ('optimize');
              DELETE FROM kb_ticket_terms;
-             INSERT INTO kb_ticket_terms (term, doc) SELECT term, doc FROM kb_ticket_fts_terms;",
+             INSERT INTO kb_ticket_terms (term, doc) SELECT term, doc FROM kb_ticket_fts_terms;
+             DELETE FROM kb_article_terms;
+             INSERT INTO kb_article_terms (term, doc) SELECT term, doc FROM kb_fts_terms;",
         )?;
         erasure.unreferenced = self.unreferenced(hashes)?;
         Ok(erasure)
