@@ -254,7 +254,7 @@ impl Pipeline {
                 scope.spawn(move || {
                     for raw in mails {
                         if sender
-                            .send(prepare_contained(config, attachments, raw))
+                            .send(prepare_contained(config, attachments, raw, true))
                             .is_err()
                         {
                             break;
@@ -270,7 +270,7 @@ impl Pipeline {
                         .recv()
                         .expect("the preparing thread sends one result per mail")
                 } else {
-                    prepare_contained(config, attachments, raw)
+                    prepare_contained(config, attachments, raw, false)
                 };
                 tx.savepoint()?;
                 // A panic while handling one mail (a bug we have not met yet) quarantines that
@@ -414,12 +414,21 @@ fn store_one(
 const PREPARED_AHEAD: usize = 4;
 
 /// `prepare`, with a panic caught as the mail's own failure (the writer quarantines it).
+/// `ahead`: on the thread that parses ahead of the writer, which also works out what intake
+/// will read off the text there (a lone mail leaves that to intake, which may not need it).
 fn prepare_contained(
     config: &Config,
     attachments: &BlobStore,
     raw: &[u8],
+    ahead: bool,
 ) -> std::thread::Result<Result<Prepared, IngestError>> {
-    catch_unwind(AssertUnwindSafe(|| prepare(config, attachments, raw)))
+    catch_unwind(AssertUnwindSafe(|| {
+        let prepared = prepare(config, attachments, raw);
+        if let (true, Ok(Prepared::Mail { mail, .. })) = (ahead, &prepared) {
+            mail.derive_text(config.intake.guess_language);
+        }
+        prepared
+    }))
 }
 
 /// A mail read and checked, its attachments written: ready for the transaction.
@@ -466,7 +475,6 @@ fn prepare(config: &Config, attachments: &BlobStore, raw: &[u8]) -> Result<Prepa
     }
     // The parser's copy of the mail goes before the store takes its own.
     let (mail, hash) = parsed.into_mail();
-    mail.derive_text(config.intake.guess_language);
     Ok(Prepared::Mail {
         mail: Box::new(mail),
         hash,

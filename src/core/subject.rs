@@ -98,26 +98,23 @@ impl TagFormat {
 
     /// The tag opening at `start` (a `[`): where it ends and its number.
     fn tag_at(&self, subject: &str, start: usize) -> Option<(usize, TicketNumber)> {
-        let blanks = |text: &str| text.trim_start_matches([' ', '\t']).len();
-        let mut rest = &subject[start + 1..];
-        rest = &rest[rest.len() - blanks(rest)..];
-        let mut chars = rest.chars();
+        fn blanks(text: &str) -> &str {
+            text.trim_start_matches([' ', '\t'])
+        }
+        let mut chars = blanks(&subject[start + 1..]).chars();
         for wanted in self.prefix.chars() {
             let found = chars.next()?;
             if found != wanted && !found.to_lowercase().eq(wanted.to_lowercase()) {
                 return None;
             }
         }
-        rest = chars.as_str();
-        rest = rest[rest.len() - blanks(rest)..].strip_prefix('#')?;
-        rest = &rest[rest.len() - blanks(rest)..];
+        let rest = blanks(blanks(chars.as_str()).strip_prefix('#')?);
         let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         if !(1..=18).contains(&digits) {
             return None;
         }
         let number = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        rest = rest[rest.len() - blanks(rest)..].strip_prefix(']')?;
+        let rest = blanks(&rest[digits..]).strip_prefix(']')?;
         Some((subject.len() - rest.len(), TicketNumber(number)))
     }
 

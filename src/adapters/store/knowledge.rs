@@ -386,12 +386,12 @@ impl WriteTx<'_> {
             )
         };
         let question = analyse(&format!("{subject}\n{}", first.unwrap_or_default()));
+        let resolution = analyse(&resolution);
         self.tx
             .prepare_cached(
                 "INSERT INTO kb_ticket_fts (rowid, question, resolution) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![number.0 as i64, question, analyse(&resolution)])?;
-        let resolution = analyse(&resolution);
+            .execute(params![number.0 as i64, question, resolution])?;
         self.count_terms(TICKET_TERMS, number.0 as i64, &[&question, &resolution])?;
         Ok(())
     }
@@ -471,8 +471,6 @@ mod tests {
     use super::*;
     use crate::adapters::store::{ArticleSearch, Store};
 
-    /// `kb_ticket_terms` holds what fts5vocab counts in the resolved-ticket index, through
-    /// indexing, indexing again with another resolution, and losing the resolution.
     fn term_counts(tx: &WriteTx<'_>, table: &str) -> Vec<(String, i64)> {
         tx.prepare(&format!("SELECT term, doc FROM {table} ORDER BY term"))
             .unwrap()
@@ -521,6 +519,8 @@ mod tests {
             .all(|(term, _)| !term.contains("bourrag")));
     }
 
+    /// `kb_ticket_terms` holds what fts5vocab counts in the resolved-ticket index, through
+    /// indexing, indexing again with another resolution, and losing the resolution.
     #[test]
     fn ticket_term_counts_follow_the_index() {
         let mut store = Store::open_memory().unwrap();

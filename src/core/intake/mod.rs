@@ -73,7 +73,7 @@ fn plan_new_ticket(
     let number = input.next_number;
     let language = choose_language(policy, mail);
     // A forward opens the ticket with the forwarded mail as the request, under its subject.
-    let visible = mail.visible().clone();
+    let visible = mail.visible();
     let forwarded_subject = visible
         .forwarded
         .as_ref()
@@ -103,9 +103,9 @@ fn plan_new_ticket(
     }
     // A first mail with nothing but quoted text (a request pasted as a quote) is still the
     // request: only on an existing ticket does an empty visible text mean "nothing new".
-    let stored_text = match visible.text {
+    let stored_text = match &visible.text {
         visible if visible.is_empty() => mail.text.trim().to_string(),
-        visible => visible,
+        visible => visible.clone(),
     };
     let stored_text = with_attached_mails(stored_text, mail);
     let mut routing = route_new_ticket(policy, input, &stored_text);
