@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0021_api_webhooks.sql"),
     include_str!("migrations/0022_text_index_at_commit.sql"),
     include_str!("migrations/0023_term_counts.sql"),
+    include_str!("migrations/0024_checks_as_comparisons.sql"),
 ];
 
 /// Prepared statements a connection keeps. One mail's intake runs about 60 distinct
@@ -254,6 +255,11 @@ impl Store {
             tx.execute_batch(migration)?;
             tx.pragma_update(None, "user_version", (index + 1) as i64)?;
         }
+        // A migration may edit a table's definition in sqlite_schema (0024), which SQLite does
+        // not count as a schema change: other connections reload theirs on a new version.
+        let schema_version: i64 =
+            tx.pragma_query_value(None, "schema_version", |row| row.get(0))?;
+        tx.pragma_update(None, "schema_version", schema_version + 1)?;
         let broken: Option<String> = tx
             .prepare("PRAGMA foreign_key_check")?
             .query_map([], |row| row.get::<_, String>(0))?
@@ -584,5 +590,101 @@ mod tests {
                 .unwrap(),
             2
         );
+    }
+
+    /// Temporary b-trees a statement opens when it runs (SQLite builds one for an IN list of
+    /// more than two constants, each time).
+    fn temporary_btrees(conn: &Connection, sql: &str) -> usize {
+        conn.prepare(&format!("EXPLAIN {sql}"))
+            .unwrap()
+            .query_map([], |row| row.get::<_, String>(1))
+            .unwrap()
+            .filter(|op| op.as_ref().unwrap() == "OpenEphemeral")
+            .count()
+    }
+
+    /// 0024 turns the CHECK lists into comparisons: for the connection that migrates, for one
+    /// that had the store open before, and with the same values refused.
+    #[test]
+    fn checks_compare_without_building_a_table_and_still_refuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guichet.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let tx = conn.transaction().unwrap();
+            for migration in &MIGRATIONS[..23] {
+                tx.execute_batch(migration).unwrap();
+            }
+            tx.pragma_update(None, "user_version", 23).unwrap();
+            tx.commit().unwrap();
+        }
+        let earlier = Connection::open(&path).unwrap();
+        let change =
+            "INSERT INTO ticket_changes (ticket, at, field, value) VALUES (7, 1, 'status', 'new')";
+        assert_eq!(
+            temporary_btrees(&earlier, change),
+            1,
+            "the list as 0014 wrote it"
+        );
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, created_at, updated_at)
+                 VALUES (7, 'Printer', 'carla@example.test', 'open', 'normal', 1, 'general',
+                     'en', 10, 20)",
+            )
+            .unwrap();
+        let writes = [
+            change,
+            "UPDATE tickets SET status = 'resolved', priority = 'high' WHERE number = 7",
+            "UPDATE outbox SET status = 'sent' WHERE id = 1",
+            "UPDATE outbox_recipients SET status = 'delivered' WHERE outbox = 1 AND address = 'a'",
+            "UPDATE kb_articles SET state = 'published' WHERE id = 1",
+            "INSERT INTO kb_links (article, ticket, relation, at) VALUES (1, 7, 'solved', 0)",
+        ];
+        // A connection notices a new schema version at its next read (EXPLAIN reads nothing).
+        let tickets: i64 = earlier
+            .query_row("SELECT count(*) FROM tickets", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(tickets, 1);
+        for sql in writes {
+            assert_eq!(temporary_btrees(&store.conn, sql), 0, "{sql}");
+            assert_eq!(
+                temporary_btrees(&earlier, sql),
+                0,
+                "{sql}, connection opened earlier"
+            );
+        }
+        let definitions: Vec<String> = store
+            .conn
+            .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let lists = regex::Regex::new(r"CHECK \(\w+ IN \([^()]*,[^()]*,").unwrap();
+        for definition in &definitions {
+            assert!(!lists.is_match(definition), "{definition}");
+        }
+        store.conn.execute_batch(change).unwrap();
+        for refused in [
+            "INSERT INTO ticket_changes (ticket, at, field, value) VALUES (7, 1, 'colour', 'red')",
+            "UPDATE tickets SET status = 'eaten' WHERE number = 7",
+            "UPDATE tickets SET priority = 'whenever' WHERE number = 7",
+        ] {
+            let error = store.conn.execute_batch(refused).unwrap_err().to_string();
+            assert!(
+                error.contains("CHECK constraint failed"),
+                "{refused}: {error}"
+            );
+        }
+        let integrity: String = store
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
     }
 }
