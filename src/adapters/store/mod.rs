@@ -154,6 +154,19 @@ pub struct InboundRecord<'a> {
     pub now: i64,
 }
 
+/// A cached statement keeps the plan it was prepared with. SQLite otherwise plans again
+/// whenever a parameter it looked at while planning is bound anew, and it looks at every
+/// `LIMIT ?`: the knowledge-base searches were prepared afresh for each mail (5% of a new
+/// mail's instructions at a million tickets). The store has no statistics tables and no `LIKE ?`,
+/// the other users of bound values, so the plans stay what they were.
+fn plan_each_statement_once(conn: &Connection) -> StoreResult<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> StoreResult<Store> {
@@ -166,9 +179,9 @@ impl Store {
 
     /// An empty, migrated database in memory: `inspect` before anything was ingested.
     pub fn open_memory() -> StoreResult<Store> {
-        let mut store = Store {
-            conn: Connection::open_in_memory()?,
-        };
+        let conn = Connection::open_in_memory()?;
+        plan_each_statement_once(&conn)?;
+        let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
     }
@@ -180,6 +193,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        plan_each_statement_once(&conn)?;
         // Reports and lists read tens of thousands of rows in one go: pages mapped from the
         // operating system's cache instead of copied in by a read() each (a third of a
         // one-month report's time at a million tickets, bench/report_scale.rs).
@@ -204,6 +218,7 @@ impl Store {
 
     fn configure(conn: Connection) -> StoreResult<Store> {
         conn.busy_timeout(Duration::from_secs(10))?;
+        plan_each_statement_once(&conn)?;
         enable_wal(&conn)?;
         // A mail is acknowledged to the MTA, or moved out of its IMAP folder, once its
         // transaction commits: that commit must survive a power cut.
