@@ -77,7 +77,8 @@ impl AutoReplyVerdict {
 #[derive(Debug, Clone)]
 pub struct LoopPolicy {
     pub own_addresses: Vec<String>,
-    /// Local parts (exact, after removing `+tag`) or prefixes ending in `*`.
+    /// Local parts (exact, after removing `+tag`) or prefixes ending in `*`, in lower case (the
+    /// config lowercases them once, not at every mail).
     pub role_senders: Vec<String>,
     pub caps: Caps,
     /// Headers by which the MTA's spam filter marks spam.
@@ -222,7 +223,6 @@ fn is_null_return_path(path: &str) -> bool {
 }
 
 fn matches_role(pattern: &str, local: &str) -> bool {
-    let pattern = pattern.to_lowercase();
     match (pattern.strip_prefix('*'), pattern.strip_suffix('*')) {
         (Some(suffix), _) => local.ends_with(suffix) && local.len() > suffix.len(),
         (_, Some(prefix)) => local.starts_with(prefix),
