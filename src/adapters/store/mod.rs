@@ -607,6 +607,36 @@ mod tests {
         );
     }
 
+    /// A cached statement bound with a new LIMIT runs on the plan it was prepared with.
+    #[test]
+    fn a_cached_statement_is_not_planned_again_for_a_new_limit() {
+        let (store, _) = Store::with_one_ticket();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO kb_ticket_fts (rowid, question, resolution)
+                 VALUES (7, 'en_printer en_jam', 'en_open en_tray')",
+            )
+            .unwrap();
+        // As the knowledge-base searches ask: a virtual table's rows ranked, a few taken.
+        let sql = "SELECT rowid FROM kb_ticket_fts WHERE kb_ticket_fts MATCH ?1
+                   ORDER BY rank LIMIT ?2";
+        for limit in [1, 2, 5] {
+            let mut statement = store.conn.prepare_cached(sql).unwrap();
+            let numbers: Vec<i64> = statement
+                .query_map(rusqlite::params!["en_jam", limit], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(numbers, [7]);
+            assert_eq!(
+                statement.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "LIMIT {limit}"
+            );
+        }
+    }
+
     /// Temporary b-trees a statement opens when it runs (SQLite builds one for an IN list of
     /// more than two constants, each time).
     fn temporary_btrees(conn: &Connection, sql: &str) -> usize {
