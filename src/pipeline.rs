@@ -22,7 +22,7 @@ use crate::core::knowledge::by_mail::{plan_article_mail, ArticleMailInput, Artic
 use crate::core::knowledge::mail::{
     article_route, ArticleMatch, ArticleRoute, KnowledgeInput, ResolvedTicket,
 };
-use crate::core::knowledge::matching::request_terms;
+use crate::core::knowledge::matching::{derive_request_terms, request_terms};
 use crate::core::mail::InboundMail;
 use crate::core::own_text::SENT_MAILS_COMPARED;
 use crate::core::plan::{IntakeInput, IntakePlan, TicketChange};
@@ -249,13 +249,17 @@ impl Pipeline {
         let store = &mut self.store;
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::sync_channel(GROUPS_AHEAD);
-            let ahead = mails.len() > 1;
-            if ahead {
+            let ahead = match mails.len() {
+                0 | 1 => Ahead::Nothing,
+                _ if store.read().knowledge_searchable()? => Ahead::TextAndTerms,
+                _ => Ahead::Text,
+            };
+            if ahead != Ahead::Nothing {
                 scope.spawn(move || {
                     let mut group = Vec::new();
                     let (mut group_size, mut group_bytes) = (1, 0);
                     for raw in mails {
-                        group.push(prepare_contained(config, attachments, raw, true));
+                        group.push(prepare_contained(config, attachments, raw, ahead));
                         group_bytes += raw.len();
                         if group.len() >= group_size || group_bytes >= GROUP_BYTES {
                             if sender.send(std::mem::take(&mut group)).is_err() {
@@ -274,7 +278,7 @@ impl Pipeline {
             let mut outcomes = Vec::with_capacity(mails.len());
             let mut tx = store.write()?;
             for raw in mails {
-                let prepared = if ahead {
+                let prepared = if ahead != Ahead::Nothing {
                     match ready.next() {
                         Some(prepared) => prepared,
                         None => {
@@ -288,7 +292,7 @@ impl Pipeline {
                         }
                     }
                 } else {
-                    prepare_contained(config, attachments, raw, false)
+                    prepare_contained(config, attachments, raw, Ahead::Nothing)
                 };
                 tx.savepoint()?;
                 // A panic while handling one mail (a bug we have not met yet) quarantines that
@@ -437,19 +441,37 @@ const GROUP_MAILS: usize = 16;
 const GROUP_BYTES: usize = 4 << 20;
 const GROUPS_AHEAD: usize = 1;
 
+/// What the thread that parses ahead of the writer also works out, there, of what intake will
+/// read off a mail's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ahead {
+    /// Nothing: a lone mail leaves it to intake, which may not need it.
+    Nothing,
+    /// The visible text and the language guess.
+    Text,
+    /// Those and a new request's search terms, when the knowledge base has anything to search
+    /// (a sixth of such a mail's work on the writer). A follow-up's are worked out for nothing,
+    /// beside the writer.
+    TextAndTerms,
+}
+
 /// `prepare`, with a panic caught as the mail's own failure (the writer quarantines it).
-/// `ahead`: on the thread that parses ahead of the writer, which also works out what intake
-/// will read off the text there (a lone mail leaves that to intake, which may not need it).
 fn prepare_contained(
     config: &Config,
     attachments: &BlobStore,
     raw: &[u8],
-    ahead: bool,
+    ahead: Ahead,
 ) -> std::thread::Result<Result<Prepared, IngestError>> {
     catch_unwind(AssertUnwindSafe(|| {
         let prepared = prepare(config, attachments, raw);
-        if let (true, Ok(Prepared::Mail { mail, .. })) = (ahead, &prepared) {
+        if let (Ahead::Text | Ahead::TextAndTerms, Ok(Prepared::Mail { mail, .. })) =
+            (ahead, &prepared)
+        {
             mail.derive_text(config.intake.guess_language);
+            if ahead == Ahead::TextAndTerms {
+                let language = crate::core::intake::choose_language(&config.intake, mail);
+                derive_request_terms(mail, language.code());
+            }
         }
         prepared
     }))

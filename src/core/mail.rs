@@ -55,6 +55,9 @@ pub struct InboundMail {
 pub struct DerivedText {
     visible: std::sync::OnceLock<ForwardedText>,
     language: std::sync::OnceLock<Option<Language>>,
+    /// A new request's knowledge-base search terms and the language they were worked out in
+    /// (`knowledge::matching::request_terms`).
+    pub(crate) request_terms: std::sync::OnceLock<(String, Vec<String>)>,
 }
 
 /// Derived values follow from the other fields: two mails equal in those are equal.

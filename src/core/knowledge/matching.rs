@@ -4,6 +4,7 @@
 //! The store ranks candidates with BM25 (title and tags above the body); this module takes the
 //! ranked candidates and decides, from figures the benchmark (`bench/kb_eval.rs`) tunes.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::analysis::distinct_terms;
@@ -21,8 +22,23 @@ pub fn query_terms(subject: &str, text: &str, language: &str) -> Vec<String> {
 }
 
 /// The search terms of a new request: its subject (a forwarded mail's, when it is one) and its
-/// visible text, quoted history and signatures cut, a forwarded mail kept.
-pub fn request_terms(mail: &InboundMail, language: &str) -> Vec<String> {
+/// visible text, quoted history and signatures cut, a forwarded mail kept. Those the parsing
+/// thread worked out (`derive_request_terms`) when they are in `language`.
+pub fn request_terms<'a>(mail: &'a InboundMail, language: &str) -> Cow<'a, [String]> {
+    match mail.derived.request_terms.get() {
+        Some((worked_out_in, terms)) if worked_out_in == language => Cow::Borrowed(terms),
+        _ => Cow::Owned(terms_of_request(mail, language)),
+    }
+}
+
+/// Works a new request's search terms out now, on this thread, for `request_terms`.
+pub fn derive_request_terms(mail: &InboundMail, language: &str) {
+    mail.derived
+        .request_terms
+        .get_or_init(|| (language.to_string(), terms_of_request(mail, language)));
+}
+
+fn terms_of_request(mail: &InboundMail, language: &str) -> Vec<String> {
     let visible = mail.visible();
     let subject = visible
         .forwarded
@@ -213,6 +229,24 @@ pub fn suggestions<K: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The terms the parsing thread worked out are those intake would work out, and only in
+    /// their language.
+    #[test]
+    fn request_terms_worked_out_ahead_are_the_same_and_kept_to_their_language() {
+        let mail = InboundMail {
+            subject: "Imprimante bloquée".into(),
+            text: "Bonjour,\nl'imprimante du deuxième étage affiche un bourrage papier.\n".into(),
+            ..InboundMail::default()
+        };
+        let fresh = request_terms(&mail, "fr").into_owned();
+        assert!(fresh.contains(&"imprim".to_string()), "{fresh:?}");
+        derive_request_terms(&mail, "fr");
+        assert!(matches!(request_terms(&mail, "fr"), Cow::Borrowed(terms) if terms == fresh));
+        let english = request_terms(&mail, "en");
+        assert!(matches!(english, Cow::Owned(_)));
+        assert_eq!(*english, terms_of_request(&mail, "en"));
+    }
 
     fn candidate(key: u32, score: f64, title: &[&str], body: &[&str]) -> Candidate<u32> {
         let title_terms: Vec<String> = title.iter().map(|t| t.to_string()).collect();
