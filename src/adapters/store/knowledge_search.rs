@@ -62,21 +62,23 @@ const SIMILAR_TICKETS_WINDOW: i64 = 100_000;
 /// queue, state) applies to these.
 const RANKED_PER_RESULT: usize = 5;
 
-/// A term as the indexes hold it: prefixed with its language.
-fn indexed_term(language: &str, term: &str) -> String {
-    let code: String = language
+/// The prefix of a language's terms in the indexes (`fr_`).
+fn term_prefix(language: &str) -> String {
+    let mut prefix: String = language
         .chars()
         .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    format!("{code}_{term}")
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    prefix.push('_');
+    prefix
 }
 
 /// Terms as an index column holds them.
 pub fn indexed_terms(language: &str, terms: &[String]) -> String {
+    let prefix = term_prefix(language);
     terms
         .iter()
-        .map(|t| indexed_term(language, t))
+        .map(|t| format!("{prefix}{t}"))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -104,10 +106,11 @@ fn selective_terms(terms: &[String], holding: impl Fn(&str) -> Option<u64>) -> V
 /// The FTS5 query for any of `terms` in `language`, each a quoted string (terms are letters
 /// and digits, but a quote would end the string, so none survives).
 fn match_expression(language: &str, terms: &[String]) -> Option<String> {
+    let prefix = term_prefix(language);
     let quoted: Vec<String> = terms
         .iter()
         .filter(|t| !t.is_empty())
-        .map(|t| format!("\"{}\"", indexed_term(language, &t.replace('"', ""))))
+        .map(|t| format!("\"{prefix}{}\"", t.replace('"', "")))
         .collect();
     (!quoted.is_empty()).then(|| quoted.join(" OR "))
 }
@@ -124,9 +127,9 @@ impl Reader<'_> {
             .query_row([], |row| row.get(0))?)
     }
 
-    /// How many documents of `vocabulary` (an fts5vocab table, or `kb_ticket_terms` which keeps
-    /// the resolved-ticket index's counts as a table) hold each of `terms` in
-    /// `language`; terms no document holds are left out.
+    /// How many documents of an index hold each of `terms` in `language`, from the index's
+    /// table of counts (`vocabulary`: `kb_article_terms`, `kb_ticket_terms`); terms no document
+    /// holds are left out.
     fn holding(
         &self,
         vocabulary: &str,
@@ -134,20 +137,20 @@ impl Reader<'_> {
         terms: &[String],
         into: &mut HashMap<String, u64>,
     ) -> StoreResult<()> {
+        let prefix = term_prefix(language);
         let wanted: HashMap<String, &String> = terms
             .iter()
             .filter(|term| !into.contains_key(*term))
-            .map(|term| (indexed_term(language, term), term))
+            .map(|term| (format!("{prefix}{term}"), term))
             .collect();
         if wanted.is_empty() {
             return Ok(());
         }
-        // All terms in one statement: each lookup of its own opened an fts5vocab cursor, and
-        // opening one prepares statements inside FTS5 (a third of intake's time).
+        // All terms in one statement, each looked up by the table's key.
         let keys = serde_json::to_string(&wanted.keys().collect::<Vec<_>>())
             .unwrap_or_else(|_| "[]".into());
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT term, doc FROM {vocabulary} WHERE term IN (SELECT value FROM json_each(?1))"
+            "SELECT v.term, v.doc FROM json_each(?1) j JOIN {vocabulary} v ON v.term = j.value"
         ))?;
         let rows = statement.query_map([keys], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
