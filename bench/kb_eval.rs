@@ -269,7 +269,7 @@ fn main() {
                 id: r.id.clone(),
                 odd: r.id.trim_start_matches('r').parse::<u32>().unwrap_or(0) % 2 == 1,
                 raw,
-                terms: request_terms(&mail, &language),
+                terms: request_terms(&mail, &language).into_owned(),
                 language,
                 answer: (r.answer != "none").then(|| r.answer.clone()),
             }
