@@ -149,6 +149,50 @@ fn jitter_source() -> u64 {
         .map_or(0, |d| d.subsec_nanos() as u64 * 2654435761)
 }
 
+/// A batch whose transaction has committed: the UIDs to move out of the folder.
+struct Committed {
+    stored: Vec<u32>,
+    quarantined: Vec<u32>,
+}
+
+impl Committed {
+    fn of(outcomes: &[(u32, IngestOutcome)]) -> Committed {
+        let (mut stored, mut quarantined) = (Vec::with_capacity(outcomes.len()), Vec::new());
+        for (uid, outcome) in outcomes {
+            match outcome {
+                IngestOutcome::Quarantined { .. } => quarantined.push(*uid),
+                _ => stored.push(*uid),
+            }
+        }
+        Committed {
+            stored,
+            quarantined,
+        }
+    }
+
+    /// Stored mails to the processed folder, quarantined ones to the quarantine folder.
+    async fn file_away<S: MailboxSession>(
+        &self,
+        session: &mut S,
+        (processed, quarantine): &(String, String),
+    ) -> Result<(), ImapError> {
+        session.file_away(&self.stored, processed).await?;
+        session.file_away(&self.quarantined, quarantine).await
+    }
+
+    fn len(&self) -> usize {
+        self.stored.len() + self.quarantined.len()
+    }
+
+    fn update(&self) -> MailboxUpdate<'static> {
+        MailboxUpdate {
+            last_uid: self.stored.iter().chain(&self.quarantined).max().copied(),
+            processed_more: self.len() as u64,
+            ..MailboxUpdate::default()
+        }
+    }
+}
+
 /// Splits a folder listing into fetch batches bounded by count and bytes (a single mail larger
 /// than the byte bound is a batch of its own).
 pub fn batches(listing: &[(u32, u64)], max_count: usize, max_bytes: u64) -> Vec<Vec<u32>> {
@@ -371,47 +415,48 @@ impl<C: MailboxConnector> MailboxTask<C> {
             Some(batch) if !*stop.borrow() => Some(session.fetch(&batch).await?),
             _ => None,
         };
+        let folders = (
+            self.config.processed_folder.clone(),
+            self.config.quarantine_folder.clone(),
+        );
+        // A batch is moved out of the folder while the next one is stored: nothing is moved
+        // before its own batch has committed, and the session's moves (a third of a backlog's
+        // time when they came between two batches) no longer hold up the store.
+        let mut to_file: Option<Committed> = None;
         while let Some(mails) = fetched.take() {
-            // The batch is stored on a blocking thread while the next one is fetched. Nothing is
-            // moved before its own batch has committed.
+            // The batch is stored on a blocking thread while the one before is filed away and
+            // the next one fetched.
             let next = if *stop.borrow() {
                 None
             } else {
                 pending.pop_front()
             };
-            let prefetch = async {
-                match &next {
-                    Some(batch) => Some(session.fetch(batch).await),
-                    None => None,
-                }
+            let session_work = async {
+                let filed = match &to_file {
+                    Some(committed) => committed.file_away(session, &folders).await,
+                    None => Ok(()),
+                };
+                let prefetched = match (&filed, &next) {
+                    (Ok(()), Some(batch)) => Some(session.fetch(batch).await),
+                    _ => None,
+                };
+                (filed, prefetched)
             };
-            let (outcomes, prefetched) = tokio::join!(self.store(mails, stop), prefetch);
-            let outcomes = outcomes?;
-            let mut stored = Vec::with_capacity(outcomes.len());
-            let mut quarantined = Vec::new();
-            for (uid, outcome) in &outcomes {
-                match outcome {
-                    IngestOutcome::Quarantined { .. } => quarantined.push(*uid),
-                    _ => stored.push(*uid),
-                }
+            let (outcomes, (filed, prefetched)) =
+                tokio::join!(self.store(mails, stop), session_work);
+            if let Some(committed) = to_file.take() {
+                filed?;
+                self.record(&committed.update());
             }
-            session
-                .file_away(&stored, &self.config.processed_folder)
-                .await?;
-            session
-                .file_away(&quarantined, &self.config.quarantine_folder)
-                .await?;
-            self.record(&MailboxUpdate {
-                last_uid: stored.iter().chain(&quarantined).max().copied(),
-                processed_more: outcomes.len() as u64,
-                ..MailboxUpdate::default()
-            });
+            let committed = Committed::of(&outcomes?);
             self.wake_outbox.notify_one();
+            to_file = Some(committed);
             let mut fetched_next = prefetched.transpose()?;
 
             if !*stop.borrow() {
+                let unmoved = to_file.as_ref().map_or(0, Committed::len);
                 let arrived = self
-                    .arrivals(session, status.uid_validity, highest_listed)
+                    .arrivals(session, status.uid_validity, highest_listed, unmoved)
                     .await?;
                 if let Some((last, _)) = arrived.last() {
                     tracing::debug!(arrived = arrived.len(), "mail arrived during the batch");
@@ -426,16 +471,22 @@ impl<C: MailboxConnector> MailboxTask<C> {
             }
             fetched = fetched_next;
         }
+        if let Some(committed) = to_file {
+            committed.file_away(session, &folders).await?;
+            self.record(&committed.update());
+        }
         Ok(())
     }
 
-    /// The check after each batch: selects the folder again (its EXISTS is the backlog) and,
-    /// when UIDNEXT says mail arrived since `highest_listed`, lists it.
+    /// The check after each batch: selects the folder again (its EXISTS, less the `unmoved`
+    /// mails already stored and about to be moved, is the backlog) and, when UIDNEXT says mail
+    /// arrived since `highest_listed`, lists it.
     async fn arrivals(
         &mut self,
         session: &mut C::Session,
         uid_validity: u32,
         highest_listed: u32,
+        unmoved: usize,
     ) -> Result<Vec<(u32, u64)>, RoundError> {
         let now = session.select(&self.config.folder).await?;
         if now.uid_validity != uid_validity {
@@ -445,7 +496,7 @@ impl<C: MailboxConnector> MailboxTask<C> {
             )));
         }
         self.record(&MailboxUpdate {
-            backlog: Some(now.exists.into()),
+            backlog: Some(u64::from(now.exists).saturating_sub(unmoved as u64)),
             ..MailboxUpdate::default()
         });
         let first_new = highest_listed.saturating_add(1);
