@@ -242,6 +242,14 @@ const STOP_WORDS: [(Language, &[&str]); 3] = [
 
 /// The language with the most stop words, when it clearly leads; `None` when the text is too short
 /// or too mixed to say.
+/// The words a guess reads: the text's first 400, in lower case.
+fn guessed_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|word| !word.is_empty())
+        .take(400)
+        .map(str::to_lowercase)
+}
+
 /// Every stop word with its list's place in `STOP_WORDS`, sorted: a binary search per word of
 /// the text instead of a pass over every list (a quarter of a mail's parsing).
 fn stop_word_index() -> &'static [(&'static str, usize)] {
@@ -260,12 +268,7 @@ fn stop_word_index() -> &'static [(&'static str, usize)] {
 pub fn guess_language(text: &str) -> Option<Language> {
     let index = stop_word_index();
     let mut scores = [0usize; 3];
-    for word in text
-        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-        .filter(|word| !word.is_empty())
-        .take(400)
-    {
-        let word = word.to_lowercase();
+    for word in guessed_words(text) {
         let first = index.partition_point(|(stop, _)| *stop < word.as_str());
         for (_, language) in index[first..].iter().take_while(|(stop, _)| *stop == word) {
             scores[*language] += 1;
@@ -318,12 +321,7 @@ mod tests {
     /// The scores of the pass over every list that the sorted index replaced.
     fn scores_by_scanning(text: &str) -> [usize; 3] {
         let mut scores = [0usize; 3];
-        for word in text
-            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
-            .filter(|word| !word.is_empty())
-            .take(400)
-        {
-            let word = word.to_lowercase();
+        for word in guessed_words(text) {
             for (index, (_, words)) in STOP_WORDS.iter().enumerate() {
                 if words.contains(&word.as_str()) {
                     scores[index] += 1;

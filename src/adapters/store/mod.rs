@@ -508,21 +508,33 @@ fn ticket_for_message_id(conn: &Connection, message_id: &str) -> StoreResult<Opt
 }
 
 #[cfg(test)]
+const TICKET_SEVEN: &str = "INSERT INTO tickets (number, subject, requester, status, priority,
+        level, queue, language, created_at, updated_at)
+    VALUES (7, 'Printer', 'carla@example.test', 'open', 'normal', 1, 'general', 'en', 10, 20)";
+
+#[cfg(test)]
 impl Store {
     /// An in-memory store holding ticket #7 (carla@example.test, open, general), for the tests of
     /// what points at a ticket.
     pub(super) fn with_one_ticket() -> (Store, TicketNumber) {
         let store = Store::open_memory().unwrap();
-        store
-            .conn
-            .execute_batch(
-                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
-                     language, created_at, updated_at)
-                 VALUES (7, 'Printer', 'carla@example.test', 'open', 'normal', 1, 'general',
-                     'en', 10, 20)",
-            )
-            .unwrap();
+        store.conn.execute_batch(TICKET_SEVEN).unwrap();
         (store, TicketNumber(7))
+    }
+
+    /// A database file as a Guichet that knew only the first `version` migrations left it,
+    /// holding what `rows` inserts (foreign keys on): for the tests of a migration.
+    pub(super) fn older_database(path: &Path, version: usize, rows: &str) {
+        let mut conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "foreign_keys", "on").unwrap();
+        let tx = conn.transaction().unwrap();
+        for migration in &MIGRATIONS[..version] {
+            tx.execute_batch(migration).unwrap();
+        }
+        tx.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        tx.execute_batch(rows).unwrap();
+        tx.commit().unwrap();
     }
 }
 
@@ -536,15 +548,9 @@ mod tests {
     fn the_spam_migration_keeps_tickets_and_what_points_at_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("guichet.sqlite3");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "foreign_keys", "on").unwrap();
-            let tx = conn.transaction().unwrap();
-            for migration in &MIGRATIONS[..8] {
-                tx.execute_batch(migration).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 8).unwrap();
-            tx.execute_batch(
+        Store::older_database(
+            &path,
+            8,
                 "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
                      language, created_at, updated_at, resolution, first_response_due)
                  VALUES (1, 'Printer', 'carla@example.test', 'open', 'high', 2, 'hardware', 'fr',
@@ -557,10 +563,7 @@ mod tests {
                  INSERT INTO ticket_tags (ticket, tag) VALUES (1, 'printer');
                  INSERT INTO auto_replies (address, at) VALUES ('X+7@Example.test', 100);
                  INSERT INTO auto_replies (address, at) VALUES ('x@example.test', 100);",
-            )
-            .unwrap();
-            tx.commit().unwrap();
-        }
+        );
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len());
         let foreign_keys: bool = store
@@ -654,15 +657,7 @@ mod tests {
     fn checks_compare_without_building_a_table_and_still_refuse() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("guichet.sqlite3");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            let tx = conn.transaction().unwrap();
-            for migration in &MIGRATIONS[..23] {
-                tx.execute_batch(migration).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 23).unwrap();
-            tx.commit().unwrap();
-        }
+        Store::older_database(&path, 23, "");
         let earlier = Connection::open(&path).unwrap();
         let change =
             "INSERT INTO ticket_changes (ticket, at, field, value) VALUES (7, 1, 'status', 'new')";
@@ -672,15 +667,7 @@ mod tests {
             "the list as 0014 wrote it"
         );
         let store = Store::open(&path).unwrap();
-        store
-            .conn
-            .execute_batch(
-                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
-                     language, created_at, updated_at)
-                 VALUES (7, 'Printer', 'carla@example.test', 'open', 'normal', 1, 'general',
-                     'en', 10, 20)",
-            )
-            .unwrap();
+        store.conn.execute_batch(TICKET_SEVEN).unwrap();
         let writes = [
             change,
             "UPDATE tickets SET status = 'resolved', priority = 'high' WHERE number = 7",

@@ -219,8 +219,7 @@ impl WriteTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::store::{Store, MIGRATIONS};
-    use rusqlite::Connection;
+    use crate::adapters::store::Store;
 
     /// Tickets from before migration 0014 get a history: their state at creation, a done one
     /// resolved at its last update, a merged one merged then; a period sees the open ones and
@@ -229,14 +228,9 @@ mod tests {
     fn migration_0014_gives_old_tickets_a_history() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("guichet.sqlite3");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            let tx = conn.transaction().unwrap();
-            for migration in &MIGRATIONS[..13] {
-                tx.execute_batch(migration).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 13).unwrap();
-            tx.execute_batch(
+        Store::older_database(
+            &path,
+            13,
                 "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
                      language, assignee, created_at, updated_at)
                  VALUES (1, 'Printer', 'carla@example.test', 'open', 'high', 2, 'hardware', 'fr',
@@ -248,10 +242,7 @@ mod tests {
                      language, merged_into, created_at, updated_at)
                  VALUES (3, 'VPN again', 'dan@example.test', 'closed', 'normal', 1, 'it', 'en', 2,
                      110, 150);",
-            )
-            .unwrap();
-            tx.commit().unwrap();
-        }
+        );
         let store = Store::open(&path).unwrap();
         let all = store
             .read()
