@@ -240,8 +240,6 @@ const STOP_WORDS: [(Language, &[&str]); 3] = [
     ),
 ];
 
-/// The language with the most stop words, when it clearly leads; `None` when the text is too short
-/// or too mixed to say.
 /// The words a guess reads: the text's first 400, in lower case.
 fn guessed_words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
@@ -265,6 +263,8 @@ fn stop_word_index() -> &'static [(&'static str, usize)] {
     })
 }
 
+/// The language with the most stop words, when it clearly leads; `None` when the text is too short
+/// or too mixed to say.
 pub fn guess_language(text: &str) -> Option<Language> {
     let index = stop_word_index();
     let mut scores = [0usize; 3];

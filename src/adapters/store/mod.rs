@@ -526,12 +526,12 @@ fn may_write_rows(migration: &str) -> bool {
     .expect("a valid pattern");
     let comments = regex::Regex::new(r"--[^\n]*").expect("a valid pattern");
     let statements = comments.replace_all(migration, "");
-    let written = writes.captures_iter(&statements).any(|found| {
-        found
+    let mut found = writes.captures_iter(&statements);
+    found.any(|write| {
+        write
             .get(2)
             .is_none_or(|table| !table.as_str().eq_ignore_ascii_case("sqlite_schema"))
-    });
-    written
+    })
 }
 
 #[cfg(test)]
