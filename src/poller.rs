@@ -423,57 +423,80 @@ impl<C: MailboxConnector> MailboxTask<C> {
         // before its own batch has committed, and the session's moves (a third of a backlog's
         // time when they came between two batches) no longer hold up the store.
         let mut to_file: Option<Committed> = None;
-        while let Some(mails) = fetched.take() {
-            // The batch is stored on a blocking thread while the one before is filed away and
-            // the next one fetched.
-            let next = if *stop.borrow() {
-                None
-            } else {
-                pending.pop_front()
-            };
-            let session_work = async {
-                let filed = match &to_file {
-                    Some(committed) => committed.file_away(session, &folders).await,
-                    None => Ok(()),
+        loop {
+            while let Some(mails) = fetched.take() {
+                // The batch is stored on a blocking thread while the one before is filed away and
+                // the next one fetched.
+                let next = if *stop.borrow() {
+                    None
+                } else {
+                    pending.pop_front()
                 };
-                let prefetched = match (&filed, &next) {
-                    (Ok(()), Some(batch)) => Some(session.fetch(batch).await),
-                    _ => None,
+                let session_work = async {
+                    let filed = match &to_file {
+                        Some(committed) => committed.file_away(session, &folders).await,
+                        None => Ok(()),
+                    };
+                    let prefetched = match (&filed, &next) {
+                        (Ok(()), Some(batch)) => Some(session.fetch(batch).await),
+                        _ => None,
+                    };
+                    (filed, prefetched)
                 };
-                (filed, prefetched)
-            };
-            let (outcomes, (filed, prefetched)) =
-                tokio::join!(self.store(mails, stop), session_work);
-            if let Some(committed) = to_file.take() {
-                filed?;
-                self.record(&committed.update());
-            }
-            let committed = Committed::of(&outcomes?);
-            self.wake_outbox.notify_one();
-            to_file = Some(committed);
-            let mut fetched_next = prefetched.transpose()?;
+                let (outcomes, (filed, prefetched)) =
+                    tokio::join!(self.store(mails, stop), session_work);
+                if let Some(committed) = to_file.take() {
+                    filed?;
+                    self.record(&committed.update());
+                }
+                let committed = Committed::of(&outcomes?);
+                self.wake_outbox.notify_one();
+                to_file = Some(committed);
+                let mut fetched_next = prefetched.transpose()?;
 
-            if !*stop.borrow() {
-                let unmoved = to_file.as_ref().map_or(0, Committed::len);
-                let arrived = self
-                    .arrivals(session, status.uid_validity, highest_listed, unmoved)
-                    .await?;
-                if let Some((last, _)) = arrived.last() {
-                    tracing::debug!(arrived = arrived.len(), "mail arrived during the batch");
-                    highest_listed = *last;
-                    pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
+                if !*stop.borrow() {
+                    let unmoved = to_file.as_ref().map_or(0, Committed::len);
+                    let arrived = self
+                        .arrivals(session, status.uid_validity, highest_listed, unmoved)
+                        .await?;
+                    if let Some((last, _)) = arrived.last() {
+                        tracing::debug!(arrived = arrived.len(), "mail arrived during the batch");
+                        highest_listed = *last;
+                        pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
+                    }
                 }
-            }
-            if fetched_next.is_none() && !*stop.borrow() {
-                if let Some(batch) = pending.pop_front() {
-                    fetched_next = Some(session.fetch(&batch).await?);
+                if fetched_next.is_none() && !*stop.borrow() {
+                    if let Some(batch) = pending.pop_front() {
+                        fetched_next = Some(session.fetch(&batch).await?);
+                    }
                 }
+                fetched = fetched_next;
             }
-            fetched = fetched_next;
-        }
-        if let Some(committed) = to_file {
+            // The last batch is moved, then the folder checked once more: mail that arrived during
+            // the move is announced in its response, which no IDLE would repeat.
+            let Some(committed) = to_file.take() else {
+                break;
+            };
             committed.file_away(session, &folders).await?;
             self.record(&committed.update());
+            if *stop.borrow() {
+                break;
+            }
+            let arrived = self
+                .arrivals(session, status.uid_validity, highest_listed, 0)
+                .await?;
+            if let Some((last, _)) = arrived.last() {
+                tracing::debug!(
+                    arrived = arrived.len(),
+                    "mail arrived while the last batch moved"
+                );
+                highest_listed = *last;
+                pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
+            }
+            match pending.pop_front() {
+                Some(batch) => fetched = Some(session.fetch(&batch).await?),
+                None => break,
+            }
         }
         Ok(())
     }
