@@ -122,7 +122,25 @@ fn fill(text: &str, values: &BTreeMap<&str, String>) -> String {
 /// Every template in every shipped language, with overrides applied by the config loader.
 #[derive(Debug, Clone)]
 pub struct TemplateSet {
-    templates: BTreeMap<(TemplateKind, &'static str), Template>,
+    overrides: BTreeMap<(TemplateKind, &'static str), Template>,
+}
+
+/// The shipped templates, parsed once in a process and only when one is first used: a delivery
+/// handed to the daemon never renders one.
+fn shipped_templates() -> &'static BTreeMap<(TemplateKind, &'static str), Template> {
+    static SHIPPED_PARSED: std::sync::OnceLock<BTreeMap<(TemplateKind, &'static str), Template>> =
+        std::sync::OnceLock::new();
+    SHIPPED_PARSED.get_or_init(|| {
+        SHIPPED
+            .iter()
+            .map(|(kind, language, text)| {
+                (
+                    (*kind, language.code()),
+                    Template::parse(text).expect("shipped templates are well-formed"),
+                )
+            })
+            .collect()
+    })
 }
 
 const SHIPPED: [(TemplateKind, Language, &str); 42] = [
@@ -340,26 +358,24 @@ const SHIPPED: [(TemplateKind, Language, &str); 42] = [
 
 impl TemplateSet {
     pub fn shipped() -> TemplateSet {
-        let templates = SHIPPED
-            .iter()
-            .map(|(kind, language, text)| {
-                (
-                    (*kind, language.code()),
-                    Template::parse(text).expect("shipped templates are well-formed"),
-                )
-            })
-            .collect();
-        TemplateSet { templates }
+        TemplateSet {
+            overrides: BTreeMap::new(),
+        }
     }
 
     pub fn replace(&mut self, kind: TemplateKind, language: Language, template: Template) {
-        self.templates.insert((kind, language.code()), template);
+        self.overrides.insert((kind, language.code()), template);
     }
 
+    /// The template in `language`, else in English; an override before the shipped one.
     pub fn get(&self, kind: TemplateKind, language: Language) -> &Template {
-        self.templates
-            .get(&(kind, language.code()))
-            .or_else(|| self.templates.get(&(kind, Language::En.code())))
+        let find = |code| {
+            self.overrides
+                .get(&(kind, code))
+                .or_else(|| shipped_templates().get(&(kind, code)))
+        };
+        find(language.code())
+            .or_else(|| find(Language::En.code()))
             .expect("every kind ships in English")
     }
 }

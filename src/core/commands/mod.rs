@@ -120,10 +120,11 @@ pub struct ParsedCommands {
     pub text: String,
 }
 
-/// Keyword → command, built-in English/French/Italian words plus configured extras.
+/// Keyword → command: the built-in English/French/Italian words (`KEYWORDS`, read in place,
+/// not copied at every start) plus the configured extras.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
-    words: BTreeMap<String, &'static str>,
+    aliases: BTreeMap<String, &'static str>,
 }
 
 const KEYWORDS: &[(&str, &[&str])] = &[
@@ -284,13 +285,17 @@ pub struct AliasError {
 
 impl Vocabulary {
     pub fn builtin() -> Vocabulary {
-        let mut words = BTreeMap::new();
-        for (command, aliases) in KEYWORDS {
-            for alias in *aliases {
-                words.insert(alias.to_string(), *command);
-            }
+        Vocabulary {
+            aliases: BTreeMap::new(),
         }
-        Vocabulary { words }
+    }
+
+    /// The command a folded word names among the built-in words.
+    fn builtin_command(folded: &str) -> Option<&'static str> {
+        KEYWORDS
+            .iter()
+            .find(|(_, words)| words.contains(&folded))
+            .map(|(command, _)| *command)
     }
 
     /// Adds `alias` for the command named by its English keyword.
@@ -313,17 +318,18 @@ impl Vocabulary {
                     keyword_list()
                 ))
             })?;
-        if let Some(existing) = self.words.get(&alias) {
-            if *existing != target {
+        if let Some(existing) = self.command_of(&alias) {
+            if existing != target {
                 return Err(error(format!("already means #{existing}")));
             }
         }
-        self.words.insert(alias, target);
+        self.aliases.insert(alias, target);
         Ok(self)
     }
 
     fn command_of(&self, word: &str) -> Option<&'static str> {
-        self.words.get(&fold(word)).copied()
+        let folded = fold(word);
+        Vocabulary::builtin_command(&folded).or_else(|| self.aliases.get(&folded).copied())
     }
 
     /// `text` with the secret word of every `#token` (in any spelling, on a line or in a subject's

@@ -352,3 +352,16 @@ fn configured_aliases() {
         "must be one word"
     );
 }
+
+#[test]
+fn every_builtin_word_is_folded_and_names_one_command() {
+    let mut seen = std::collections::BTreeMap::new();
+    for (command, words) in KEYWORDS {
+        for word in *words {
+            assert_eq!(fold(word), *word, "looked up folded");
+            if let Some(other) = seen.insert(*word, *command) {
+                assert_eq!(other, *command, "`{word}` names two commands");
+            }
+        }
+    }
+}
