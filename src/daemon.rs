@@ -111,6 +111,17 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     spawn_dashboard(&mut tasks, &shared);
     spawn_webhooks(&mut tasks, &shared);
     spawn_upkeep(&mut tasks, &shared);
+    {
+        let (configs, stopping, wake) = (
+            shared.configs.clone(),
+            shared.stopping.clone(),
+            shared.wake_outbox.clone(),
+        );
+        tasks.spawn(async move {
+            let result = crate::handover::serve(configs, stopping, wake).await;
+            ("hand-over socket".to_string(), result)
+        });
+    }
     tracing::info!(
         config = %config.file.display(),
         state_dir = %config.state_dir.display(),

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod daemon;
+pub mod handover;
 pub mod metrics;
 pub mod outbox;
 pub mod pipeline;

@@ -213,6 +213,12 @@ impl Pipeline {
         &self.config
     }
 
+    /// The config the next batch is handled under: the latest reloaded one.
+    pub fn config_now(&mut self) -> &Config {
+        self.take_reloaded_config();
+        &self.config
+    }
+
     /// Stores one mail from `source` (recorded with the mail), opening any new ticket in the
     /// source's queue when it names one. Durable once it returns `Ok`.
     pub fn ingest(

@@ -165,6 +165,74 @@ fn ingest_then_look() {
     );
 }
 
+/// `guichet ingest` with the log at info, so it says which way the mail went.
+fn ingest_saying_how(desk: &TempDesk, raw: &[u8]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("--config")
+        .arg(&desk.config)
+        .arg("ingest")
+        .env("GUICHET_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    stderr(&output)
+}
+
+#[test]
+fn with_the_daemon_running_a_piped_mail_is_handed_to_it_and_committed() {
+    let desk = TempDesk::new("");
+    let socket = desk.state().join("intake.sock");
+    let daemon = common::Daemon::start(&desk.config);
+    common::wait_until(Duration::from_secs(20), "the hand-over socket", || {
+        socket.exists().then_some(())
+    });
+    let mail = |n: u32| {
+        common::request(
+            &format!("ada{n}@example.org"),
+            "support@desk.example.test",
+            &format!("printer {n}"),
+            &format!("p{n}@example.org"),
+            "It jams.",
+        )
+    };
+    let said = ingest_saying_how(&desk, &mail(1));
+    assert!(said.contains("mail handed to the daemon"), "{said}");
+    assert!(said.contains(r#"\"ticket\":1"#), "{said}");
+
+    // The config file changed under the running daemon: the process applies the file it read.
+    let mut text = std::fs::read_to_string(&desk.config).unwrap();
+    text.push_str("# edited, not reloaded\n");
+    std::fs::write(&desk.config, text).unwrap();
+    let said = ingest_saying_how(&desk, &mail(2));
+    assert!(!said.contains("handed to the daemon"), "{said}");
+
+    assert!(daemon.stop());
+    assert!(!socket.exists(), "the socket goes with the daemon");
+    let said = ingest_saying_how(&desk, &mail(3));
+    assert!(!said.contains("handed to the daemon"), "{said}");
+
+    let rows: Vec<(i64, String, String)> = desk
+        .db()
+        .prepare(
+            "SELECT t.number, t.subject, m.source FROM tickets t \
+             JOIN messages m ON m.ticket = t.number AND m.direction = 'in' ORDER BY t.number",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<(i64, String, String)> = (1..=3)
+        .map(|n| (n, format!("printer {n}"), "pipe".to_string()))
+        .collect();
+    assert_eq!(rows, expected);
+}
+
 #[test]
 fn pipe_mode_keeps_the_mail_when_the_config_is_at_fault() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,25 +1,38 @@
 //! `guichet ingest`: one mail from the MTA pipe, or files in batches.
 
 use super::*;
+use crate::handover;
 
 pub(super) fn ingest(
     config: std::sync::Arc<Config>,
     files: &[PathBuf],
     source: Option<String>,
 ) -> Result<(), CliError> {
-    let mut pipeline =
-        Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))?;
     if files.is_empty() {
         let mut raw = Vec::new();
         std::io::stdin()
             .read_to_end(&mut raw)
             .map_err(|e| CliError::TempFail(format!("reading stdin: {e}")))?;
         let source = Source::named(source.unwrap_or_else(|| "pipe".into()));
+        match handover::hand_over(&config, &source.name, &raw) {
+            handover::Answer::Stored(outcome) => {
+                tracing::info!(source = %source.name, %outcome, "mail handed to the daemon");
+                return Ok(());
+            }
+            handover::Answer::TempFail(reason) => return Err(CliError::TempFail(reason)),
+            handover::Answer::Direct(reason) => {
+                tracing::debug!(%reason, "storing the mail here, not through the daemon");
+            }
+        }
+        let mut pipeline =
+            Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))?;
         return match pipeline.ingest(&raw, &source, system_now()) {
             Ok(_) => Ok(()),
             Err(IngestError::Temporary(reason)) => Err(CliError::TempFail(reason)),
         };
     }
+    let mut pipeline =
+        Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))?;
     let started = Instant::now();
     let mut tally = [0usize; 4];
     let mut stored = 0usize;

@@ -175,6 +175,9 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// The `[[webhook]]` receivers `guichet run` POSTs ticket events to.
     pub webhooks: Vec<Webhook>,
+    /// SHA-256 of the file's text, in hex: `guichet ingest` hands its mail to the daemon only
+    /// when both read the same file (`handover`).
+    pub digest: String,
 }
 
 impl Config {
@@ -425,6 +428,7 @@ impl Config {
             oauth2,
             metrics,
             webhooks,
+            digest: crate::core::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
         })
     }
 }
