@@ -8,8 +8,9 @@
 # Mode B: one `guichet ingest < FILE` process per mail, as an MTA pipe runs it, for the first N
 #         files (default all; 0 skips mode B): sequentially, then P at a time (default 4).
 #         Beside it, the floor program does the least a delivery can. With --beside-daemon,
-#         `guichet run` holds the store open meanwhile, as in a real pipe setup (it sends the
-#         outbox), and a connection holds the floor's database open likewise.
+#         `guichet run` runs meanwhile, as in a real pipe setup (it sends the outbox, and each
+#         `guichet ingest` hands its mail to it over the state directory's socket), and a
+#         connection holds the floor's database open likewise.
 # Every run starts from a fresh state directory. If DIR/manifest.json exists (written by
 # gen_corpus.py) the stores are checked against it; see bench/README.md.
 #
@@ -433,9 +434,9 @@ per_mail() { # per_mail NAME P
     if ((beside_daemon)); then
         "$bin" --config "$cfg" run >"$tmp/$name.daemon.log" 2>&1 &
         daemon=$!
-        # Ready once it has opened (and made) the store.
+        # Ready once it takes mail handed over by `guichet ingest` (after it made the store).
         for _ in $(seq 100); do
-            [[ -s "$tmp/$name/state/guichet.sqlite3" ]] && break
+            [[ -S "$tmp/$name/state/intake.sock" ]] && break
             sleep 0.1
         done
         sleep 0.5

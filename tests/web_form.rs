@@ -93,6 +93,9 @@ fn a_request_from_the_form_opens_a_ticket_only_once_its_address_is_confirmed() {
     );
     let mut desk = Instance::new(&stack, "wform", stack.smtp_port(), &extra);
     desk.start();
+    common::wait_until(Duration::from_secs(20), "the web server", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
     let store = desk.store();
     let database = desk.dir.join("state/guichet.sqlite3");
     let base = format!("http://127.0.0.1:{port}/hd");
