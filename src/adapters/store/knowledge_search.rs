@@ -5,7 +5,7 @@
 //! language column cost as much as the search itself at a million tickets. A search reads the
 //! index for its rarest terms only, ranks inside the index, and joins the best few rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
@@ -202,6 +202,9 @@ impl Reader<'_> {
                AND (?5 IS NULL OR a.queue IS NULL OR a.queue = ?5)
              ORDER BY f.rank LIMIT ?6",
         )?;
+        // Of an article's terms only those the request has count (`judge`'s shared terms): an
+        // article holds hundreds, and copying them all was most of a search's cost.
+        let asked: HashSet<&str> = search.terms.iter().map(String::as_str).collect();
         let rows = statement.query_map(
             params![
                 expression,
@@ -212,18 +215,26 @@ impl Reader<'_> {
                 search.limit as i64
             ],
             |row| {
-                let split = |s: String| {
-                    s.split(' ')
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                };
+                let title_terms = row
+                    .get_ref(2)?
+                    .as_str()?
+                    .split(' ')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                let terms = row
+                    .get_ref(3)?
+                    .as_str()?
+                    .split(' ')
+                    .filter(|t| asked.contains(t))
+                    .map(str::to_string)
+                    .collect();
                 Ok((
                     Candidate {
                         key: ArticleId(row.get::<_, i64>(0)? as u64),
                         score: row.get(1)?,
-                        title_terms: split(row.get(2)?),
-                        terms: split(row.get(3)?),
+                        title_terms,
+                        terms,
                     },
                     row.get(4)?,
                 ))

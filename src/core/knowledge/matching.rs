@@ -56,7 +56,8 @@ pub struct Candidate<K> {
     pub score: f64,
     /// The distinct terms of the article's title and tags.
     pub title_terms: Vec<String>,
-    /// The distinct terms of the whole article.
+    /// The distinct terms of the whole article; only those of the request count, so a store may
+    /// give those alone.
     pub terms: Vec<String>,
 }
 
