@@ -167,18 +167,7 @@ fn ingest_then_look() {
 
 /// `guichet ingest` with the log at info, so it says which way the mail went.
 fn ingest_saying_how(desk: &TempDesk, raw: &[u8]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .arg("--config")
-        .arg(&desk.config)
-        .arg("ingest")
-        .env("GUICHET_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = common::run_guichet_logging(&desk.config, &["ingest"], raw, "info");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     stderr(&output)
 }

@@ -613,11 +613,21 @@ pub fn event_lines(detail: &guichet::adapters::store::TicketDetail) -> Vec<Strin
 
 /// The `guichet` binary with `--config config` and `args`, `stdin` on its standard input.
 pub fn run_guichet(config: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    run_guichet_logging(config, args, stdin, "warn")
+}
+
+/// `run_guichet` with the log at `level` (GUICHET_LOG).
+pub fn run_guichet_logging(
+    config: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    level: &str,
+) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
         .arg("--config")
         .arg(config)
         .args(args)
-        .env("GUICHET_LOG", "warn")
+        .env("GUICHET_LOG", level)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
