@@ -38,6 +38,8 @@ const HEADER_LIMIT: u64 = 1024;
 /// Mails the writer stores in one transaction at most, and their bytes.
 const BATCH_MAILS: usize = 64;
 const BATCH_BYTES: usize = 16 << 20;
+/// Deliveries read at once.
+const CONNECTIONS: usize = 32;
 /// How long a connection may take to send its mail.
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `guichet ingest` waits for the daemon's answer before it tells the MTA to try again.
@@ -210,13 +212,16 @@ pub async fn serve(
     // SAFETY: geteuid has no preconditions and cannot fail.
     let own_uid = unsafe { libc::geteuid() };
     let mut connections = tokio::task::JoinSet::new();
+    // Each delivery's mail is held whole while it waits for the writer: past this many at once,
+    // the next wait in the socket's backlog.
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            () = stopped(&mut stop) => break,
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
         tokio::select! {
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    break;
-                }
-            }
+            () = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let limit = configs.borrow().max_message_bytes;
@@ -225,6 +230,7 @@ pub async fn serve(
                         if let Err(error) = serve_one(stream, own_uid, limit, sender).await {
                             tracing::debug!(%error, "hand-over connection ended");
                         }
+                        drop(slot);
                     });
                 }
                 Err(error) => {
@@ -232,8 +238,8 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+        while connections.try_join_next().is_some() {}
     }
     // New deliveries store their mail themselves from now on; those in hand are answered.
     drop(listener);
@@ -244,6 +250,11 @@ pub async fn serve(
         .await?
         .map_err(|_| anyhow::anyhow!("the hand-over writer panicked"))?;
     Ok(())
+}
+
+/// Returns once `stop` says so (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 /// Binds the socket, replacing one a stopped daemon left behind.

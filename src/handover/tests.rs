@@ -141,7 +141,8 @@ async fn deliveries_that_come_together_are_all_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "");
     let daemon = start(&config).await;
-    let offers: Vec<_> = (1..=24)
+    // More than are read at once (`CONNECTIONS`): the rest wait in the backlog, none is lost.
+    let offers: Vec<_> = (1..=CONNECTIONS + 8)
         .map(|n| tokio::spawn(offer(&config, mail(n))))
         .collect();
     for offered in offers {
@@ -153,7 +154,9 @@ async fn deliveries_that_come_together_are_all_stored_once() {
     }
     let mut subjects: Vec<String> = tickets(&config).into_iter().map(|(_, s)| s).collect();
     subjects.sort();
-    let mut expected: Vec<String> = (1..=24).map(|n| format!("printer {n}")).collect();
+    let mut expected: Vec<String> = (1..=CONNECTIONS + 8)
+        .map(|n| format!("printer {n}"))
+        .collect();
     expected.sort();
     assert_eq!(subjects, expected);
     daemon.stop.send(true).unwrap();
