@@ -80,9 +80,17 @@ fn imap_account<'a>(config: &'a Config, imap: &ImapSettings) -> Option<&'a OAuth
 
 pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     crate::adapters::state_dir::prepare(&config.state_dir)?;
-    // Migrate once up front so every task opens a current schema.
+    // Migrate once up front so every task opens a current schema; a long migration keeps
+    // systemd's start-up timeout at bay.
     let database = config.database_path();
+    let migrating = match Store::migrations_pending(&database) {
+        Ok(0) | Err(_) => None,
+        Ok(pending) => Some(systemd::long_start(&format!(
+            "migrating the store ({pending} steps)"
+        ))),
+    };
     drop(Store::open(&database).map_err(|e| anyhow::anyhow!("{}: {e}", database.display()))?);
+    drop(migrating);
     // The first config's transports are built here so that a bad one stops start-up.
     check_transports(&config)?;
     let (stop, stopping) = watch::channel(false);

@@ -98,6 +98,13 @@ fn ready_status_watchdog_reloading_and_stopping_reach_the_manager_in_order() {
     let mut manager = Manager::new(dir.path());
     let mut daemon = start(dir.path(), &config);
 
+    // A new store: every migration runs, with systemd's start-up timeout pushed ahead meanwhile.
+    let migrating = manager.until("EXTEND_TIMEOUT_USEC=");
+    assert!(
+        migrating.contains("EXTEND_TIMEOUT_USEC=30000000")
+            && migrating.contains("STATUS=migrating the store ("),
+        "{migrating}"
+    );
     let ready = manager.until("READY=1");
     assert!(
         ready.contains("STATUS=started: connecting 0 mailboxes"),
@@ -148,6 +155,7 @@ fn ready_status_watchdog_reloading_and_stopping_reach_the_manager_in_order() {
     let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     assert!(exit.success(), "{exit:?}\n{log}");
 
+    assert_eq!(manager.first("EXTEND_TIMEOUT_USEC="), 0);
     assert!(manager.first("READY=1") < manager.first("STATUS=mailboxes connected"));
     assert!(manager.first("READY=1") < manager.first("WATCHDOG=1"));
     assert!(manager.first("WATCHDOG=1") < manager.first("RELOADING=1"));
@@ -167,4 +175,26 @@ fn ready_status_watchdog_reloading_and_stopping_reach_the_manager_in_order() {
         refusal.contains(&config.display().to_string()) && refusal.contains("rule"),
         "{refusal}"
     );
+
+    // The store is current now: nothing to migrate, no extension asked for.
+    write_config(&config, dir.path(), "");
+    drop(manager);
+    std::fs::remove_file(dir.path().join("notify.sock")).unwrap();
+    let mut manager = Manager::new(dir.path());
+    let mut daemon = start(dir.path(), &config);
+    manager.until("READY=1");
+    assert!(
+        !manager
+            .heard
+            .iter()
+            .any(|m| m.contains("EXTEND_TIMEOUT_USEC")),
+        "{:?}",
+        manager.heard
+    );
+    signal(&daemon, "TERM");
+    manager.until("STOPPING=1");
+    let exit = common::wait_until(Duration::from_secs(15), "the daemon to exit", || {
+        daemon.try_wait().unwrap()
+    });
+    assert!(exit.success(), "{exit:?}");
 }

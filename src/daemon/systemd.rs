@@ -2,6 +2,7 @@
 //! still works, reloading, stopping. Without `NOTIFY_SOCKET` (not under systemd) each call does
 //! nothing; a message that cannot be sent is logged at debug and never stops the daemon.
 
+use std::sync::mpsc;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
@@ -43,4 +44,48 @@ pub fn stopping() {
 /// advises; `None` when the manager asked for no watchdog.
 pub fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled().map(|timeout| timeout / 2)
+}
+
+/// Start-up work that may outlast the manager's start-up timeout (`TimeoutStartSec`, 90 s by
+/// default): migrating a large store. While it lives, the timeout is pushed `EXTEND_BY` ahead
+/// every `EXTEND_EVERY`, with the work as STATUS; dropping it stops that.
+pub struct LongStart {
+    done: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const EXTEND_BY: Duration = Duration::from_secs(30);
+const EXTEND_EVERY: Duration = Duration::from_secs(10);
+
+pub fn long_start(status: &str) -> LongStart {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return LongStart {
+            done: None,
+            thread: None,
+        };
+    }
+    let (done, stop) = mpsc::channel::<()>();
+    let status = status.to_string();
+    let thread = std::thread::spawn(move || loop {
+        send(&[
+            NotifyState::ExtendTimeoutUsec(EXTEND_BY.as_micros() as u32),
+            NotifyState::Status(&status),
+        ]);
+        if stop.recv_timeout(EXTEND_EVERY) != Err(mpsc::RecvTimeoutError::Timeout) {
+            return;
+        }
+    });
+    LongStart {
+        done: Some(done),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for LongStart {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

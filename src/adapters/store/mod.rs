@@ -228,6 +228,20 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// How many migrations opening the store at `path` for writing would run (all of them for
+    /// a store not made yet), read without changing anything.
+    pub fn migrations_pending(path: &Path) -> StoreResult<usize> {
+        if !path.exists() {
+            return Ok(MIGRATIONS.len());
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        Ok(MIGRATIONS.len().saturating_sub(version as usize))
+    }
+
     fn schema_version(&self) -> StoreResult<usize> {
         let version: i64 = self
             .conn
@@ -640,6 +654,26 @@ mod tests {
                 .unwrap(),
             2
         );
+    }
+
+    #[test]
+    fn pending_migrations_are_counted_without_running_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.sqlite3");
+        assert_eq!(Store::migrations_pending(&path).unwrap(), MIGRATIONS.len());
+        assert!(!path.exists(), "nothing made by counting");
+        Store::older_database(&path, 20, "");
+        assert_eq!(
+            Store::migrations_pending(&path).unwrap(),
+            MIGRATIONS.len() - 20
+        );
+        assert_eq!(
+            Store::migrations_pending(&path).unwrap(),
+            MIGRATIONS.len() - 20,
+            "counting migrated nothing"
+        );
+        drop(Store::open(&path).unwrap());
+        assert_eq!(Store::migrations_pending(&path).unwrap(), 0);
     }
 
     /// Only a migration that edits definitions alone skips the check of every reference.
