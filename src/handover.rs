@@ -49,6 +49,12 @@ pub fn socket_path(state_dir: &Path) -> PathBuf {
     state_dir.join(SOCKET_NAME)
 }
 
+/// Whether a daemon takes hand-overs in `state_dir` now (something accepts on the socket; a
+/// socket a killed daemon left behind does not).
+pub fn listening(state_dir: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(socket_path(state_dir)).is_ok()
+}
+
 /// What the process sends before the mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {

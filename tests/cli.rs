@@ -189,6 +189,11 @@ fn with_the_daemon_running_a_piped_mail_is_handed_to_it_and_committed() {
             "It jams.",
         )
     };
+    let status = stdout(&desk.run(&["status"], b""));
+    assert!(
+        status.contains("pipe:       handed to the daemon"),
+        "{status}"
+    );
     let said = ingest_saying_how(&desk, &mail(1));
     assert!(said.contains("mail handed to the daemon"), "{said}");
     assert!(said.contains(r#"\"ticket\":1"#), "{said}");
@@ -202,6 +207,11 @@ fn with_the_daemon_running_a_piped_mail_is_handed_to_it_and_committed() {
 
     assert!(daemon.stop());
     assert!(!socket.exists(), "the socket goes with the daemon");
+    let status = stdout(&desk.run(&["status"], b""));
+    assert!(
+        status.contains("pipe:       each delivery stores its mail itself"),
+        "{status}"
+    );
     let said = ingest_saying_how(&desk, &mail(3));
     assert!(!said.contains("handed to the daemon"), "{said}");
 

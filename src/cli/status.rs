@@ -64,6 +64,8 @@ pub(super) fn check_config(config: &Config) -> Result<(), CliError> {
 struct StatusReport {
     daemon: Option<crate::adapters::store::DaemonStateRow>,
     daemon_running: bool,
+    /// Whether piped mail is handed to the daemon now (`handover`).
+    pipe_handover: bool,
     mailboxes: Vec<MailboxStatus>,
     outbox: crate::adapters::store::OutboxCounts,
     quarantined: u64,
@@ -108,6 +110,7 @@ pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
     let report = StatusReport {
         daemon_running,
         daemon,
+        pipe_handover: crate::handover::listening(&config.state_dir),
         mailboxes: config
             .mailboxes
             .iter()
@@ -155,6 +158,14 @@ pub(super) fn status(config: &Config, json: bool) -> Result<(), CliError> {
             ),
         },
         (None, _) => println!("daemon:     never ran"),
+    }
+    let socket = crate::handover::socket_path(&config.state_dir);
+    match report.pipe_handover {
+        true => println!("pipe:       handed to the daemon ({})", socket.display()),
+        false => println!(
+            "pipe:       each delivery stores its mail itself (nothing listens on {})",
+            socket.display()
+        ),
     }
     for mailbox in &report.mailboxes {
         let Some(state) = &mailbox.state else {
