@@ -42,6 +42,8 @@ const BATCH_BYTES: usize = 16 << 20;
 const CONNECTIONS: usize = 32;
 /// How long a connection may take to send its mail.
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `guichet ingest` waits for the reason of a refusal that cut its sending short.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long `guichet ingest` waits for the daemon's answer before it tells the MTA to try again.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -152,25 +154,32 @@ pub fn hand_over(config: &Config, source: &str, raw: &[u8]) -> Answer {
         source: source.to_string(),
     };
     let _ = stream.set_write_timeout(Some(RECEIVE_TIMEOUT));
-    if let Err(error) = stream
+    let sent = stream
         .write_all(header.line().as_bytes())
-        .and_then(|()| stream.write_all(raw))
-    {
-        // The daemon stores a mail only once it has all of it.
-        return Answer::Direct(format!("sending to {}: {error}", path.display()));
+        .and_then(|()| stream.write_all(raw));
+    if let Err(error) = sent {
+        // The daemon stores a mail only once it has all of it. It may have refused it before
+        // the end (too large, another config) and said why before closing: read that, briefly.
+        let _ = stream.set_read_timeout(Some(REFUSAL_TIMEOUT));
+        return match read_answer(&stream) {
+            Ok(Answer::Direct(reason)) => Answer::Direct(reason),
+            _ => Answer::Direct(format!("sending to {}: {error}", path.display())),
+        };
     }
     let _ = stream.set_read_timeout(Some(ANSWER_TIMEOUT));
+    match read_answer(&stream) {
+        Ok(answer) => answer,
+        Err(reason) => Answer::TempFail(format!("{}: {reason}", path.display())),
+    }
+}
+
+/// The daemon's answer line; an `Err` says why there is none.
+fn read_answer(stream: &std::os::unix::net::UnixStream) -> Result<Answer, String> {
     let mut line = String::new();
     match std::io::BufReader::new(stream.take(HEADER_LIMIT * 64)).read_line(&mut line) {
-        Ok(0) => Answer::TempFail(format!(
-            "{}: the daemon closed the connection without an answer",
-            path.display()
-        )),
-        Ok(_) => Answer::parse(&line).unwrap_or_else(Answer::TempFail),
-        Err(error) => Answer::TempFail(format!(
-            "{}: no answer from the daemon: {error}",
-            path.display()
-        )),
+        Ok(0) => Err("the daemon closed the connection without an answer".into()),
+        Ok(_) => Answer::parse(&line),
+        Err(error) => Err(format!("no answer from the daemon: {error}")),
     }
 }
 

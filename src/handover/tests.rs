@@ -177,8 +177,10 @@ async fn the_daemon_leaves_to_the_process_what_it_should_not_decide() {
         "{answer:?}"
     );
     // Larger than the daemon takes: the process quarantines or stores it under its own limits.
+    // Larger than the socket's buffers too, so the daemon's refusal cuts the sending short and
+    // the process reads why.
     let mut big = mail(2);
-    big.extend(std::iter::repeat_n(b'x', 100_001));
+    big.extend(std::iter::repeat_n(b'x', 4 << 20));
     let answer = offer(&config, big).await;
     assert!(
         matches!(&answer, Answer::Direct(r) if r.contains("max_message_bytes")),
