@@ -172,7 +172,8 @@ pub fn digest_tick(
 /// **Invariant:** each ticket's purge and its `retention_purged` event commit together; files go
 /// only after that commit, so a crash leaves orphan files (`guichet check` lists them), never a
 /// row whose file is gone.
-/// The store's hourly upkeep: the full-text indexes merged (`Store::merge_text_indexes`).
+/// The store's hourly upkeep: the full-text indexes merged (`Store::merge_text_indexes`), the
+/// caps' records past two hours deleted (`Store::prune_automatic_mail`).
 pub struct Upkeep {
     pub database: PathBuf,
     pub interval: Duration,
@@ -187,7 +188,9 @@ impl Upkeep {
             }
             let mut taken = store.take().expect("the store");
             let (back, merged) = tokio::task::spawn_blocking(move || {
-                let merged = taken.merge_text_indexes();
+                let merged = taken
+                    .prune_automatic_mail(system_now())
+                    .and_then(|_| taken.merge_text_indexes());
                 (taken, merged)
             })
             .await
