@@ -568,6 +568,17 @@ impl Store {
         (store, TicketNumber(7))
     }
 
+    /// The first column of every row `sql` returns, as text.
+    pub(super) fn texts(&self, sql: &str) -> Vec<String> {
+        self.conn
+            .prepare(sql)
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// A database file as a Guichet that knew only the first `version` migrations left it,
     /// holding what `rows` inserts (foreign keys on): for the tests of a migration.
     pub(super) fn older_database(path: &Path, version: usize, rows: &str) {
@@ -780,14 +791,8 @@ mod tests {
                 "{sql}, connection opened earlier"
             );
         }
-        let definitions: Vec<String> = store
-            .conn
-            .prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let definitions =
+            store.texts("SELECT sql FROM sqlite_schema WHERE type = 'table' AND sql IS NOT NULL");
         let lists = regex::Regex::new(r"CHECK \(\w+ IN \([^()]*,[^()]*,").unwrap();
         for definition in &definitions {
             assert!(!lists.is_match(definition), "{definition}");

@@ -92,15 +92,10 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(store.prune_automatic_mail(now).unwrap(), 2);
-        let left: Vec<String> = store
-            .conn
-            .prepare("SELECT address FROM automatic_mail ORDER BY at")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(left, ["edge@example.test", "recent@example.test"]);
+        assert_eq!(
+            store.texts("SELECT address FROM automatic_mail ORDER BY at"),
+            ["edge@example.test", "recent@example.test"]
+        );
         // What the caps read for the last hour is untouched.
         let replies = store
             .read()
