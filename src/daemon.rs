@@ -119,17 +119,7 @@ pub async fn run(config: Arc<Config>) -> anyhow::Result<()> {
     spawn_dashboard(&mut tasks, &shared);
     spawn_webhooks(&mut tasks, &shared);
     spawn_upkeep(&mut tasks, &shared);
-    {
-        let (configs, stopping, wake) = (
-            shared.configs.clone(),
-            shared.stopping.clone(),
-            shared.wake_outbox.clone(),
-        );
-        tasks.spawn(async move {
-            let result = crate::handover::serve(configs, stopping, wake).await;
-            ("hand-over socket".to_string(), result)
-        });
-    }
+    spawn_handover(&mut tasks, &shared);
     tracing::info!(
         config = %config.file.display(),
         state_dir = %config.state_dir.display(),
@@ -475,6 +465,19 @@ fn spawn_retention(tasks: &mut Tasks, shared: &Shared) {
 }
 
 /// Always running: the full-text indexes merged at start, then hourly.
+/// Not restarted on reload: its pipeline follows the reloaded configs itself.
+fn spawn_handover(tasks: &mut Tasks, shared: &Shared) {
+    let (configs, stopping, wake) = (
+        shared.configs.clone(),
+        shared.stopping.clone(),
+        shared.wake_outbox.clone(),
+    );
+    tasks.spawn(async move {
+        let result = crate::handover::serve(configs, stopping, wake).await;
+        ("hand-over socket".to_string(), result)
+    });
+}
+
 fn spawn_upkeep(tasks: &mut Tasks, shared: &Shared) {
     spawn_supervised(
         tasks,

@@ -459,11 +459,12 @@ impl<C: MailboxConnector> MailboxTask<C> {
                     let arrived = self
                         .arrivals(session, status.uid_validity, highest_listed, unmoved)
                         .await?;
-                    if let Some((last, _)) = arrived.last() {
-                        tracing::debug!(arrived = arrived.len(), "mail arrived during the batch");
-                        highest_listed = *last;
-                        pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
-                    }
+                    self.queue_arrivals(
+                        &arrived,
+                        &mut highest_listed,
+                        &mut pending,
+                        "mail arrived during the batch",
+                    );
                 }
                 if fetched_next.is_none() && !*stop.borrow() {
                     if let Some(batch) = pending.pop_front() {
@@ -485,20 +486,34 @@ impl<C: MailboxConnector> MailboxTask<C> {
             let arrived = self
                 .arrivals(session, status.uid_validity, highest_listed, 0)
                 .await?;
-            if let Some((last, _)) = arrived.last() {
-                tracing::debug!(
-                    arrived = arrived.len(),
-                    "mail arrived while the last batch moved"
-                );
-                highest_listed = *last;
-                pending.extend(batches(&arrived, self.config.batch_size, BATCH_BYTES));
-            }
+            self.queue_arrivals(
+                &arrived,
+                &mut highest_listed,
+                &mut pending,
+                "mail arrived while the last batch moved",
+            );
             match pending.pop_front() {
                 Some(batch) => fetched = Some(session.fetch(&batch).await?),
                 None => break,
             }
         }
         Ok(())
+    }
+
+    /// Queues the mail `arrivals` listed, in batches after those pending; the listing now ends at
+    /// its last UID.
+    fn queue_arrivals(
+        &self,
+        arrived: &[(u32, u64)],
+        highest_listed: &mut u32,
+        pending: &mut VecDeque<Vec<u32>>,
+        when: &str,
+    ) {
+        if let Some((last, _)) = arrived.last() {
+            tracing::debug!(arrived = arrived.len(), "{when}");
+            *highest_listed = *last;
+            pending.extend(batches(arrived, self.config.batch_size, BATCH_BYTES));
+        }
     }
 
     /// The check after each batch: selects the folder again (its EXISTS, less the `unmoved`

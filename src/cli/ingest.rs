@@ -24,15 +24,12 @@ pub(super) fn ingest(
                 tracing::debug!(%reason, "storing the mail here, not through the daemon");
             }
         }
-        let mut pipeline =
-            Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))?;
-        return match pipeline.ingest(&raw, &source, system_now()) {
+        return match open_pipeline(config)?.ingest(&raw, &source, system_now()) {
             Ok(_) => Ok(()),
             Err(IngestError::Temporary(reason)) => Err(CliError::TempFail(reason)),
         };
     }
-    let mut pipeline =
-        Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))?;
+    let mut pipeline = open_pipeline(config)?;
     let started = Instant::now();
     let mut tally = [0usize; 4];
     let mut stored = 0usize;
@@ -80,6 +77,11 @@ pub(super) fn ingest(
         tally[3]
     );
     Ok(())
+}
+
+/// The store for this process; a store that cannot be opened now is a temporary failure.
+fn open_pipeline(config: std::sync::Arc<Config>) -> Result<Pipeline, CliError> {
+    Pipeline::open(config).map_err(|IngestError::Temporary(e)| CliError::TempFail(e))
 }
 
 /// Files per transaction in `guichet ingest FILE…`.

@@ -50,8 +50,8 @@ pub fn watchdog_interval() -> Option<Duration> {
 /// default): migrating a large store. While it lives, the timeout is pushed `EXTEND_BY` ahead
 /// every `EXTEND_EVERY`, with the work as STATUS; dropping it stops that.
 pub struct LongStart {
-    done: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropping the sender tells the thread to stop.
+    extending: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 const EXTEND_BY: Duration = Duration::from_secs(30);
@@ -59,10 +59,7 @@ const EXTEND_EVERY: Duration = Duration::from_secs(10);
 
 pub fn long_start(status: &str) -> LongStart {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
-        return LongStart {
-            done: None,
-            thread: None,
-        };
+        return LongStart { extending: None };
     }
     let (done, stop) = mpsc::channel::<()>();
     let status = status.to_string();
@@ -76,15 +73,14 @@ pub fn long_start(status: &str) -> LongStart {
         }
     });
     LongStart {
-        done: Some(done),
-        thread: Some(thread),
+        extending: Some((done, thread)),
     }
 }
 
 impl Drop for LongStart {
     fn drop(&mut self) {
-        drop(self.done.take());
-        if let Some(thread) = self.thread.take() {
+        if let Some((done, thread)) = self.extending.take() {
+            drop(done);
             let _ = thread.join();
         }
     }

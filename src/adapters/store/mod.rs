@@ -676,10 +676,6 @@ mod tests {
         Store::older_database(&path, 20, "");
         assert_eq!(
             Store::migrations_pending(&path).unwrap(),
-            MIGRATIONS.len() - 20
-        );
-        assert_eq!(
-            Store::migrations_pending(&path).unwrap(),
             MIGRATIONS.len() - 20,
             "counting migrated nothing"
         );
