@@ -1,10 +1,11 @@
-//! The MTA pipe's hand-over: `guichet ingest` gives its mail to a running `guichet run` over a
-//! Unix socket in the state directory, which stores it with a pipeline that is already open (the
-//! schema read, statements prepared, the config built) and answers once it is committed. A
-//! delivery then costs what its process start and one round trip cost, and deliveries that come
-//! together share one commit. Without a daemon listening, or when it cannot take this mail, the
-//! process stores the mail itself as before; nothing is ever stored twice on purpose, and a
-//! retry after an unclear end is a duplicate the pipeline recognises.
+//! The MTA pipe's hand-over: `guichet-deliver` (`deliver`), or `guichet ingest` on stdin, gives
+//! its mail to a running `guichet run` over a Unix socket in the state directory, which stores it
+//! with a pipeline that is already open (the schema read, statements prepared, the config built)
+//! and answers once it is committed. A delivery then costs what its process start and one round
+//! trip cost, and deliveries that come together share one commit. Without a daemon listening, or
+//! when it cannot take this mail, the mail is stored by `guichet ingest` itself as before; nothing
+//! is ever stored twice on purpose, and a retry after an unclear end is a duplicate the pipeline
+//! recognises.
 //!
 //! The exchange, one mail a connection:
 //!
@@ -26,8 +27,13 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigHead};
 use crate::pipeline::{system_now, IngestError, IngestOutcome, Pipeline, Source};
+
+pub mod deliver;
+
+/// The source piped mail is recorded with unless the command names another.
+pub const PIPE_SOURCE: &str = "pipe";
 
 /// The socket's name in the state directory.
 pub const SOCKET_NAME: &str = "intake.sock";
@@ -42,9 +48,9 @@ const BATCH_BYTES: usize = 16 << 20;
 const CONNECTIONS: usize = 32;
 /// How long a connection may take to send its mail.
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long `guichet ingest` waits for the reason of a refusal that cut its sending short.
+/// How long a delivery waits for the reason of a refusal that cut its sending short.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long `guichet ingest` waits for the daemon's answer before it tells the MTA to try again.
+/// How long a delivery waits for the daemon's answer before it tells the MTA to try again.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub fn socket_path(state_dir: &Path) -> PathBuf {
@@ -138,11 +144,12 @@ impl Answer {
 // ---------------------------------------------------------------------------------------------
 // The process side.
 
-/// Offers `raw` to a daemon listening in `config`'s state directory. `Direct` when there is none
-/// (no socket, nobody behind it) or it did not take the mail: then nothing of it was stored.
+/// Offers `raw` to a daemon listening in the state directory of `config` (the file the process
+/// read). `Direct` when there is none (no socket, nobody behind it) or it did not take the mail:
+/// then nothing of it was stored.
 /// `TempFail` when the exchange broke after the mail was sent: the daemon may have stored it, so
 /// the MTA's retry, a duplicate then, is the safe way on.
-pub fn hand_over(config: &Config, source: &str, raw: &[u8]) -> Answer {
+pub fn hand_over(config: &ConfigHead, source: &str, raw: &[u8]) -> Answer {
     let path = socket_path(&config.state_dir);
     let mut stream = match std::os::unix::net::UnixStream::connect(&path) {
         Ok(stream) => stream,
@@ -207,7 +214,7 @@ pub async fn serve(
         Ok(listener) => listener,
         Err(error) => {
             tracing::warn!(socket = %path.display(), %error,
-                "no hand-over socket: `guichet ingest` stores each mail itself");
+                "no hand-over socket: each piped mail is stored by `guichet ingest` itself");
             return Ok(());
         }
     };
@@ -223,7 +230,7 @@ pub async fn serve(
             let span = tracing::Span::current();
             move || span.in_scope(|| write_received(pipeline, receiver, &wake_outbox))
         })?;
-    tracing::info!(socket = %path.display(), "taking mail handed over by `guichet ingest`");
+    tracing::info!(socket = %path.display(), "taking piped mail handed over");
     // SAFETY: geteuid has no preconditions and cannot fail.
     let own_uid = unsafe { libc::geteuid() };
     let mut connections = tokio::task::JoinSet::new();

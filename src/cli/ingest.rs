@@ -13,8 +13,8 @@ pub(super) fn ingest(
         std::io::stdin()
             .read_to_end(&mut raw)
             .map_err(|e| CliError::TempFail(format!("reading stdin: {e}")))?;
-        let source = Source::named(source.unwrap_or_else(|| "pipe".into()));
-        match handover::hand_over(&config, &source.name, &raw) {
+        let source = Source::named(source.unwrap_or_else(|| handover::PIPE_SOURCE.into()));
+        match handover::hand_over(&config.head(), &source.name, &raw) {
             handover::Answer::Stored(outcome) => {
                 tracing::info!(source = %source.name, %outcome, "mail handed to the daemon");
                 return Ok(());

@@ -43,7 +43,7 @@ pub struct Cli {
         short,
         global = true,
         env = "GUICHET_CONFIG",
-        default_value = "/etc/guichet/guichet.toml"
+        default_value = crate::config::DEFAULT_PATH
     )]
     pub config: PathBuf,
     #[command(subcommand)]

@@ -26,6 +26,9 @@ use crate::core::subject::TagFormat;
 use crate::core::templates::{Template, TemplateKind, TemplateSet};
 use crate::core::ticket::{Level, Priority};
 
+/// Where the config file is unless `--config` or `GUICHET_CONFIG` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/guichet/guichet.toml";
+
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {key}: {reason}", file.display())]
 pub struct ConfigError {
@@ -196,12 +199,16 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
-            file: path.to_path_buf(),
-            key: "(file)".into(),
-            reason: format!("cannot read: {error}"),
-        })?;
+        let text = read_file(path)?;
         Config::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// What a piped delivery reads of the same file.
+    pub fn head(&self) -> ConfigHead {
+        ConfigHead {
+            state_dir: self.state_dir.clone(),
+            digest: self.digest.clone(),
+        }
     }
 
     /// `env` looks up environment variables (`CREDENTIALS_DIRECTORY`), injected for tests.
@@ -215,16 +222,7 @@ impl Config {
             key: key.to_string(),
             reason,
         };
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let location = e
-                .span()
-                .map(|span| {
-                    let line = text[..span.start].matches('\n').count() + 1;
-                    format!("line {line}")
-                })
-                .unwrap_or_else(|| "(syntax)".into());
-            error(&location, e.message().to_string())
-        })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| syntax_error(path, text, &e))?;
         let general = raw
             .general
             .ok_or_else(|| error("general", "the [general] table is required".into()))?;
@@ -428,8 +426,32 @@ impl Config {
             oauth2,
             metrics,
             webhooks,
-            digest: crate::core::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes())),
+            digest: head::digest(text),
         })
+    }
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|error| ConfigError {
+        file: path.to_path_buf(),
+        key: "(file)".into(),
+        reason: format!("cannot read: {error}"),
+    })
+}
+
+/// A file TOML cannot read, by the line where it stopped.
+fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let key = error
+        .span()
+        .map(|span| {
+            let line = text[..span.start].matches('\n').count() + 1;
+            format!("line {line}")
+        })
+        .unwrap_or_else(|| "(syntax)".into());
+    ConfigError {
+        file: path.to_path_buf(),
+        key,
+        reason: error.message().to_string(),
     }
 }
 
@@ -508,6 +530,7 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+mod head;
 mod knowledge;
 mod mail;
 mod metrics;
@@ -520,6 +543,7 @@ mod rules;
 mod sla;
 mod web;
 mod webhooks;
+pub use head::ConfigHead;
 pub use web::WebConfig;
 pub use webhooks::Webhook;
 

@@ -79,7 +79,7 @@ async fn start(config: &Arc<Config>) -> Daemon {
 fn offer(config: &Arc<Config>, raw: Vec<u8>) -> impl std::future::Future<Output = Answer> {
     let config = config.clone();
     async move {
-        tokio::task::spawn_blocking(move || hand_over(&config, "pipe", &raw))
+        tokio::task::spawn_blocking(move || hand_over(&config.head(), PIPE_SOURCE, &raw))
             .await
             .unwrap()
     }
@@ -212,7 +212,7 @@ fn without_a_listening_daemon_the_process_stores_the_mail_itself() {
     let config = config(dir.path(), "");
     crate::adapters::state_dir::prepare(&config.state_dir).unwrap();
     assert!(matches!(
-        hand_over(&config, "pipe", &mail(1)),
+        hand_over(&config.head(), PIPE_SOURCE, &mail(1)),
         Answer::Direct(_)
     ));
     // A socket a killed daemon left behind: nobody answers the connection.
@@ -220,7 +220,7 @@ fn without_a_listening_daemon_the_process_stores_the_mail_itself() {
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
     assert!(socket.exists());
     assert!(matches!(
-        hand_over(&config, "pipe", &mail(1)),
+        hand_over(&config.head(), PIPE_SOURCE, &mail(1)),
         Answer::Direct(_)
     ));
 }
