@@ -232,6 +232,102 @@ fn with_the_daemon_running_a_piped_mail_is_handed_to_it_and_committed() {
     assert_eq!(rows, expected);
 }
 
+/// `guichet-deliver` (the pipe's documented command) with `args`, `raw` on its stdin.
+fn deliver(program: &Path, config: &Path, args: &[&str], raw: &[u8]) -> Output {
+    common::run_program(program, config, args, raw, "warn")
+}
+
+#[test]
+fn guichet_deliver_hands_its_mail_over_or_runs_guichet_ingest_beside_it() {
+    let desk = TempDesk::new("");
+    let mail = |n: u32| {
+        common::request(
+            &format!("ada{n}@example.org"),
+            "support@desk.example.test",
+            &format!("printer {n}"),
+            &format!("p{n}@example.org"),
+            "It jams.",
+        )
+    };
+    let installed = PathBuf::from(env!("CARGO_BIN_EXE_guichet-deliver"));
+    // A copy with no `guichet` beside it can only hand its mail over.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let lonely = elsewhere.path().join("guichet-deliver");
+    std::fs::copy(&installed, &lonely).unwrap();
+
+    // No daemon: the lonely copy keeps the mail at the MTA, saying why.
+    let output = deliver(&lonely, &desk.config, &[], &mail(1));
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot run"),
+        "{}",
+        stderr(&output)
+    );
+    // Installed beside `guichet`, it runs `guichet ingest`, which stores the mail.
+    let output = deliver(&installed, &desk.config, &[], &mail(1));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let socket = desk.state().join("intake.sock");
+    let daemon = common::Daemon::start(&desk.config);
+    common::wait_until(Duration::from_secs(20), "the hand-over socket", || {
+        socket.exists().then_some(())
+    });
+    let output = deliver(&lonely, &desk.config, &["--source", "mx"], &mail(2));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Committed before the answer: the row is there as soon as the process is gone.
+    let rows = || -> Vec<(i64, String, String)> {
+        desk.db()
+            .prepare(
+                "SELECT t.number, t.subject, m.source FROM tickets t \
+                 JOIN messages m ON m.ticket = t.number AND m.direction = 'in' ORDER BY t.number",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        rows(),
+        [
+            (1, "printer 1".into(), "pipe".into()),
+            (2, "printer 2".into(), "mx".into())
+        ]
+    );
+    // A config file edited under the daemon is the file `guichet ingest` applies.
+    let mut text = std::fs::read_to_string(&desk.config).unwrap();
+    text.push_str("# edited, not reloaded\n");
+    std::fs::write(&desk.config, &text).unwrap();
+    let output = deliver(&lonely, &desk.config, &[], &mail(3));
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "not handed over: {}",
+        stderr(&output)
+    );
+    let output = deliver(&installed, &desk.config, &[], &mail(3));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(rows().len(), 3);
+    assert!(daemon.stop());
+
+    // A config at fault: `guichet ingest` names the file and the key, and the MTA keeps the mail.
+    std::fs::write(
+        &desk.config,
+        text.replace("support_address", "support_adress"),
+    )
+    .unwrap();
+    let output = deliver(&installed, &desk.config, &[], &mail(4));
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("support_adress"),
+        "{}",
+        stderr(&output)
+    );
+    let output = deliver(&installed, &desk.config, &["ingest"], &mail(4));
+    assert_eq!(output.status.code(), Some(64), "a usage error");
+    assert_eq!(rows().len(), 3);
+}
+
 #[test]
 fn pipe_mode_keeps_the_mail_when_the_config_is_at_fault() {
     let dir = tempfile::tempdir().unwrap();

@@ -623,7 +623,25 @@ pub fn run_guichet_logging(
     stdin: &[u8],
     level: &str,
 ) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_guichet"))
+    run_program(
+        Path::new(env!("CARGO_BIN_EXE_guichet")),
+        config,
+        args,
+        stdin,
+        level,
+    )
+}
+
+/// `program --config CONFIG ARGS… < stdin` with the log at `level`: `guichet` or
+/// `guichet-deliver`.
+pub fn run_program(
+    program: &Path,
+    config: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    level: &str,
+) -> std::process::Output {
+    let mut child = Command::new(program)
         .arg("--config")
         .arg(config)
         .args(args)
