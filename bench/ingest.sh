@@ -5,17 +5,20 @@
 #   bench/ingest.sh [--per-process N] [--parallel P] [--beside-daemon] DIR
 #
 # Mode A: one `guichet ingest FILE...` process for all DIR/*.eml (sorted by name).
-# Mode B: one `guichet ingest < FILE` process per mail, as an MTA pipe runs it, for the first N
-#         files (default all; 0 skips mode B): sequentially, then P at a time (default 4).
+# Mode B: one `guichet-deliver < FILE` process per mail, as an MTA pipe runs it (README), for the
+#         first N files (default all; 0 skips mode B): sequentially, then P at a time (default 4).
 #         Beside it, the floor program does the least a delivery can. With --beside-daemon,
 #         `guichet run` runs meanwhile, as in a real pipe setup (it sends the outbox, and each
-#         `guichet ingest` hands its mail to it over the state directory's socket), and a
-#         connection holds the floor's database open likewise.
+#         delivery hands its mail to it over the state directory's socket; without it, each
+#         runs `guichet ingest`, which stores the mail), and a connection holds the floor's
+#         database open likewise.
 # Every run starts from a fresh state directory. If DIR/manifest.json exists (written by
 # gen_corpus.py) the stores are checked against it; see bench/README.md.
 #
 # Environment:
-#   GUICHET_BIN        use this binary instead of building target/release/guichet
+#   GUICHET_BIN        use this binary instead of building target/release/guichet (and the
+#                      guichet-deliver beside it)
+#   BENCH_PIPE=ingest  mode B runs `guichet ingest < FILE` instead of guichet-deliver
 #   FLOOR_BIN          the floor program (examples/ingest_floor.rs) instead of building it
 #   BENCH_TAG_PREFIX   general.tag_prefix (default "Helpdesk")
 #   BENCH_FIRST_ID     general.first_ticket_number (default: the manifest's first_id, else 1)
@@ -74,13 +77,18 @@ if [[ -n "${GUICHET_BIN:-}" ]]; then
     src_bin="$GUICHET_BIN"
 else
     echo "building target/release/guichet ..." >&2
-    (cd "$root" && cargo build --release --quiet)
+    (cd "$root" && cargo build --release --quiet --bins)
     src_bin="$root/target/release/guichet"
 fi
+src_deliver="$(dirname "$src_bin")/guichet-deliver"
 [[ -x "$src_bin" ]] || { echo "ingest.sh: $src_bin is not executable" >&2; exit 69; }
-# A private copy: a rebuild in the work tree during the run must not swap the binary under us.
+[[ -x "$src_deliver" ]] || { echo "ingest.sh: no guichet-deliver beside $src_bin" >&2; exit 69; }
+# Private copies, side by side as installed: a rebuild in the work tree during the run must not
+# swap a binary under us.
 bin="$tmp/guichet"
+deliver="$tmp/guichet-deliver"
 cp "$src_bin" "$bin"
+cp "$src_deliver" "$deliver"
 # The floor of one delivery (examples/ingest_floor.rs): read the mail, insert it raw into SQLite
 # in WAL mode with synchronous=FULL, commit, exit. Mode B runs it in the same loop.
 if [[ -n "${FLOOR_BIN:-}" ]]; then
@@ -205,7 +213,15 @@ EOF
 # The per-mail driver: xargs runs `sh -c` per file, whose only job is the stdin redirection (an
 # MTA's pipe transport does that itself) and noting a failing file with its exit status.
 # shellcheck disable=SC2016
-driver='"$0" --config "$1" ingest < "$3" || echo "$? $3" >>"$2"'
+if [[ "${BENCH_PIPE:-deliver}" == ingest ]]; then
+    pipe_command="guichet ingest"
+    driver='"$0" --config "$1" ingest < "$3" || echo "$? $3" >>"$2"'
+    pipe_bin="$bin"
+else
+    pipe_command="guichet-deliver"
+    driver='"$0" --config "$1" < "$3" || echo "$? $3" >>"$2"'
+    pipe_bin="$deliver"
+fi
 
 # The drivers' own peak RSS, to tell whether a figure is Guichet's.
 printf '%s\0' /dev/null | measure "$tmp/driver.rss" xargs -0 -n 1 sh -c "$driver" /bin/true x "$tmp/x.fail" || true
@@ -429,12 +445,12 @@ per_mail() { # per_mail NAME P
     cfg=$(make_config "$name")
     : >"$tmp/$name.fail"
     echo
-    echo "== mode B: one process per mail, $n_pp files, $p at a time =="
+    echo "== mode B: one $pipe_command per mail, $n_pp files, $p at a time =="
     local daemon=""
     if ((beside_daemon)); then
         "$bin" --config "$cfg" run >"$tmp/$name.daemon.log" 2>&1 &
         daemon=$!
-        # Ready once it takes mail handed over by `guichet ingest` (after it made the store).
+        # Ready once it takes mail handed over by a delivery (after it made the store).
         for _ in $(seq 100); do
             [[ -S "$tmp/$name/state/intake.sock" ]] && break
             sleep 0.1
@@ -443,7 +459,7 @@ per_mail() { # per_mail NAME P
     fi
     start=$(now)
     (cd "$dir" && measure "$tmp/$name.rss" xargs -0 -n 1 -P "$p" sh -c "$driver" \
-        "$bin" "$cfg" "$tmp/$name.fail" <"$tmp/files.pp") >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+        "$pipe_bin" "$cfg" "$tmp/$name.fail" <"$tmp/files.pp") >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
     end=$(now)
     if [[ -n "$daemon" ]]; then
         kill -TERM "$daemon"

@@ -76,6 +76,9 @@ done
 grep -q "guichet running" "$work/daemon.log" || { cat "$work/daemon.log"; fail "the daemon did not start"; }
 printf 'From: Ann <ann@client.example.test>\r\nTo: desk@deb.example.test\r\nSubject: Printer on fire\r\nMessage-ID: <deb-test-1@client.example.test>\r\n\r\nThe printer is on fire.\r\n' \
     | as_unit /usr/bin/guichet ingest >"$work/ingest.txt" 2>&1 || fail "ingest: $(cat "$work/ingest.txt")"
+# The pipe's command, as Postfix runs it: handed to the daemon.
+printf 'From: Bob <bob@client.example.test>\r\nTo: desk@deb.example.test\r\nSubject: Scanner smokes\r\nMessage-ID: <deb-test-2@client.example.test>\r\n\r\nSmoke.\r\n' \
+    | as_unit /usr/bin/guichet-deliver >"$work/deliver.txt" 2>&1 || fail "guichet-deliver: $(cat "$work/deliver.txt")"
 as_unit /usr/bin/guichet status >"$work/status.txt" 2>&1 || true
 grep -qi "running" "$work/status.txt" || fail "status does not see the daemon: $(cat "$work/status.txt")"
 kill -TERM "$daemon"
@@ -83,6 +86,7 @@ wait "$daemon" || { cat "$work/daemon.log"; fail "the daemon did not exit 0 on S
 daemon=""
 as_unit /usr/bin/guichet tickets list >"$work/tickets.txt" || fail "tickets list"
 grep -q "Printer on fire" "$work/tickets.txt" || fail "no ticket: $(cat "$work/tickets.txt")"
+grep -q "Scanner smokes" "$work/tickets.txt" || fail "no ticket from guichet-deliver: $(cat "$work/tickets.txt")"
 
 step "upgrade to $new"
 dpkg -i "$new" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "upgrade"; }
@@ -93,7 +97,7 @@ grep -q "Printer on fire" "$work/tickets.txt" || fail "the upgrade lost the data
 
 step "remove"
 dpkg -r guichet >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -r"; }
-[ ! -e /usr/bin/guichet ] || fail "the binary is still there"
+[ ! -e /usr/bin/guichet ] && [ ! -e /usr/bin/guichet-deliver ] || fail "a binary is still there"
 [ -f /var/lib/guichet/guichet.sqlite3 ] || fail "remove deleted the data"
 grep -q '^support_address = "desk@deb.example.test"' /etc/guichet/guichet.toml || fail "remove deleted the config"
 

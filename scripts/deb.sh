@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Debian package: one command, no tool beyond dpkg-deb (part of dpkg on every Debian).
 #   scripts/deb.sh [--binary PATH] [--version VERSION] [--out DIR]
-# Without --binary it builds the release binary first. Prints the path of the .deb it wrote
+# Without --binary it builds the release binaries first; with it, guichet-deliver is taken from
+# beside BINARY. Prints the path of the .deb it wrote
 # (target/debian/guichet_VERSION_ARCH.deb by default).
-# Contents: /usr/bin/guichet, the systemd unit, the user (sysusers.d), /etc/guichet/guichet.toml
+# Contents: /usr/bin/guichet and guichet-deliver, the systemd unit, the user (sysusers.d), /etc/guichet/guichet.toml
 # (a conffile, from config.example.toml), README and example under /usr/share/doc/guichet.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ -z "$binary" ]; then
-    cargo build --release --locked --quiet --bin guichet
+    cargo build --release --locked --quiet --bins
     binary=target/release/guichet
 fi
 [ -n "$version" ] || version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
@@ -30,12 +31,16 @@ chmod 755 "$root"
 install -d -m 755 "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" \
     "$root/usr/lib/sysusers.d" "$root/usr/share/doc/guichet" "$root/etc/guichet"
 # A debug build carries hundreds of MB of debug info the package has no use for.
-if command -v strip >/dev/null; then
-    strip --strip-debug -o "$root/usr/bin/guichet" "$binary"
-else
-    install -m 755 "$binary" "$root/usr/bin/guichet"
-fi
-chmod 755 "$root/usr/bin/guichet"
+deliver=$(dirname -- "$binary")/guichet-deliver
+[ -x "$deliver" ] || { echo "deb.sh: no $deliver beside $binary (cargo build --bins)" >&2; exit 66; }
+for program in "$binary:guichet" "$deliver:guichet-deliver"; do
+    if command -v strip >/dev/null; then
+        strip --strip-debug -o "$root/usr/bin/${program#*:}" "${program%%:*}"
+    else
+        install -m 755 "${program%%:*}" "$root/usr/bin/${program#*:}"
+    fi
+    chmod 755 "$root/usr/bin/${program#*:}"
+done
 install -m 644 systemd/guichet.service "$root/lib/systemd/system/guichet.service"
 install -m 644 packaging/debian/guichet.sysusers "$root/usr/lib/sysusers.d/guichet.conf"
 install -m 640 config.example.toml "$root/etc/guichet/guichet.toml"

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ "$(id -u)" -eq 0 ] || { echo "demo-test.sh: run as root (it starts a mail stack)" >&2; exit 1; }
 bin=$(realpath "${1:-target/debug/guichet}")
-[ -x "$bin" ] || { echo "demo-test.sh: no binary $bin (cargo build --bin guichet)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "demo-test.sh: no binary $bin (cargo build --bins)" >&2; exit 1; }
 
 state=$(mktemp -d /tmp/guichet-demo-test.XXXXXX)
 export GUICHET_DEMO_DIR=$state GUICHET_BIN=$bin

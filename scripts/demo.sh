@@ -193,13 +193,15 @@ start_demo() {
     scripts/mailstack.sh install
     local bin=${GUICHET_BIN:-}
     if [ -z "$bin" ]; then
-        cargo build --quiet --bin guichet
+        cargo build --quiet --bins
         bin=target/debug/guichet
     fi
     stop_demo
     mkdir -p "$state"
     install -d -m 755 "$state/bin"
     install -m 755 "$bin" "$state/bin/guichet"
+    # The pipe's command, built beside it.
+    install -m 755 "$(dirname -- "$bin")/guichet-deliver" "$state/bin/guichet-deliver"
     local users="$requester:user1-pw" person name address
     for person in "${staff[@]}"; do
         IFS='|' read -r name _ address _ <<<"$person"

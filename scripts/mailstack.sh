@@ -16,13 +16,15 @@
 #   * MAILSTACK_PIPE_DOMAIN (default desk.example.test): every recipient is
 #     delivered by the Postfix pipe(8) transport "guichet", one recipient per
 #     run, as user 'guichet', with Return-Path: and Delivered-To: prepended:
-#         $GUICHET_BIN ingest --config $GUICHET_PIPE_ROOT/${user}/guichet.toml
+#         guichet-deliver --config $GUICHET_PIPE_ROOT/${user}/guichet.toml
+#     (the guichet-deliver beside GUICHET_BIN, which hands the mail to a running
+#     daemon or runs `$GUICHET_BIN ingest` on it).
 #     ${user} is the recipient local part without its +extension, folded to
 #     lower case (pipe flag u): T42+x@desk.example.test -> .../t42/guichet.toml.
 #     Exit 0 = delivered; 75 (EX_TEMPFAIL) or 71 (EX_OSERR) = deferred and
 #     retried; any other code = bounced. Output starting with an enhanced
 #     status code (e.g. "4.3.0 ...") overrides the exit code. A missing or
-#     non-executable GUICHET_BIN, or a command killed by a signal, is deferred.
+#     non-executable program, or a command killed by a signal, is deferred.
 #     Delivered-To: keeps the address exactly as sent (case, +extension).
 #     The instance dir GUICHET_PIPE_ROOT/<name>/ must be readable and, where
 #     Guichet writes, writable by user 'guichet' (e.g. chown guichet:guichet).
@@ -654,7 +656,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 # executes the command as user $PIPE_USER. Flags: D = Delivered-To: header,
 # R = Return-Path: header, u = \${user} folded to lower case (no F: no From_ line).
 guichet   unix  -       n       n       -       -       pipe
-  flags=DRu user=$PIPE_USER argv=$GUICHET_BIN ingest --config $GUICHET_PIPE_ROOT/\${user}/guichet.toml
+  flags=DRu user=$PIPE_USER argv=$GUICHET_DELIVER --config $GUICHET_PIPE_ROOT/\${user}/guichet.toml
 EOF
 }
 
@@ -702,6 +704,7 @@ cmd_start() {
     AUTH_FAILURE_DELAY=${MAILSTACK_AUTH_FAILURE_DELAY:-0}
     IMAP_MAX_CONN=${MAILSTACK_IMAP_MAX_USERIP_CONNECTIONS:-100}
     GUICHET_BIN=$(realpath -ms -- "${GUICHET_BIN:-$REPO_DIR/target/debug/guichet}")
+    GUICHET_DELIVER=$(dirname -- "$GUICHET_BIN")/guichet-deliver
     GUICHET_PIPE_ROOT=${GUICHET_PIPE_ROOT:-$STATE/desk}
 
     [ -n "$DOMAINS" ] || die "MAILSTACK_DOMAINS is empty"
@@ -743,13 +746,15 @@ cmd_start() {
     can_user "$PIPE_USER" -x "$GUICHET_PIPE_ROOT" \
         || die "user '$PIPE_USER' cannot enter GUICHET_PIPE_ROOT $GUICHET_PIPE_ROOT (check the x bits of it and its parents)"
     # The binary may legitimately be built after the stack starts: only warn.
-    if ! can_user "$PIPE_USER" -x "$GUICHET_BIN"; then
-        if [ -e "$GUICHET_BIN" ]; then
-            echo "$PROG: warning: user '$PIPE_USER' cannot execute GUICHET_BIN $GUICHET_BIN (x bits of it or a parent directory); pipe deliveries will fail" >&2
+    local program
+    for program in "$GUICHET_BIN" "$GUICHET_DELIVER"; do
+        can_user "$PIPE_USER" -x "$program" && continue
+        if [ -e "$program" ]; then
+            echo "$PROG: warning: user '$PIPE_USER' cannot execute $program (x bits of it or a parent directory); pipe deliveries will fail" >&2
         else
-            echo "$PROG: warning: GUICHET_BIN $GUICHET_BIN does not exist (yet); pipe deliveries fail until it does" >&2
+            echo "$PROG: warning: $program does not exist (yet); pipe deliveries fail until it does" >&2
         fi
-    fi
+    done
 
     # Stale sockets from an earlier run confuse Dovecot (a left-over
     # anvil-auth-penalty socket made auth retry it for ~7 s): start empty.
@@ -822,7 +827,7 @@ EOF
     echo "  IMAPS       127.0.0.1:$IMAPS_PORT"
     local piped="*@$PIPE_DOMAIN"
     [ -z "$PIPE_RECIPIENTS" ] || piped="$(printf '%s@'"$PIPE_DOMAIN"' ' $PIPE_RECIPIENTS)(others: 550 user unknown)"
-    echo "  pipe        $piped -> (as $PIPE_USER) $GUICHET_BIN ingest --config $GUICHET_PIPE_ROOT/<local part>/guichet.toml"
+    echo "  pipe        $piped -> (as $PIPE_USER) $GUICHET_DELIVER --config $GUICHET_PIPE_ROOT/<local part>/guichet.toml"
     echo "  CA cert     $STATE/tls/ca.pem"
     echo "  users       $(echo "$USERS" | tr ' ' '\n' | sed 's/:/ \/ /' | paste -sd, - | sed 's/,/, /g')"
     echo "  master      <user>*$MASTER_USER / $MASTER_PASSWORD (reads any mailbox)"

@@ -18,7 +18,7 @@ scripts/mailstack.sh install
 if ! command -v systemd-analyze >/dev/null || ! command -v adduser >/dev/null; then
     apt-get update -q && apt-get install -y -q --no-install-recommends systemd adduser
 fi
-cargo build --quiet --bin guichet
+cargo build --quiet --bins
 
 state=$(mktemp -d /tmp/guichet-test.XXXXXX)
 cleanup() {
@@ -29,7 +29,7 @@ trap cleanup EXIT
 # The pipe transport and the tests' daemons run as user 'guichet', who may not reach a checkout
 # under a private home: give them their own copy of the binary inside the stack's state dir.
 install -d -m 755 "$state/bin"
-install -m 755 target/debug/guichet "$state/bin/guichet"
+install -m 755 target/debug/guichet target/debug/guichet-deliver "$state/bin/"
 export MAILSTACK_PORT_OFFSET=${MAILSTACK_PORT_OFFSET:-2000}
 GUICHET_BIN="$state/bin/guichet" scripts/mailstack.sh start "$state" >"$state/start.log" 2>&1 || {
     cat "$state/start.log" >&2
