@@ -166,6 +166,41 @@ fn ingest_then_look() {
 }
 
 /// `guichet ingest` with the log at info, so it says which way the mail went.
+/// A new request from `adaN@example.org`, subject `printer N`.
+fn mail(n: u32) -> Vec<u8> {
+    common::request(
+        &format!("ada{n}@example.org"),
+        "support@desk.example.test",
+        &format!("printer {n}"),
+        &format!("p{n}@example.org"),
+        "It jams.",
+    )
+}
+
+/// `guichet run` on the desk, once its hand-over socket is there.
+fn daemon_taking_hand_overs(desk: &TempDesk) -> (common::Daemon, PathBuf) {
+    let socket = desk.state().join("intake.sock");
+    let daemon = common::Daemon::start(&desk.config);
+    common::wait_until(Duration::from_secs(20), "the hand-over socket", || {
+        socket.exists().then_some(())
+    });
+    (daemon, socket)
+}
+
+/// Each ticket's number and subject, with the source of its first mail.
+fn tickets_and_sources(desk: &TempDesk) -> Vec<(i64, String, String)> {
+    desk.db()
+        .prepare(
+            "SELECT t.number, t.subject, m.source FROM tickets t \
+             JOIN messages m ON m.ticket = t.number AND m.direction = 'in' ORDER BY t.number",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 fn ingest_saying_how(desk: &TempDesk, raw: &[u8]) -> String {
     let output = common::run_guichet_logging(&desk.config, &["ingest"], raw, "info");
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -175,20 +210,7 @@ fn ingest_saying_how(desk: &TempDesk, raw: &[u8]) -> String {
 #[test]
 fn with_the_daemon_running_a_piped_mail_is_handed_to_it_and_committed() {
     let desk = TempDesk::new("");
-    let socket = desk.state().join("intake.sock");
-    let daemon = common::Daemon::start(&desk.config);
-    common::wait_until(Duration::from_secs(20), "the hand-over socket", || {
-        socket.exists().then_some(())
-    });
-    let mail = |n: u32| {
-        common::request(
-            &format!("ada{n}@example.org"),
-            "support@desk.example.test",
-            &format!("printer {n}"),
-            &format!("p{n}@example.org"),
-            "It jams.",
-        )
-    };
+    let (daemon, socket) = daemon_taking_hand_overs(&desk);
     let status = stdout(&desk.run(&["status"], b""));
     assert!(
         status.contains("pipe:       handed to the daemon"),
@@ -215,21 +237,16 @@ fn with_the_daemon_running_a_piped_mail_is_handed_to_it_and_committed() {
     let said = ingest_saying_how(&desk, &mail(3));
     assert!(!said.contains("handed to the daemon"), "{said}");
 
-    let rows: Vec<(i64, String, String)> = desk
-        .db()
-        .prepare(
-            "SELECT t.number, t.subject, m.source FROM tickets t \
-             JOIN messages m ON m.ticket = t.number AND m.direction = 'in' ORDER BY t.number",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
     let expected: Vec<(i64, String, String)> = (1..=3)
         .map(|n| (n, format!("printer {n}"), "pipe".to_string()))
         .collect();
-    assert_eq!(rows, expected);
+    assert_eq!(tickets_and_sources(&desk), expected);
+}
+
+/// The delivery exited 75 (the MTA keeps the mail and tries again), saying `why`.
+fn kept_at_the_mta(output: &Output, why: &str) {
+    assert_eq!(output.status.code(), Some(75), "{}", stderr(output));
+    assert!(stderr(output).contains(why), "{}", stderr(output));
 }
 
 /// `guichet-deliver` (the pipe's documented command) with `args`, `raw` on its stdin.
@@ -240,15 +257,6 @@ fn deliver(program: &Path, config: &Path, args: &[&str], raw: &[u8]) -> Output {
 #[test]
 fn guichet_deliver_hands_its_mail_over_or_runs_guichet_ingest_beside_it() {
     let desk = TempDesk::new("");
-    let mail = |n: u32| {
-        common::request(
-            &format!("ada{n}@example.org"),
-            "support@desk.example.test",
-            &format!("printer {n}"),
-            &format!("p{n}@example.org"),
-            "It jams.",
-        )
-    };
     let installed = PathBuf::from(env!("CARGO_BIN_EXE_guichet-deliver"));
     // A copy with no `guichet` beside it can only hand its mail over.
     let elsewhere = tempfile::tempdir().unwrap();
@@ -256,37 +264,16 @@ fn guichet_deliver_hands_its_mail_over_or_runs_guichet_ingest_beside_it() {
     std::fs::copy(&installed, &lonely).unwrap();
 
     // No daemon: the lonely copy keeps the mail at the MTA, saying why.
-    let output = deliver(&lonely, &desk.config, &[], &mail(1));
-    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("cannot run"),
-        "{}",
-        stderr(&output)
-    );
+    kept_at_the_mta(&deliver(&lonely, &desk.config, &[], &mail(1)), "cannot run");
     // Installed beside `guichet`, it runs `guichet ingest`, which stores the mail.
     let output = deliver(&installed, &desk.config, &[], &mail(1));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
-    let socket = desk.state().join("intake.sock");
-    let daemon = common::Daemon::start(&desk.config);
-    common::wait_until(Duration::from_secs(20), "the hand-over socket", || {
-        socket.exists().then_some(())
-    });
+    let (daemon, _socket) = daemon_taking_hand_overs(&desk);
     let output = deliver(&lonely, &desk.config, &["--source", "mx"], &mail(2));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     // Committed before the answer: the row is there as soon as the process is gone.
-    let rows = || -> Vec<(i64, String, String)> {
-        desk.db()
-            .prepare(
-                "SELECT t.number, t.subject, m.source FROM tickets t \
-                 JOIN messages m ON m.ticket = t.number AND m.direction = 'in' ORDER BY t.number",
-            )
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    };
+    let rows = || tickets_and_sources(&desk);
     assert_eq!(
         rows(),
         [
@@ -316,12 +303,9 @@ fn guichet_deliver_hands_its_mail_over_or_runs_guichet_ingest_beside_it() {
         text.replace("support_address", "support_adress"),
     )
     .unwrap();
-    let output = deliver(&installed, &desk.config, &[], &mail(4));
-    assert_eq!(output.status.code(), Some(75), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("support_adress"),
-        "{}",
-        stderr(&output)
+    kept_at_the_mta(
+        &deliver(&installed, &desk.config, &[], &mail(4)),
+        "support_adress",
     );
     let output = deliver(&installed, &desk.config, &["ingest"], &mail(4));
     assert_eq!(output.status.code(), Some(64), "a usage error");
