@@ -7,7 +7,7 @@
 //! month, as `guichet report` computes it (`cli::report_figures`: the store's histories, then
 //! the core's figures), by queue, agent and `field:site`, for the last month of the history and
 //! for a month a year before it; then the work list of `guichet queue`
-//! (`Reader::ranked_work_list`) and two pages of 50 from it, the first and one deep in the list.
+//! (`Reader::work_ranking`, then `work_rows`) and two pages of 50 from it, the first and one deep in the list.
 //! Then the dashboard's pages as it renders them (`web::Pages`, without the HTTP server): the
 //! work list's first page and one deep in it, ticket pages, and the reports page of the last
 //! 30 days with its charts.
@@ -124,22 +124,22 @@ fn main() {
     let now = generator::END;
     let page = 50;
     for queue in [None, Some("it")] {
-        let (micros, rows) = timed(runs * 5, || {
-            store.read().work_list(queue, None).expect("work list")
-        });
+        let label = queue.unwrap_or("all queues");
+        let ranking = || {
+            store
+                .read()
+                .work_ranking(queue, None, &config.intake.sla, now)
+                .expect("work list")
+        };
+        let (micros, ranks) = timed(runs * 5, ranking);
         println!(
-            "  of which the store's rows, {:<10} ({:>6} open)  {}",
-            queue.unwrap_or("all queues"),
-            rows.len(),
+            "work list, {label:<10} ranked ({:>6} open)  {}",
+            ranks.len(),
             percentiles(micros)
         );
         let (micros, rows) = timed(runs * 5, || {
-            store
-                .read()
-                .ranked_work_list(queue, None, &config.intake.sla, now)
-                .expect("work list")
+            store.read().work_rows(ranking()).expect("work rows")
         });
-        let label = queue.unwrap_or("all queues");
         println!(
             "work list, {label:<10} whole ({:>6} open)   {}",
             rows.len(),
@@ -148,11 +148,8 @@ fn main() {
         let deep = rows.len().saturating_sub(page) * 4 / 5;
         for (name, offset) in [("first page", 0), ("deep page", deep)] {
             let (micros, shown) = timed(runs * 5, || {
-                let rows = store
-                    .read()
-                    .ranked_work_list(queue, None, &config.intake.sla, now)
-                    .expect("work list");
-                rows.into_iter().skip(offset).take(page).count()
+                let page = ranking().into_iter().skip(offset).take(page).collect();
+                store.read().work_rows(page).expect("work rows").len()
             });
             println!(
                 "work list, {label:<10} {name:<10} (rows {offset}..{})  {}",
@@ -169,7 +166,7 @@ fn main() {
     let viewer = "bench";
     let open = store
         .read()
-        .ranked_work_list(None, None, &config.intake.sla, now)
+        .work_ranking(None, None, &config.intake.sla, now)
         .expect("work list")
         .len();
     let deep_page = (open / page * 4 / 5).max(1);

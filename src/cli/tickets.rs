@@ -97,22 +97,20 @@ pub(super) fn work_list(config: &Config, args: WorkListArgs<'_>) -> Result<(), C
     }
     let store = open_read_only(config)?;
     let now = system_now();
-    // Urgency depends on now and the SLA plans, so every open ticket is ranked; a page is then
-    // cut from the ranking.
-    let mut rows = store
-        .read()
-        .ranked_work_list(queue, level, &config.intake.sla, now)?;
+    let reader = store.read();
+    let mut ranks = reader.work_ranking(queue, level, &config.intake.sla, now)?;
     if let Some(after) = after {
-        let Some(position) = rows.iter().position(|row| row.number == after) else {
+        let Some(position) = ranks.iter().position(|rank| rank.number == after) else {
             return Err(CliError::Usage(format!(
                 "#{after} is not in this work list (resolved since, or another queue)"
             )));
         };
-        rows.drain(..=position);
+        ranks.drain(..=position);
     }
     if let Some(limit) = limit {
-        rows.truncate(limit);
+        ranks.truncate(limit);
     }
+    let rows = reader.work_rows(ranks)?;
     if json {
         return print_json(&rows);
     }

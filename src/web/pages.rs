@@ -216,23 +216,25 @@ impl Pages {
     ) -> Result<String, WebError> {
         let queue = WorkFilter::get(&filter.queue);
         let agent = WorkFilter::get(&filter.agent);
-        let mut rows =
-            store
-                .read()
-                .ranked_work_list(queue, filter.level(), &config.intake.sla, now)?;
+        let reader = store.read();
+        let mut ranks = reader.work_ranking(queue, filter.level(), &config.intake.sla, now)?;
         if let Some(agent) = agent {
-            rows.retain(|row| match agent {
-                "-" => row.assignee.is_none(),
-                name => row.assignee.as_deref() == Some(name),
+            ranks.retain(|rank| match agent {
+                "-" => rank.assignee.is_none(),
+                name => rank.assignee.as_deref() == Some(name),
             });
         }
-        let total = rows.len();
+        let total = ranks.len();
         let pages = total.div_ceil(PAGE_SIZE).max(1);
         let page = filter.page().min(pages);
-        let lines: Vec<WorkLine> = rows
+        let shown = ranks
             .into_iter()
             .skip((page - 1) * PAGE_SIZE)
             .take(PAGE_SIZE)
+            .collect();
+        let lines: Vec<WorkLine> = reader
+            .work_rows(shown)?
+            .into_iter()
             .map(|row| self.work_line(row, now))
             .collect();
         let mut queues: Vec<String> = config

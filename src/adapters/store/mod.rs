@@ -44,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0022_text_index_at_commit.sql"),
     include_str!("migrations/0023_term_counts.sql"),
     include_str!("migrations/0024_checks_as_comparisons.sql"),
+    include_str!("migrations/0025_open_tickets_index.sql"),
 ];
 
 /// Prepared statements a connection keeps. One mail's intake runs about 60 distinct
@@ -598,6 +599,76 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_work_list_is_ranked_from_the_open_tickets_index_and_only_a_page_reads_rows() {
+        let store = Store::open_memory().unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO tickets (number, subject, requester, status, priority, level, queue,
+                     language, created_at, updated_at, assignee, merged_into)
+                 VALUES (1, 'Low', 'a@example.test', 'open', 'low', 1, 'general', 'en', 1, 1, NULL, NULL),
+                        (2, 'Urgent', 'b@example.test', 'new', 'urgent', 2, 'it', 'en', 2, 2, 'bob', NULL),
+                        (3, 'Done', 'c@example.test', 'resolved', 'urgent', 1, 'it', 'en', 3, 3, NULL, NULL),
+                        (4, 'High', 'd@example.test', 'waiting', 'high', 1, 'it', 'en', 4, 4, NULL, NULL),
+                        (5, 'Merged', 'e@example.test', 'closed', 'urgent', 1, 'it', 'en', 5, 5, NULL, 4);",
+            )
+            .unwrap();
+        // Ranking reads no ticket row: a column added to it must be added to the index.
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", reads::WORK_RANKING))
+            .unwrap()
+            .query_map(rusqlite::params![None::<String>, None::<u8>], |row| {
+                row.get(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING COVERING INDEX tickets_open")),
+            "{plan:?}"
+        );
+        let reader = store.read();
+        let sla = crate::core::sla::SlaPolicy::default();
+        let ranks = reader.work_ranking(None, None, &sla, 100).unwrap();
+        let order: Vec<u64> = ranks.iter().map(|rank| rank.number).collect();
+        assert_eq!(
+            order,
+            [2, 4, 1],
+            "urgent, high, low; resolved and merged left out"
+        );
+        assert_eq!(ranks[0].assignee.as_deref(), Some("bob"));
+        let in_it: Vec<u64> = reader
+            .work_ranking(Some("it"), Some(1), &sla, 100)
+            .unwrap()
+            .iter()
+            .map(|rank| rank.number)
+            .collect();
+        assert_eq!(in_it, [4]);
+        let rows = reader.work_rows(ranks[1..].to_vec()).unwrap();
+        let shown: Vec<(u64, &str, &str, &str, i64)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.number,
+                    row.subject.as_str(),
+                    row.status.as_str(),
+                    row.requester.as_str(),
+                    row.urgency,
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (4, "High", "waiting", "d@example.test", ranks[1].urgency),
+                (1, "Low", "open", "a@example.test", ranks[2].urgency)
+            ]
+        );
+    }
 
     /// A database as 0008 left it, with tickets other tables point at, survives the rebuild of
     /// `tickets` in 0009; the old per-address counts carry over, normalised.

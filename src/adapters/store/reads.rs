@@ -10,6 +10,14 @@ pub(super) const TICKET_EVENTS: &str = "SELECT at, actor, kind, detail, message 
      WHERE ticket = ?1 OR ticket IN (SELECT number FROM tickets WHERE merged_into = ?1)
      ORDER BY id";
 
+/// The open tickets with what ranks them, from the open tickets' index (migration 0025).
+pub(super) const WORK_RANKING: &str =
+    "SELECT number, priority, level, queue, assignee, awaiting_since,
+        first_response_due, next_response_due, resolution_due, sla_paused_at, sla_warned_for
+     FROM tickets INDEXED BY tickets_open
+     WHERE status NOT IN ('resolved', 'closed') AND merged_into IS NULL
+       AND (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR level = ?2)";
+
 impl Reader<'_> {
     /// The ticket a number leads to, following merges; `None` when there is no such ticket.
     pub fn resolve_ticket(&self, number: TicketNumber) -> StoreResult<Option<TicketNumber>> {
@@ -432,59 +440,72 @@ impl Reader<'_> {
         Ok(rows.into_iter().map(|n| TicketNumber(n as u64)).collect())
     }
 
-    /// The work list in the order `guichet queue` and the dashboard show it: most urgent
-    /// first (`core::sla::urgency`), then by number.
-    pub fn ranked_work_list(
+    /// The open tickets in the order `guichet queue` and the dashboard show them: most urgent
+    /// first (`core::sla::urgency`), then by number. Urgency depends on `now` and the SLA plans,
+    /// so every open ticket is ranked, from the open tickets' index alone (migration 0025); a
+    /// page is then cut from the ranking and its rows read with `work_rows`.
+    pub fn work_ranking(
         &self,
         queue: Option<&str>,
         level: Option<u8>,
         sla: &crate::core::sla::SlaPolicy,
         now: i64,
-    ) -> StoreResult<Vec<WorkRow>> {
-        let mut rows = self.work_list(queue, level)?;
-        for row in &mut rows {
-            let priority = row
-                .priority
-                .parse()
-                .unwrap_or(crate::core::ticket::Priority::Normal);
-            let plan = sla.plan_for(&row.queue, priority);
-            row.urgency =
-                crate::core::sla::urgency(priority, row.awaiting_since, &row.sla, plan, now);
-        }
-        rows.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.number.cmp(&b.number)));
-        Ok(rows)
-    }
-
-    /// Open tickets with what the work-list order needs. Their numbers come from the index of
-    /// open tickets (tickets_assignee_open), then each row by number: asked directly, SQLite
-    /// read the whole table (60 ms at a million tickets, bench/report_scale.rs).
-    pub fn work_list(&self, queue: Option<&str>, level: Option<u8>) -> StoreResult<Vec<WorkRow>> {
-        let rows = self
+    ) -> StoreResult<Vec<WorkRank>> {
+        let mut ranks = self
             .conn
-            .prepare(
-                "SELECT number, subject, status, priority, level, queue, assignee, requester, awaiting_since,
-                        first_response_due, next_response_due, resolution_due, sla_paused_at, sla_warned_for
-                 FROM tickets
-                 WHERE number IN (SELECT number FROM tickets
-                                   WHERE status NOT IN ('resolved', 'closed') AND merged_into IS NULL)
-                   AND (?1 IS NULL OR queue = ?1) AND (?2 IS NULL OR level = ?2)",
-            )?
+            .prepare_cached(WORK_RANKING)?
             .query_map(params![queue, level], |row| {
-                Ok(WorkRow {
+                Ok(WorkRank {
                     number: row.get::<_, i64>(0)? as u64,
-                    subject: row.get(1)?,
-                    status: row.get(2)?,
-                    priority: row.get(3)?,
-                    level: row.get(4)?,
-                    queue: row.get(5)?,
-                    assignee: row.get(6)?,
-                    requester: row.get(7)?,
-                    awaiting_since: row.get(8)?,
-                    sla: sla_state(row, 9)?,
+                    priority: row.get(1)?,
+                    level: row.get(2)?,
+                    queue: row.get(3)?,
+                    assignee: row.get(4)?,
+                    awaiting_since: row.get(5)?,
+                    sla: sla_state(row, 6)?,
                     urgency: 0,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        for rank in &mut ranks {
+            let priority = rank
+                .priority
+                .parse()
+                .unwrap_or(crate::core::ticket::Priority::Normal);
+            let plan = sla.plan_for(&rank.queue, priority);
+            rank.urgency =
+                crate::core::sla::urgency(priority, rank.awaiting_since, &rank.sla, plan, now);
+        }
+        ranks.sort_by(|a, b| b.urgency.cmp(&a.urgency).then(a.number.cmp(&b.number)));
+        Ok(ranks)
+    }
+
+    /// The work-list rows of `ranks` (a page of `work_ranking`), in their order.
+    pub fn work_rows(&self, ranks: Vec<WorkRank>) -> StoreResult<Vec<WorkRow>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT subject, status, requester FROM tickets WHERE number = ?1")?;
+        ranks
+            .into_iter()
+            .map(|rank| {
+                let (subject, status, requester) = statement
+                    .query_row([rank.number as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })?;
+                Ok(WorkRow {
+                    number: rank.number,
+                    subject,
+                    status,
+                    priority: rank.priority,
+                    level: rank.level,
+                    queue: rank.queue,
+                    assignee: rank.assignee,
+                    requester,
+                    awaiting_since: rank.awaiting_since,
+                    sla: rank.sla,
+                    urgency: rank.urgency,
+                })
+            })
+            .collect()
     }
 }

@@ -17,7 +17,7 @@ impl Reader<'_> {
     /// kind of row for all of them at once (their numbers passed as one JSON array), in order
     /// of ticket, matched to its history here.
     pub fn report_histories(&self, period: Period) -> StoreResult<Vec<TicketHistory>> {
-        // The numbers come from two indexes alone (open tickets, tickets_assignee_open: a merged
+        // The numbers come from two indexes alone (open tickets, tickets_open: a merged
         // ticket is closed, so `merged_into IS NULL` leaves none out; changed since the start,
         // tickets_updated), then each row is read once by number. Asked as one query with an
         // ORDER BY, SQLite scanned the whole table twice instead.

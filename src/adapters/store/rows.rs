@@ -80,6 +80,20 @@ pub struct QuarantineRow {
     pub path: String,
 }
 
+/// An open ticket's place in the work list: what its rank and the dashboard's filters need.
+#[derive(Debug, Clone)]
+pub struct WorkRank {
+    pub number: u64,
+    pub priority: String,
+    pub level: u8,
+    pub queue: String,
+    pub assignee: Option<String>,
+    pub awaiting_since: Option<i64>,
+    pub sla: SlaState,
+    /// Higher is more urgent.
+    pub urgency: i64,
+}
+
 /// An open ticket in the work list.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct WorkRow {
@@ -93,7 +107,7 @@ pub struct WorkRow {
     pub requester: String,
     pub awaiting_since: Option<i64>,
     pub sla: SlaState,
-    /// Filled by the caller: higher is more urgent.
+    /// Higher is more urgent.
     pub urgency: i64,
 }
 
