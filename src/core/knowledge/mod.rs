@@ -4,6 +4,7 @@
 //! Storage is the store's (`adapters::store::knowledge`); everything here is pure.
 
 pub mod analysis;
+pub mod bm25;
 pub mod by_mail;
 pub mod mail;
 pub mod matching;
