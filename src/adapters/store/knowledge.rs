@@ -2,11 +2,14 @@
 //! two search indexes (published articles, resolved tickets) over terms `core::knowledge`
 //! analysed.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::knowledge_search::indexed_terms as indexed;
 use super::{Reader, StoreError, StoreResult, WriteTx};
 use crate::core::knowledge::analysis::distinct_terms;
+use crate::core::knowledge::bm25;
 use crate::core::knowledge::matching::query_terms;
 use crate::core::knowledge::{Article, ArticleId, ArticleState, ArticleText, ArticleVisibility};
 use crate::core::ticket::TicketNumber;
@@ -307,6 +310,7 @@ impl WriteTx<'_> {
         self.tx
             .prepare_cached("DELETE FROM kb_fts WHERE rowid = ?1")?
             .execute([id.0 as i64])?;
+        self.unpost_article(id)?;
         self.uncount_terms(ARTICLE_TERMS, id.0 as i64)?;
         let Some(article) = self.read().article(id)? else {
             return Ok(());
@@ -353,7 +357,46 @@ impl WriteTx<'_> {
                 "INSERT INTO kb_fts (rowid, title, tags, body, asked) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![id.0 as i64, title, tags, body, asked])?;
+        self.post_article(id, [&title, &tags, &body, &asked])?;
         self.count_terms(ARTICLE_TERMS, id.0 as i64, &[&title, &tags, &body, &asked])?;
+        Ok(())
+    }
+
+    /// Writes an article's postings (migration 0026) from the fields it has in kb_fts, split
+    /// as FTS5's tokenizer splits them (letters, digits and `_`, lower case).
+    fn post_article(&self, id: ArticleId, fields: [&str; bm25::FIELDS]) -> StoreResult<()> {
+        let mut occurrences: BTreeMap<String, [u32; bm25::FIELDS]> = BTreeMap::new();
+        let mut length = 0u32;
+        for (field, text) in fields.iter().enumerate() {
+            for token in text
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|token| !token.is_empty())
+            {
+                occurrences.entry(token.to_lowercase()).or_default()[field] += 1;
+                length += 1;
+            }
+        }
+        let mut post = self.tx.prepare_cached(
+            "INSERT INTO kb_article_postings (term, article, title, tags, body, asked, length)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for (term, [title, tags, body, asked]) in &occurrences {
+            post.execute(params![term, id.0 as i64, title, tags, body, asked, length])?;
+        }
+        self.tx
+            .prepare_cached(
+                "INSERT INTO kb_article_totals (id, articles, terms) VALUES (1, 1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET articles = articles + 1, terms = terms + ?1",
+            )?
+            .execute([length])?;
+        Ok(())
+    }
+
+    /// Takes an article's postings out. The totals keep it, as FTS5's do (migration 0026).
+    fn unpost_article(&self, id: ArticleId) -> StoreResult<()> {
+        self.tx
+            .prepare_cached("DELETE FROM kb_article_postings WHERE article = ?1")?
+            .execute([id.0 as i64])?;
         Ok(())
     }
 
@@ -582,6 +625,184 @@ mod tests {
             include_internal: false,
             limit: 10,
         }
+    }
+
+    /// Articles of several lengths sharing words, some with tags, in French and English; one
+    /// retired and one edited after.
+    fn varied_articles(store: &mut Store) {
+        let tx = store.write().unwrap();
+        let texts = [
+            (
+                "jam",
+                "Bourrage papier",
+                "Ouvrez le capot de l'imprimante et retirez le papier.",
+                "fr",
+                vec!["imprimante"],
+            ),
+            (
+                "toner",
+                "Toner vide",
+                "Changez la cartouche de toner de l'imprimante.",
+                "fr",
+                vec![],
+            ),
+            (
+                "vpn",
+                "VPN refusé",
+                "Le certificat VPN a expiré: demandez-en un nouveau à l'accueil, papier en main.",
+                "fr",
+                vec!["vpn", "réseau"],
+            ),
+            (
+                "wifi",
+                "Wifi lent",
+                "Redémarrez la borne wifi. Si le wifi reste lent, appelez le support réseau.",
+                "fr",
+                vec![],
+            ),
+            (
+                "jam-en",
+                "Paper jam",
+                "Open the printer's cover and take the paper out.",
+                "en",
+                vec![],
+            ),
+            (
+                "old",
+                "Imprimante ancienne",
+                "Papier papier papier.",
+                "fr",
+                vec![],
+            ),
+        ];
+        let mut ids = Vec::new();
+        for (slug, title, body, language, tags) in texts {
+            let mut text = article(slug, title, body, language);
+            text.tags = tags.into_iter().map(str::to_string).collect();
+            ids.push(
+                tx.save_article(&text, ArticleState::Published, "bob", "import", 1)
+                    .unwrap()
+                    .0,
+            );
+        }
+        tx.set_article_state(ids[5], ArticleState::Retired, "bob", 2)
+            .unwrap();
+        let mut edited = article("toner", "Toner vide ou bas", "Changez la cartouche.", "fr");
+        edited.tags = vec!["imprimante".into()];
+        tx.save_article(&edited, ArticleState::Published, "bob", "edit", 3)
+            .unwrap();
+        tx.commit().unwrap();
+    }
+
+    /// FTS5's own ranking of the articles holding any of `terms`, best first.
+    fn fts5_ranking(store: &Store, language: &str, terms: &[String]) -> Vec<(u64, f64)> {
+        let expression = super::super::knowledge_search::indexed_terms(language, terms)
+            .split(' ')
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        store
+            .conn
+            .prepare(
+                "SELECT rowid, -bm25(kb_fts, 5.0, 3.0, 1.0, 0.3) FROM kb_fts WHERE kb_fts MATCH ?1
+                 ORDER BY bm25(kb_fts, 5.0, 3.0, 1.0, 0.3), rowid",
+            )
+            .unwrap()
+            .query_map([expression], |row| {
+                Ok((row.get::<_, i64>(0)? as u64, row.get(1)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_postings_rank_articles_as_fts5s_bm25_does() {
+        let mut store = Store::open_memory().unwrap();
+        varied_articles(&mut store);
+        for (subject, body) in [
+            ("imprimante bloquée", "bourrage de papier dans l'imprimante"),
+            ("wifi", "le réseau wifi est lent, le vpn aussi"),
+            ("toner", "cartouche vide"),
+            ("papier", "papier"),
+        ] {
+            let terms = query_terms(subject, body, "fr");
+            let expected = fts5_ranking(&store, "fr", &terms);
+            assert!(!expected.is_empty(), "{terms:?}");
+            let candidates = store
+                .read()
+                .search_articles(&ArticleSearch {
+                    terms: &terms,
+                    language: "fr",
+                    queue: None,
+                    include_internal: true,
+                    limit: 10,
+                })
+                .unwrap();
+            let ours: Vec<(u64, f64)> = candidates.iter().map(|c| (c.key.0, c.score)).collect();
+            assert_eq!(
+                ours.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                expected.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                "{terms:?}"
+            );
+            for ((_, ours), (_, theirs)) in ours.iter().zip(&expected) {
+                assert!(
+                    (ours - theirs).abs() < 1e-9,
+                    "{ours} against {theirs} for {terms:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_postings_migration_fills_them_from_the_index() {
+        let mut store = Store::open_memory().unwrap();
+        varied_articles(&mut store);
+        type Posting = (String, i64, i64, i64, i64, i64, i64);
+        let written = |store: &Store| -> (Vec<Posting>, (i64, i64)) {
+            let postings = store
+                .conn
+                .prepare("SELECT * FROM kb_article_postings ORDER BY term, article")
+                .unwrap()
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let totals = store
+                .conn
+                .query_row("SELECT articles, terms FROM kb_article_totals", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap();
+            (postings, totals)
+        };
+        // Seven put in the index (six, and the edited one again), as FTS5 counts them.
+        assert_eq!(written(&store).1, (7, 55));
+        // A store upgraded to 0026 starts from the articles in the index now.
+        store
+            .conn
+            .execute("UPDATE kb_article_totals SET articles = 5, terms = 44", [])
+            .unwrap();
+        let kept = written(&store);
+        store
+            .conn
+            .execute_batch("DELETE FROM kb_article_postings; DELETE FROM kb_article_totals;")
+            .unwrap();
+        // Migration 0026 from its filling on, over the same index.
+        let migration = super::super::MIGRATIONS[25];
+        let fill = &migration[migration.find("CREATE VIRTUAL TABLE temp").unwrap()..];
+        store.conn.execute_batch(fill).unwrap();
+        assert_eq!(written(&store), kept);
     }
 
     #[test]

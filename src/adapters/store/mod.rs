@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0023_term_counts.sql"),
     include_str!("migrations/0024_checks_as_comparisons.sql"),
     include_str!("migrations/0025_open_tickets_index.sql"),
+    include_str!("migrations/0026_article_postings.sql"),
 ];
 
 /// Prepared statements a connection keeps. One mail's intake runs about 60 distinct
