@@ -17,17 +17,21 @@ use super::{hand_over, Answer, PIPE_SOURCE};
 use crate::cli::exit;
 use crate::config::{ConfigHead, DEFAULT_PATH};
 
-const USAGE: &str = "\
+fn usage() -> String {
+    format!(
+        "\
 Usage: guichet-deliver [--config FILE] [--source NAME] < MAIL
 
 Hands one mail to Guichet: to `guichet run` when it runs, else to `guichet ingest`.
 
 Options:
-  -c, --config FILE   the configuration file [env: GUICHET_CONFIG=] [default: /etc/guichet/guichet.toml]
-      --source NAME   recorded as the mail's source [default: pipe]
+  -c, --config FILE   the configuration file [env: GUICHET_CONFIG=] [default: {DEFAULT_PATH}]
+      --source NAME   recorded as the mail's source [default: {PIPE_SOURCE}]
   -h, --help          print this help
   -V, --version       print the version
-";
+"
+    )
+}
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +87,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env_config: Option<OsStrin
     let (config, source) = match parse_args(args, env_config) {
         Ok(Invocation::Deliver { config, source }) => (config, source),
         Ok(Invocation::Help) => {
-            print!("{USAGE}");
+            print!("{}", usage());
             return exit::OK;
         }
         Ok(Invocation::Version) => {
@@ -91,7 +95,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>, env_config: Option<OsStrin
             return exit::OK;
         }
         Err(reason) => {
-            eprint!("guichet-deliver: {reason}\n\n{USAGE}");
+            eprint!("guichet-deliver: {reason}\n\n{}", usage());
             return exit::USAGE;
         }
     };

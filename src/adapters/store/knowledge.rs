@@ -385,8 +385,7 @@ impl WriteTx<'_> {
         }
         self.tx
             .prepare_cached(
-                "INSERT INTO kb_article_totals (id, articles, terms) VALUES (1, 1, ?1)
-                 ON CONFLICT (id) DO UPDATE SET articles = articles + 1, terms = terms + ?1",
+                "UPDATE kb_article_totals SET articles = articles + 1, terms = terms + ?1 WHERE id = 1",
             )?
             .execute([length])?;
         Ok(())
